@@ -1,0 +1,236 @@
+//! OSS errors: the `<Error>` document, its status, and the `x-oss-ec` code.
+//!
+//! EC values come from the real service where the reference records them; the others are
+//! Coffer's own in the same `NNNN-NNNNNNNN` shape, so clients that log them still can.
+
+use coffer_service::ServiceError;
+use http::StatusCode;
+
+use crate::auth::AuthError;
+
+#[derive(Debug, Clone)]
+pub struct OssError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub ec: &'static str,
+    /// Extra children of `<Error>`, such as `StringToSign` or `ArgumentName`.
+    pub extra: Vec<(&'static str, String)>,
+    /// Extra response headers, such as `x-oss-next-append-position`.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+pub type OssResult<T> = Result<T, OssError>;
+
+impl OssError {
+    pub fn new(
+        status: u16,
+        code: &'static str,
+        ec: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        OssError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            message: message.into(),
+            ec,
+            extra: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    pub fn invalid_argument(name: &str, value: &str, message: impl Into<String>) -> Self {
+        OssError::new(400, "InvalidArgument", "0016-00000001", message)
+            .with_extra("ArgumentName", name)
+            .with_extra("ArgumentValue", value)
+    }
+
+    pub fn malformed_xml() -> Self {
+        OssError::new(
+            400,
+            "MalformedXML",
+            "0016-00000002",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        )
+    }
+
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        OssError::new(403, "AccessDenied", "0003-00000001", message)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        OssError::new(
+            405,
+            "MethodNotAllowed",
+            "0016-00000003",
+            "The specified method is not allowed against this resource.",
+        )
+    }
+
+    pub fn not_implemented(what: &str) -> Self {
+        OssError::new(
+            400,
+            "NotImplemented",
+            "0016-00000004",
+            format!("{what} is not implemented by this server."),
+        )
+    }
+
+    pub fn missing_content_length() -> Self {
+        OssError::new(
+            411,
+            "MissingContentLength",
+            "0016-00000005",
+            "You must provide the Content-Length HTTP header.",
+        )
+    }
+
+    pub fn internal(detail: &str) -> Self {
+        tracing::error!(detail, "internal error");
+        OssError::new(
+            500,
+            "InternalError",
+            "0016-00000500",
+            "We encountered an internal error. Please try again.",
+        )
+    }
+}
+
+impl From<ServiceError> for OssError {
+    fn from(e: ServiceError) -> Self {
+        use ServiceError::*;
+        match e {
+            NoSuchBucket => OssError::new(
+                404,
+                "NoSuchBucket",
+                "0015-00000101",
+                "The specified bucket does not exist.",
+            ),
+            NoSuchKey => OssError::new(
+                404,
+                "NoSuchKey",
+                "0026-00000001",
+                "The specified key does not exist.",
+            ),
+            NoSuchUpload => OssError::new(
+                404,
+                "NoSuchUpload",
+                "0042-00000002",
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+            ),
+            BucketNotEmpty => OssError::new(
+                409,
+                "BucketNotEmpty",
+                "0015-00000301",
+                "The bucket you tried to delete is not empty.",
+            ),
+            BucketAlreadyExists => OssError::new(
+                409,
+                "BucketAlreadyExists",
+                "0015-00000104",
+                "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+            ),
+            InvalidBucketName => OssError::new(
+                400,
+                "InvalidBucketName",
+                "0015-00000001",
+                "The specified bucket is not valid.",
+            ),
+            InvalidObjectName(why) => OssError::new(400, "InvalidObjectName", "0016-00000005", why),
+            EntityTooLarge => OssError::new(
+                400,
+                "EntityTooLarge",
+                "0016-00000010",
+                "Your proposed upload exceeds the maximum allowed size.",
+            ),
+            EntityTooSmall => OssError::new(
+                400,
+                "EntityTooSmall",
+                "0042-00000307",
+                "Your proposed upload smaller than the minimum allowed size.",
+            ),
+            BadDigest => OssError::new(
+                400,
+                "InvalidDigest",
+                "0016-00000011",
+                "The Content-MD5 you specified was invalid.",
+            ),
+            InvalidPart => OssError::new(
+                400,
+                "InvalidPart",
+                "0042-00000303",
+                "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
+            ),
+            InvalidPartOrder => OssError::new(
+                400,
+                "InvalidPartOrder",
+                "0042-00000304",
+                "The list of parts was not in ascending order.",
+            ),
+            InvalidArgument {
+                name,
+                value,
+                message,
+            } => OssError::invalid_argument(name, &value, message),
+            PositionNotEqualToLength { length, .. } => {
+                let mut e = OssError::new(
+                    409,
+                    "PositionNotEqualToLength",
+                    "0026-00000015",
+                    "Position is not equal to file length",
+                );
+                e.headers
+                    .push(("x-oss-next-append-position", length.to_string()));
+                e
+            }
+            ObjectNotAppendable => OssError::new(
+                409,
+                "ObjectNotAppendable",
+                "0026-00000016",
+                "The object is not appendable",
+            ),
+            ObjectAlreadyExists => OssError::new(
+                409,
+                "FileAlreadyExists",
+                "0026-00000017",
+                "The object you specified already exists and can not be overwritten.",
+            ),
+            PreconditionFailed => OssError::new(
+                412,
+                "PreconditionFailed",
+                "0026-00000002",
+                "At least one of the pre-conditions you specified did not hold.",
+            ),
+            NotModified => OssError::new(304, "NotModified", "0026-00000003", "Not Modified"),
+            InvalidRange => OssError::new(
+                416,
+                "InvalidRange",
+                "0026-00000004",
+                "The requested range cannot be satisfied.",
+            ),
+            IncompleteBody(detail) => {
+                tracing::info!(detail, "request body ended early");
+                OssError::new(
+                    400,
+                    "IncompleteBody",
+                    "0016-00000012",
+                    "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+                )
+            }
+            Internal(detail) => OssError::internal(&detail),
+        }
+    }
+}
+
+impl From<AuthError> for OssError {
+    fn from(e: AuthError) -> Self {
+        let mut err = OssError::new(e.status, e.code, e.ec, e.message);
+        err.extra = e.extra;
+        err
+    }
+}

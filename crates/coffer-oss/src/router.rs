@@ -1,0 +1,367 @@
+//! From an HTTP request line and Host header to (bucket, key, sub-resources, operation).
+
+use http::Method;
+use percent_encoding::percent_decode_str;
+
+use crate::error::{OssError, OssResult};
+
+/// Where a request points. OSS addresses a bucket by virtual host (`bucket.<domain>`) or
+/// by the first path segment; both end up here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+}
+
+/// Decoded query parameters in request order. `?acl` is `("acl", "")`.
+#[derive(Debug, Clone, Default)]
+pub struct Query(pub Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(raw: Option<&str>) -> OssResult<Query> {
+        let mut pairs = Vec::new();
+        for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            pairs.push((decode(k)?, decode(v)?));
+        }
+        Ok(Query(pairs))
+    }
+
+    /// The first value of `name`; repeated parameters keep their first value, as OSS does.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+fn decode(s: &str) -> OssResult<String> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| OssError::invalid_argument("query", s, "The query string is not valid UTF-8."))
+}
+
+/// Resolves the bucket and key. `domains` are the names the server answers to, so that
+/// `bucket.<domain>` selects a bucket; any other host (an IP, `localhost`) means path
+/// style.
+pub fn resolve_target(host: Option<&str>, path: &str, domains: &[String]) -> OssResult<Target> {
+    let host = host.map(|h| strip_port(h).to_ascii_lowercase());
+    let vhost_bucket = host.as_deref().and_then(|h| {
+        domains.iter().find_map(|d| {
+            let bucket = h.strip_suffix(d.as_str())?.strip_suffix('.')?;
+            (!bucket.is_empty() && !bucket.contains('.')).then(|| bucket.to_owned())
+        })
+    });
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let invalid_key = || {
+        OssError::new(
+            400,
+            "InvalidObjectName",
+            "0016-00000005",
+            "The object name is not valid UTF-8.",
+        )
+    };
+    let decode_key = |raw: &str| -> OssResult<Option<String>> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        percent_decode_str(raw)
+            .decode_utf8()
+            .map(|k| Some(k.into_owned()))
+            .map_err(|_| invalid_key())
+    };
+    match vhost_bucket {
+        Some(bucket) => Ok(Target {
+            bucket: Some(bucket),
+            key: decode_key(path)?,
+        }),
+        None => {
+            let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+            let bucket = percent_decode_str(bucket)
+                .decode_utf8()
+                .map_err(|_| invalid_key())?;
+            if bucket.is_empty() {
+                return Ok(Target {
+                    bucket: None,
+                    key: None,
+                });
+            }
+            Ok(Target {
+                bucket: Some(bucket.into_owned()),
+                key: decode_key(key)?,
+            })
+        }
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| &h[1..]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// Every operation Coffer's OSS dialect serves. The name is the OSS API name, used in
+/// logs, metrics and (later) permission checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    ListBuckets,
+    PutBucket,
+    DeleteBucket,
+    GetBucketInfo,
+    GetBucketLocation,
+    GetBucketStat,
+    PutBucketAcl,
+    GetBucketAcl,
+    ListObjects,
+    ListObjectsV2,
+    ListMultipartUploads,
+    DeleteMultipleObjects,
+    PutObject,
+    CopyObject,
+    GetObject,
+    HeadObject,
+    GetObjectMeta,
+    DeleteObject,
+    AppendObject,
+    PutObjectAcl,
+    GetObjectAcl,
+    InitiateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        use Operation::*;
+        match self {
+            ListBuckets => "ListBuckets",
+            PutBucket => "PutBucket",
+            DeleteBucket => "DeleteBucket",
+            GetBucketInfo => "GetBucketInfo",
+            GetBucketLocation => "GetBucketLocation",
+            GetBucketStat => "GetBucketStat",
+            PutBucketAcl => "PutBucketAcl",
+            GetBucketAcl => "GetBucketAcl",
+            ListObjects => "ListObjects",
+            ListObjectsV2 => "ListObjectsV2",
+            ListMultipartUploads => "ListMultipartUploads",
+            DeleteMultipleObjects => "DeleteMultipleObjects",
+            PutObject => "PutObject",
+            CopyObject => "CopyObject",
+            GetObject => "GetObject",
+            HeadObject => "HeadObject",
+            GetObjectMeta => "GetObjectMeta",
+            DeleteObject => "DeleteObject",
+            AppendObject => "AppendObject",
+            PutObjectAcl => "PutObjectAcl",
+            GetObjectAcl => "GetObjectAcl",
+            InitiateMultipartUpload => "InitiateMultipartUpload",
+            UploadPart => "UploadPart",
+            UploadPartCopy => "UploadPartCopy",
+            CompleteMultipartUpload => "CompleteMultipartUpload",
+            AbortMultipartUpload => "AbortMultipartUpload",
+            ListParts => "ListParts",
+        }
+    }
+
+    /// Whether the operation only reads (anonymous access under `public-read`).
+    pub fn is_read(self) -> bool {
+        use Operation::*;
+        matches!(
+            self,
+            GetObject | HeadObject | GetObjectMeta | ListObjects | ListObjectsV2
+        )
+    }
+
+    pub fn reads_request_body(self) -> bool {
+        use Operation::*;
+        matches!(self, PutObject | AppendObject | UploadPart)
+    }
+}
+
+/// Bucket sub-resources Coffer does not serve yet; naming them gets a clear
+/// `NotImplemented` rather than being mistaken for a listing.
+const UNSUPPORTED_BUCKET_SUBRESOURCES: &[&str] = &[
+    "cors",
+    "lifecycle",
+    "logging",
+    "website",
+    "referer",
+    "policy",
+    "tagging",
+    "versioning",
+    "versions",
+    "replication",
+    "inventory",
+    "worm",
+    "encryption",
+    "requestPayment",
+    "transferAcceleration",
+    "qos",
+    "cname",
+    "resourceGroup",
+    "style",
+    "publicAccessBlock",
+    "policyStatus",
+    "metaQuery",
+    "livechannel",
+];
+const UNSUPPORTED_OBJECT_SUBRESOURCES: &[&str] = &[
+    "symlink",
+    "tagging",
+    "restore",
+    "x-oss-process",
+    "versionId",
+];
+
+pub fn classify(
+    method: &Method,
+    target: &Target,
+    query: &Query,
+    has_copy_source: bool,
+) -> OssResult<Operation> {
+    use Operation::*;
+    let op = match (&target.bucket, &target.key) {
+        (None, _) => match *method {
+            Method::GET => ListBuckets,
+            _ => return Err(OssError::method_not_allowed()),
+        },
+        (Some(_), None) => {
+            if let Some(name) = UNSUPPORTED_BUCKET_SUBRESOURCES
+                .iter()
+                .find(|s| query.has(s))
+            {
+                return Err(OssError::not_implemented(&format!(
+                    "The `{name}` sub-resource"
+                )));
+            }
+            match *method {
+                Method::PUT if query.has("acl") => PutBucketAcl,
+                Method::PUT => PutBucket,
+                Method::DELETE => DeleteBucket,
+                Method::GET if query.has("bucketInfo") => GetBucketInfo,
+                Method::GET if query.has("location") => GetBucketLocation,
+                Method::GET if query.has("stat") => GetBucketStat,
+                Method::GET if query.has("acl") => GetBucketAcl,
+                Method::GET if query.has("uploads") => ListMultipartUploads,
+                Method::GET if query.get("list-type") == Some("2") => ListObjectsV2,
+                Method::GET => ListObjects,
+                Method::POST if query.has("delete") => DeleteMultipleObjects,
+                _ => return Err(OssError::method_not_allowed()),
+            }
+        }
+        (Some(_), Some(_)) => {
+            if let Some(name) = UNSUPPORTED_OBJECT_SUBRESOURCES
+                .iter()
+                .find(|s| query.has(s))
+            {
+                return Err(OssError::not_implemented(&format!(
+                    "The `{name}` sub-resource"
+                )));
+            }
+            let upload = query.has("uploadId");
+            match *method {
+                Method::PUT if query.has("acl") => PutObjectAcl,
+                Method::PUT if upload && has_copy_source => UploadPartCopy,
+                Method::PUT if upload => UploadPart,
+                Method::PUT if has_copy_source => CopyObject,
+                Method::PUT => PutObject,
+                Method::GET if query.has("acl") => GetObjectAcl,
+                Method::GET if upload => ListParts,
+                Method::GET => GetObject,
+                Method::HEAD if query.has("objectMeta") => GetObjectMeta,
+                Method::HEAD => HeadObject,
+                Method::DELETE if upload => AbortMultipartUpload,
+                Method::DELETE => DeleteObject,
+                Method::POST if query.has("uploads") => InitiateMultipartUpload,
+                Method::POST if upload => CompleteMultipartUpload,
+                Method::POST if query.has("append") => AppendObject,
+                _ => return Err(OssError::method_not_allowed()),
+            }
+        }
+    };
+    Ok(op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(b: Option<&str>, k: Option<&str>) -> Target {
+        Target {
+            bucket: b.map(Into::into),
+            key: k.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn path_and_virtual_host_addressing() {
+        let domains = vec!["oss.local".to_string()];
+        assert_eq!(
+            resolve_target(Some("127.0.0.1:7070"), "/", &domains).unwrap(),
+            t(None, None)
+        );
+        assert_eq!(
+            resolve_target(Some("127.0.0.1"), "/b", &domains).unwrap(),
+            t(Some("b"), None)
+        );
+        assert_eq!(
+            resolve_target(Some("127.0.0.1"), "/b/", &domains).unwrap(),
+            t(Some("b"), None)
+        );
+        assert_eq!(
+            resolve_target(Some("127.0.0.1"), "/b/a%2Fc/d%20e", &domains).unwrap(),
+            t(Some("b"), Some("a/c/d e"))
+        );
+        assert_eq!(
+            resolve_target(Some("bkt.oss.local:7070"), "/x/y", &domains).unwrap(),
+            t(Some("bkt"), Some("x/y"))
+        );
+        assert_eq!(
+            resolve_target(Some("oss.local"), "/bkt/k", &domains).unwrap(),
+            t(Some("bkt"), Some("k"))
+        );
+        assert!(resolve_target(None, "/b/%FF", &domains).is_err());
+    }
+
+    #[test]
+    fn query_keeps_bare_names_and_first_values() {
+        let q = Query::parse(Some("acl&uploadId=A%2BB&x=1&x=2")).unwrap();
+        assert!(q.has("acl"));
+        assert_eq!(q.get("uploadId"), Some("A+B"));
+        assert_eq!(q.get("x"), Some("1"));
+    }
+
+    #[test]
+    fn classification() {
+        let q = |s| Query::parse(Some(s)).unwrap();
+        let obj = t(Some("b"), Some("k"));
+        assert_eq!(
+            classify(&Method::PUT, &obj, &q("partNumber=1&uploadId=x"), true).unwrap(),
+            Operation::UploadPartCopy
+        );
+        assert_eq!(
+            classify(&Method::POST, &obj, &q("append&position=0"), false).unwrap(),
+            Operation::AppendObject
+        );
+        assert_eq!(
+            classify(&Method::HEAD, &obj, &q("objectMeta"), false).unwrap(),
+            Operation::GetObjectMeta
+        );
+        assert_eq!(
+            classify(&Method::GET, &t(Some("b"), None), &q("list-type=2"), false).unwrap(),
+            Operation::ListObjectsV2
+        );
+        assert!(classify(&Method::GET, &t(Some("b"), None), &q("cors"), false).is_err());
+    }
+}

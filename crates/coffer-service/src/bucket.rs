@@ -1,0 +1,136 @@
+//! Bucket lifecycle and bucket-level facts.
+
+use coffer_storage::{BucketAcl, BucketDeletion, BucketRecord, ObjectKind};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::names::validate_bucket_name;
+use crate::{Service, now_ms};
+
+#[derive(Debug, Clone)]
+pub struct NewBucket {
+    pub name: String,
+    pub owner: String,
+    pub acl: Option<BucketAcl>,
+    pub storage_class: Option<String>,
+    pub data_redundancy_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BucketListing {
+    pub buckets: Vec<BucketRecord>,
+    pub truncated: bool,
+    pub next_marker: Option<String>,
+}
+
+/// Usage figures for GetBucketStat.
+#[derive(Debug, Clone, Default)]
+pub struct BucketStat {
+    pub storage_bytes: u64,
+    pub object_count: u64,
+    pub multipart_upload_count: u64,
+    pub last_modified_ms: i64,
+    pub standard_storage: u64,
+    pub standard_object_count: u64,
+    pub appendable_object_count: u64,
+    pub multipart_object_count: u64,
+}
+
+impl Service {
+    /// Creates a bucket. Re-creating one's own bucket updates its ACL, as OSS does; a name
+    /// owned by someone else is taken.
+    pub async fn create_bucket(&self, new: NewBucket) -> ServiceResult<BucketRecord> {
+        validate_bucket_name(&new.name)?;
+        let record = BucketRecord {
+            name: new.name.clone(),
+            owner: new.owner.clone(),
+            created_ms: now_ms(),
+            acl: new.acl.unwrap_or(BucketAcl::Private),
+            storage_class: new.storage_class.unwrap_or_else(|| "Standard".into()),
+            data_redundancy_type: new.data_redundancy_type.unwrap_or_else(|| "LRS".into()),
+        };
+        match self.meta.create_bucket(record.clone()).await? {
+            None => Ok(record),
+            Some(existing) if existing.owner != new.owner => Err(ServiceError::BucketAlreadyExists),
+            Some(mut existing) => {
+                if let Some(acl) = new.acl {
+                    existing.acl = acl;
+                    self.meta.update_bucket(existing.clone()).await?;
+                }
+                Ok(existing)
+            }
+        }
+    }
+
+    pub async fn get_bucket(&self, name: &str) -> ServiceResult<BucketRecord> {
+        self.require_bucket(name).await
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> ServiceResult<()> {
+        match self.meta.delete_bucket(name).await? {
+            BucketDeletion::Deleted => Ok(()),
+            BucketDeletion::NotFound => Err(ServiceError::NoSuchBucket),
+            BucketDeletion::NotEmpty => Err(ServiceError::BucketNotEmpty),
+        }
+    }
+
+    pub async fn set_bucket_acl(&self, name: &str, acl: BucketAcl) -> ServiceResult<()> {
+        let mut bucket = self.require_bucket(name).await?;
+        bucket.acl = acl;
+        Ok(self.meta.update_bucket(bucket).await?)
+    }
+
+    /// The owner's buckets whose names start with `prefix` and sort after `marker`.
+    pub async fn list_buckets(
+        &self,
+        owner: &str,
+        prefix: &str,
+        marker: &str,
+        max: usize,
+    ) -> ServiceResult<BucketListing> {
+        let mut matching =
+            self.meta.list_buckets().await?.into_iter().filter(|b| {
+                b.owner == owner && b.name.starts_with(prefix) && b.name.as_str() > marker
+            });
+        let buckets: Vec<_> = matching.by_ref().take(max).collect();
+        let truncated = matching.next().is_some();
+        let next_marker = truncated
+            .then(|| buckets.last().map(|b| b.name.clone()))
+            .flatten();
+        Ok(BucketListing {
+            buckets,
+            truncated,
+            next_marker,
+        })
+    }
+
+    /// Counts the bucket's objects by scanning it. Adequate for the embedded store; a
+    /// store with counters can replace this without changing callers.
+    pub async fn bucket_stat(&self, name: &str) -> ServiceResult<BucketStat> {
+        self.require_bucket(name).await?;
+        let mut stat = BucketStat::default();
+        let mut cursor = String::new();
+        loop {
+            let page = self.meta.list_objects(name, "", &cursor, 1000).await?;
+            for o in &page.objects {
+                stat.object_count += 1;
+                stat.storage_bytes += o.size;
+                stat.last_modified_ms = stat.last_modified_ms.max(o.last_modified_ms);
+                if o.storage_class == "Standard" {
+                    stat.standard_storage += o.size;
+                    stat.standard_object_count += 1;
+                }
+                match o.kind {
+                    ObjectKind::Appendable => stat.appendable_object_count += 1,
+                    ObjectKind::Multipart => stat.multipart_object_count += 1,
+                    ObjectKind::Normal => {}
+                }
+            }
+            match page.objects.last() {
+                Some(last) if page.truncated => cursor = last.key.clone(),
+                _ => break,
+            }
+        }
+        stat.multipart_upload_count = self.meta.list_uploads(name).await?.len() as u64;
+        Ok(stat)
+    }
+}

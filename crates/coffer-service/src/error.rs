@@ -1,0 +1,92 @@
+use coffer_storage::StorageError;
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Why an operation failed, in dialect-neutral terms. Each dialect maps these to its own
+/// codes, statuses and messages.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    /// The name is taken by another owner.
+    #[error("bucket already exists")]
+    BucketAlreadyExists,
+    #[error("invalid bucket name")]
+    InvalidBucketName,
+    #[error("invalid object name: {0}")]
+    InvalidObjectName(&'static str),
+    #[error("entity too large")]
+    EntityTooLarge,
+    #[error("entity too small")]
+    EntityTooSmall,
+    #[error("body digest does not match Content-MD5")]
+    BadDigest,
+    #[error("invalid part")]
+    InvalidPart,
+    #[error("invalid part order")]
+    InvalidPartOrder,
+    #[error("invalid argument {name}: {message}")]
+    InvalidArgument {
+        name: &'static str,
+        value: String,
+        message: String,
+    },
+    #[error("append position {position} is not the object length {length}")]
+    PositionNotEqualToLength { position: u64, length: u64 },
+    #[error("object is not appendable")]
+    ObjectNotAppendable,
+    /// Overwrite forbidden and the key exists.
+    #[error("object already exists")]
+    ObjectAlreadyExists,
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("not modified")]
+    NotModified,
+    #[error("range not satisfiable")]
+    InvalidRange,
+    /// The body ended before its declared length, or the client went away.
+    #[error("incomplete body: {0}")]
+    IncompleteBody(String),
+    /// Stored data is missing or unreadable.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub(crate) fn invalid_argument(
+        name: &'static str,
+        value: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ServiceError::InvalidArgument {
+            name,
+            value: value.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StorageError> for ServiceError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NoSuchBucket => ServiceError::NoSuchBucket,
+            StorageError::NoSuchUpload => ServiceError::NoSuchUpload,
+            // Conditions are translated where they are set; reaching here means a race
+            // with another writer, which the later write loses.
+            StorageError::ConditionFailed { .. } => ServiceError::PreconditionFailed,
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for ServiceError {
+    fn from(e: std::io::Error) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,291 @@
+//! Single-object writes: PUT, append, delete, ACL.
+
+use coffer_storage::{ObjectAcl, ObjectKind, ObjectRecord, PutCondition, Segment, StorageError};
+use md5::{Digest, Md5};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::ingest::{Body, hex_upper, ingest};
+use crate::names::validate_object_key;
+use crate::{MAX_OBJECT_SIZE, Service, now_ms};
+
+/// What a client may set about an object when it writes it.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectAttributes {
+    pub content_type: Option<String>,
+    /// Stored response headers (`content-disposition`, `cache-control`, ...), lower-case.
+    pub headers: Vec<(String, String)>,
+    /// User metadata, lower-case names without prefix.
+    pub user_meta: Vec<(String, String)>,
+    pub acl: ObjectAcl,
+    pub storage_class: Option<String>,
+}
+
+pub(crate) const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+pub(crate) const DEFAULT_STORAGE_CLASS: &str = "Standard";
+
+#[derive(Debug, Default)]
+pub struct PutOptions {
+    pub attributes: ObjectAttributes,
+    /// The binary MD5 the client declared in `Content-MD5`.
+    pub content_md5: Option<[u8; 16]>,
+    /// Refuse to replace an existing object.
+    pub forbid_overwrite: bool,
+}
+
+/// The result of an append: the object after it.
+#[derive(Debug)]
+pub struct AppendOutcome {
+    pub object: ObjectRecord,
+}
+
+pub(crate) fn new_generation() -> u64 {
+    rand::random()
+}
+
+impl Service {
+    pub(crate) async fn require_bucket(
+        &self,
+        bucket: &str,
+    ) -> ServiceResult<coffer_storage::BucketRecord> {
+        self.meta
+            .get_bucket(bucket)
+            .await?
+            .ok_or(ServiceError::NoSuchBucket)
+    }
+
+    pub async fn head_object(&self, bucket: &str, key: &str) -> ServiceResult<ObjectRecord> {
+        match self.meta.get_object(bucket, key).await? {
+            Some(object) => Ok(object),
+            None => {
+                self.require_bucket(bucket).await?;
+                Err(ServiceError::NoSuchKey)
+            }
+        }
+    }
+
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Body,
+        options: PutOptions,
+    ) -> ServiceResult<ObjectRecord> {
+        validate_object_key(key)?;
+        self.require_bucket(bucket).await?;
+        let condition = if options.forbid_overwrite {
+            if self.meta.get_object(bucket, key).await?.is_some() {
+                return Err(ServiceError::ObjectAlreadyExists);
+            }
+            PutCondition::Absent
+        } else {
+            PutCondition::Any
+        };
+        let data = ingest(&*self.blobs, body, MAX_OBJECT_SIZE, options.content_md5).await?;
+        let attributes = options.attributes;
+        let record = ObjectRecord {
+            key: key.to_owned(),
+            generation: new_generation(),
+            size: data.size,
+            etag: hex_upper(&data.md5),
+            crc64: Some(data.crc64),
+            content_md5: Some(base64_md5(&data.md5)),
+            last_modified_ms: now_ms(),
+            kind: ObjectKind::Normal,
+            acl: attributes.acl,
+            storage_class: attributes
+                .storage_class
+                .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.into()),
+            content_type: attributes
+                .content_type
+                .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
+            headers: attributes.headers,
+            user_meta: attributes.user_meta,
+            segments: vec![Segment {
+                blob: data.blob.clone(),
+                len: data.size,
+            }],
+        };
+        self.install(bucket, record, condition, &[data.blob]).await
+    }
+
+    /// Commits a record whose blobs are already durable, then frees what it replaced. If
+    /// the commit fails, the new blobs are freed instead.
+    pub(crate) async fn install(
+        &self,
+        bucket: &str,
+        record: ObjectRecord,
+        condition: PutCondition,
+        new_blobs: &[coffer_storage::BlobId],
+    ) -> ServiceResult<ObjectRecord> {
+        match self
+            .meta
+            .put_object(bucket, record.clone(), condition)
+            .await
+        {
+            Ok(replaced) => {
+                if let Some(old) = replaced {
+                    let unused = old
+                        .segments
+                        .into_iter()
+                        .map(|s| s.blob)
+                        .filter(|b| !record.segments.iter().any(|s| &s.blob == b))
+                        .collect();
+                    self.release_blobs(unused).await;
+                }
+                Ok(record)
+            }
+            Err(e) => {
+                self.release_blobs(new_blobs.to_vec()).await;
+                Err(match e {
+                    StorageError::ConditionFailed { .. } if condition == PutCondition::Absent => {
+                        ServiceError::ObjectAlreadyExists
+                    }
+                    other => other.into(),
+                })
+            }
+        }
+    }
+
+    /// Appends `body` at `position`, which must equal the current length. The first append
+    /// (position 0, no object) creates an appendable object with `options`' attributes;
+    /// later appends keep the attributes fixed at creation.
+    pub async fn append_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        position: u64,
+        body: Body,
+        options: PutOptions,
+    ) -> ServiceResult<AppendOutcome> {
+        validate_object_key(key)?;
+        self.require_bucket(bucket).await?;
+        let current = self.meta.get_object(bucket, key).await?;
+        let length = match &current {
+            Some(object) if object.kind != ObjectKind::Appendable => {
+                return Err(ServiceError::ObjectNotAppendable);
+            }
+            Some(object) => object.size,
+            None => 0,
+        };
+        if position != length {
+            return Err(ServiceError::PositionNotEqualToLength { position, length });
+        }
+        let room = MAX_OBJECT_SIZE - length;
+        let data = ingest(&*self.blobs, body, room, options.content_md5).await?;
+        let now = now_ms();
+        let (record, condition) = match current {
+            Some(mut object) => {
+                let condition = PutCondition::Generation(object.generation);
+                object.crc64 = object
+                    .crc64
+                    .map(|c| crate::ingest::crc64_combine(c, data.crc64, data.size));
+                object.size += data.size;
+                object.generation = new_generation();
+                object.last_modified_ms = now;
+                object.etag = append_etag(&object.etag, &data.md5);
+                object.segments.push(Segment {
+                    blob: data.blob.clone(),
+                    len: data.size,
+                });
+                (object, condition)
+            }
+            None => {
+                let a = options.attributes;
+                let record = ObjectRecord {
+                    key: key.to_owned(),
+                    generation: new_generation(),
+                    size: data.size,
+                    etag: append_etag("", &data.md5),
+                    crc64: Some(data.crc64),
+                    content_md5: None,
+                    last_modified_ms: now,
+                    kind: ObjectKind::Appendable,
+                    acl: a.acl,
+                    storage_class: a
+                        .storage_class
+                        .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.into()),
+                    content_type: a
+                        .content_type
+                        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
+                    headers: a.headers,
+                    user_meta: a.user_meta,
+                    segments: vec![Segment {
+                        blob: data.blob.clone(),
+                        len: data.size,
+                    }],
+                };
+                (record, PutCondition::Absent)
+            }
+        };
+        match self
+            .install(bucket, record, condition, std::slice::from_ref(&data.blob))
+            .await
+        {
+            Ok(object) => Ok(AppendOutcome { object }),
+            // Another append won the race: report the length it left behind.
+            Err(ServiceError::PreconditionFailed | ServiceError::ObjectAlreadyExists) => {
+                let length = self
+                    .meta
+                    .get_object(bucket, key)
+                    .await?
+                    .map_or(0, |o| o.size);
+                Err(ServiceError::PositionNotEqualToLength { position, length })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes the object; deleting a missing key succeeds, as on OSS.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> ServiceResult<()> {
+        match self.meta.delete_object(bucket, key).await? {
+            Some(old) => {
+                self.release_blobs(old.segments.into_iter().map(|s| s.blob).collect())
+                    .await
+            }
+            None => {
+                self.require_bucket(bucket).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        acl: ObjectAcl,
+    ) -> ServiceResult<()> {
+        let mut object = self.head_object(bucket, key).await?;
+        let condition = PutCondition::Generation(object.generation);
+        object.acl = acl;
+        // Keep the generation: an ACL change is not a new version of the data, and a
+        // concurrent write that wins makes this one fail, not resurrect old data.
+        self.meta.put_object(bucket, object, condition).await?;
+        Ok(())
+    }
+}
+
+/// Appendable objects have no content MD5 that stays cheap to maintain, so their ETag is
+/// an opaque value chained over each append's MD5 (the real service calls it a UUID).
+fn append_etag(previous: &str, chunk_md5: &[u8; 16]) -> String {
+    let mut h = Md5::new();
+    h.update(previous.as_bytes());
+    h.update(chunk_md5);
+    hex_upper(&h.finalize())
+}
+
+fn base64_md5(md5: &[u8; 16]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(md5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_of_md5() {
+        let md5: [u8; 16] = Md5::digest(b"0123456789").into();
+        assert_eq!(base64_md5(&md5), "eB5eJF1ptWaXm4bijSPyxw==");
+    }
+}

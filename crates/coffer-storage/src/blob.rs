@@ -1,0 +1,69 @@
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncRead;
+
+/// Names one immutable blob. Blobs are written once, under a fresh random id, and never
+/// modified, so a reader can never observe a half-overwritten object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String")]
+pub struct BlobId(String);
+
+impl TryFrom<String> for BlobId {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        BlobId::parse(&s).ok_or_else(|| format!("not a blob id: {s:?}"))
+    }
+}
+
+impl BlobId {
+    pub fn random() -> Self {
+        BlobId(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// Accepts only ids of the form [`BlobId::random`] makes, so an id read back from disk
+    /// or a database can never name a path outside the store.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| BlobId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Starts a new blob. Nothing is visible until [`BlobWriter::commit`].
+    async fn create(&self) -> io::Result<Box<dyn BlobWriter>>;
+    /// Reads a committed blob from `offset` to its end.
+    async fn open(&self, id: &BlobId, offset: u64) -> io::Result<BlobReader>;
+    /// Removes a blob; a missing blob is not an error.
+    async fn delete(&self, id: &BlobId) -> io::Result<()>;
+    /// Every committed blob, for the orphan sweep.
+    async fn list(&self) -> io::Result<Vec<BlobId>>;
+}
+
+#[async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Makes the blob durable (data and name) and returns its id.
+    async fn commit(self: Box<Self>) -> io::Result<BlobId>;
+    /// Discards the blob. Dropping an uncommitted writer does the same, best-effort.
+    async fn abort(self: Box<Self>);
+}

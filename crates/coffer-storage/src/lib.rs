@@ -1,0 +1,28 @@
+//! Coffer's persistence layer.
+//!
+//! Two traits split what a store keeps: [`MetaStore`] holds buckets, object records and
+//! multipart state transactionally; [`BlobStore`] holds the bytes. Object records point at
+//! blobs, never the other way round, so the write protocol is always "blob first, durable,
+//! then the record commits" and a crash can leave at worst an unreferenced blob, which
+//! [`sweep_orphans`] removes at start-up.
+//!
+//! The embedded implementations are [`RedbMetaStore`] and [`FsBlobStore`]; a PostgreSQL
+//! metadata store or a shared blob backend plugs in by implementing the same traits.
+
+mod blob;
+mod error;
+mod fs_blob;
+mod meta;
+mod records;
+mod redb_meta;
+
+pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
+pub use error::{StorageError, StorageResult};
+pub use fs_blob::FsBlobStore;
+pub use meta::{
+    BucketDeletion, CompletedUpload, MetaStore, ObjectListing, PutCondition, sweep_orphans,
+};
+pub use records::{
+    BucketAcl, BucketRecord, ObjectAcl, ObjectKind, ObjectRecord, PartRecord, Segment, UploadRecord,
+};
+pub use redb_meta::RedbMetaStore;

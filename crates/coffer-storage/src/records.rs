@@ -1,0 +1,98 @@
+//! The records a [`crate::MetaStore`] keeps. They are serialized as JSON so that a store's
+//! contents stay readable with ordinary tools; new fields must carry `#[serde(default)]`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::blob::BlobId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BucketAcl {
+    Private,
+    PublicRead,
+    PublicReadWrite,
+}
+
+/// An object's own ACL; `Default` defers to the bucket's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ObjectAcl {
+    #[default]
+    Default,
+    Private,
+    PublicRead,
+    PublicReadWrite,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub name: String,
+    /// Account that owns the bucket (the root AccessKey id's account).
+    pub owner: String,
+    pub created_ms: i64,
+    pub acl: BucketAcl,
+    pub storage_class: String,
+    pub data_redundancy_type: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectKind {
+    Normal,
+    Appendable,
+    Multipart,
+}
+
+/// A contiguous run of an object's bytes held in one blob. Multipart objects and appendable
+/// objects are several segments, so completing or appending never rewrites earlier data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub blob: BlobId,
+    /// Length of the object bytes this segment contributes.
+    pub len: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub key: String,
+    /// Changes on every write of the key; conditional writes compare it.
+    pub generation: u64,
+    pub size: u64,
+    /// Upper-case hex, without quotes; `<hex>-<parts>` for multipart objects.
+    pub etag: String,
+    /// CRC-64/XZ of the whole object, when known.
+    pub crc64: Option<u64>,
+    /// Base64 MD5 of the body, for single PUTs (returned as `Content-MD5`).
+    pub content_md5: Option<String>,
+    pub last_modified_ms: i64,
+    pub kind: ObjectKind,
+    pub acl: ObjectAcl,
+    pub storage_class: String,
+    pub content_type: String,
+    /// Standard headers stored with the object (`Content-Disposition`, `Cache-Control`, ...),
+    /// lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// User metadata, lower-case names without the dialect prefix (`x-oss-meta-`).
+    pub user_meta: Vec<(String, String)>,
+    pub segments: Vec<Segment>,
+}
+
+/// An in-progress multipart upload and the object attributes fixed at initiation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated_ms: i64,
+    pub acl: ObjectAcl,
+    pub storage_class: String,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub user_meta: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub part_number: u32,
+    pub etag: String,
+    pub size: u64,
+    pub crc64: Option<u64>,
+    pub last_modified_ms: i64,
+    pub blob: BlobId,
+}

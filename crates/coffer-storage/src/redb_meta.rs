@@ -1,0 +1,1413 @@
+//! [`MetaStore`] on an embedded [redb](https://docs.rs/redb) database file.
+//!
+//! Every operation is one redb transaction run on the blocking thread pool. Writes commit
+//! with redb's default (immediate) durability, so an acknowledged write survives a crash.
+//!
+//! All tables map bytes to the JSON of a record, and their keys are laid out so that every
+//! listing is a single ordered range scan:
+//!
+//! * `buckets`: `name`.
+//! * `objects`: `bucket "/" key`. Bucket names never contain `/`, so one bucket's keys are
+//!   exactly the keys starting with `bucket "/"`.
+//! * `uploads`: `bucket "/" escaped(key) 0x00 upload_id`, where `escaped` replaces each NUL
+//!   byte with `00 FF`. A key's terminator sorts below any byte an escaped key can continue
+//!   with, so the table is ordered by (key, upload id) even for keys containing NUL.
+//! * `parts`: `len(upload_id) as u32 BE, upload_id, part_number as u32 BE`; the length prefix
+//!   keeps one upload's parts from ever sharing a prefix with another's.
+
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::blob::BlobId;
+use crate::error::{StorageError, StorageResult};
+use crate::meta::{BucketDeletion, CompletedUpload, MetaStore, ObjectListing, PutCondition};
+use crate::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
+
+type Bytes = &'static [u8];
+
+const BUCKETS: TableDefinition<Bytes, Bytes> = TableDefinition::new("buckets");
+const OBJECTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("objects");
+const UPLOADS: TableDefinition<Bytes, Bytes> = TableDefinition::new("uploads");
+const PARTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("parts");
+
+/// The metadata store of a single-node deployment: one redb file.
+pub struct RedbMetaStore {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for RedbMetaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbMetaStore").finish_non_exhaustive()
+    }
+}
+
+impl RedbMetaStore {
+    /// Opens the database at `path`, creating the file and its tables if needed.
+    ///
+    /// This blocks on file I/O; call it at start-up (or inside `spawn_blocking`).
+    pub fn open(path: &Path) -> StorageResult<Self> {
+        let db = Database::create(path).map_err(redb_err)?;
+        let txn = db.begin_write().map_err(redb_err)?;
+        for table in [BUCKETS, OBJECTS, UPLOADS, PARTS] {
+            txn.open_table(table).map_err(redb_err)?;
+        }
+        txn.commit().map_err(redb_err)?;
+        Ok(RedbMetaStore { db: Arc::new(db) })
+    }
+
+    /// Runs `f` in a read transaction on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> StorageResult<T> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        run_blocking(move || {
+            let txn = db.begin_read().map_err(redb_err)?;
+            f(&txn)
+        })
+        .await
+    }
+
+    /// Runs `f` in a write transaction on the blocking pool, committing (durably) if it
+    /// succeeds and aborting if it fails.
+    async fn write<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> StorageResult<T> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        run_blocking(move || {
+            let txn = db.begin_write().map_err(redb_err)?;
+            match f(&txn) {
+                Ok(value) => {
+                    txn.commit().map_err(redb_err)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    // Nothing the closure did may persist; an abort failure is secondary.
+                    let _ = txn.abort();
+                    Err(e)
+                }
+            }
+        })
+        .await
+    }
+}
+
+async fn run_blocking<T, F>(f: F) -> StorageResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> StorageResult<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Backend(format!("metadata task failed: {e}")))?
+}
+
+/// Maps any redb error, keeping I/O errors as such.
+fn redb_err(e: impl Into<redb::Error>) -> StorageError {
+    match e.into() {
+        redb::Error::Io(io) => StorageError::Io(io),
+        other => StorageError::Backend(other.to_string()),
+    }
+}
+
+fn corrupt(what: &str, e: impl Display) -> StorageError {
+    StorageError::Backend(format!("corrupt {what} record: {e}"))
+}
+
+// ---- keys ----
+
+fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(bucket.len() + 1 + key.len());
+    k.extend_from_slice(bucket.as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The prefix every object and upload key of `bucket` starts with.
+fn bucket_prefix(bucket: &str) -> Vec<u8> {
+    object_key(bucket, "")
+}
+
+fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(bucket.len() + key.len() + upload_id.len() + 2);
+    k.extend_from_slice(bucket.as_bytes());
+    k.push(b'/');
+    for &b in key.as_bytes() {
+        k.push(b);
+        if b == 0 {
+            // UTF-8 never contains 0xFF, so `00 FF` sorts after the `00` terminator followed
+            // by any upload id.
+            k.push(0xFF);
+        }
+    }
+    k.push(0);
+    k.extend_from_slice(upload_id.as_bytes());
+    k
+}
+
+fn parts_prefix(upload_id: &str) -> StorageResult<Vec<u8>> {
+    let len = u32::try_from(upload_id.len())
+        .map_err(|_| StorageError::Backend("upload id too long".to_owned()))?;
+    let mut k = Vec::with_capacity(4 + upload_id.len() + 4);
+    k.extend_from_slice(&len.to_be_bytes());
+    k.extend_from_slice(upload_id.as_bytes());
+    Ok(k)
+}
+
+fn part_key(upload_id: &str, part_number: u32) -> StorageResult<Vec<u8>> {
+    let mut k = parts_prefix(upload_id)?;
+    k.extend_from_slice(&part_number.to_be_bytes());
+    Ok(k)
+}
+
+// ---- values ----
+
+fn encode<T: Serialize>(value: &T) -> StorageResult<Vec<u8>> {
+    serde_json::to_vec(value)
+        .map_err(|e| StorageError::Backend(format!("cannot encode record: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StorageResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| corrupt(what, e))
+}
+
+/// `BlobId`'s `Deserialize` accepts any string; a blob id read back must still be one that
+/// [`BlobId::parse`] accepts, or it could name a path outside the blob store.
+fn check_blob(what: &str, id: &BlobId) -> StorageResult<()> {
+    if BlobId::parse(id.as_str()).is_some() {
+        Ok(())
+    } else {
+        Err(corrupt(
+            what,
+            format_args!("invalid blob id {:?}", id.as_str()),
+        ))
+    }
+}
+
+fn decode_object(bytes: &[u8]) -> StorageResult<ObjectRecord> {
+    let object: ObjectRecord = decode("object", bytes)?;
+    for segment in &object.segments {
+        check_blob("object", &segment.blob)?;
+    }
+    Ok(object)
+}
+
+fn decode_part(bytes: &[u8]) -> StorageResult<PartRecord> {
+    let part: PartRecord = decode("part", bytes)?;
+    check_blob("part", &part.blob)?;
+    Ok(part)
+}
+
+// ---- transaction helpers ----
+
+fn bucket_exists(table: &impl ReadableTable<Bytes, Bytes>, bucket: &str) -> StorageResult<bool> {
+    Ok(table.get(bucket.as_bytes()).map_err(redb_err)?.is_some())
+}
+
+fn require_bucket(txn: &WriteTransaction, bucket: &str) -> StorageResult<()> {
+    let buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
+    if bucket_exists(&buckets, bucket)? {
+        Ok(())
+    } else {
+        Err(StorageError::NoSuchBucket)
+    }
+}
+
+fn require_bucket_read(txn: &ReadTransaction, bucket: &str) -> StorageResult<()> {
+    let buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
+    if bucket_exists(&buckets, bucket)? {
+        Ok(())
+    } else {
+        Err(StorageError::NoSuchBucket)
+    }
+}
+
+fn get_record<T>(
+    table: &impl ReadableTable<Bytes, Bytes>,
+    key: &[u8],
+    decode: impl FnOnce(&[u8]) -> StorageResult<T>,
+) -> StorageResult<Option<T>> {
+    match table.get(key).map_err(redb_err)? {
+        Some(value) => decode(value.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Whether any key of `table` starts with `prefix`: one bounded seek, not a scan.
+fn any_with_prefix(table: &impl ReadableTable<Bytes, Bytes>, prefix: &[u8]) -> StorageResult<bool> {
+    let mut range = table.range::<&[u8]>(prefix..).map_err(redb_err)?;
+    match range.next() {
+        Some(entry) => {
+            let (key, _) = entry.map_err(redb_err)?;
+            Ok(key.value().starts_with(prefix))
+        }
+        None => Ok(false),
+    }
+}
+
+/// Every part of an upload in part-number order, with its table key.
+fn collect_parts(
+    table: &impl ReadableTable<Bytes, Bytes>,
+    upload_id: &str,
+) -> StorageResult<Vec<(Vec<u8>, PartRecord)>> {
+    let prefix = parts_prefix(upload_id)?;
+    let mut parts = Vec::new();
+    for entry in table
+        .range::<&[u8]>(prefix.as_slice()..)
+        .map_err(redb_err)?
+    {
+        let (key, value) = entry.map_err(redb_err)?;
+        let key = key.value();
+        if !key.starts_with(&prefix) {
+            break;
+        }
+        parts.push((key.to_vec(), decode_part(value.value())?));
+    }
+    Ok(parts)
+}
+
+/// Removes every part of an upload, returning them in part-number order.
+fn remove_parts(txn: &WriteTransaction, upload_id: &str) -> StorageResult<Vec<PartRecord>> {
+    let mut table = txn.open_table(PARTS).map_err(redb_err)?;
+    let parts = collect_parts(&table, upload_id)?;
+    let mut records = Vec::with_capacity(parts.len());
+    for (key, part) in parts {
+        table.remove(key.as_slice()).map_err(redb_err)?;
+        records.push(part);
+    }
+    Ok(records)
+}
+
+fn check_condition(
+    condition: PutCondition,
+    current: Option<ObjectRecord>,
+) -> StorageResult<Option<ObjectRecord>> {
+    let holds = match (condition, &current) {
+        (PutCondition::Any, _) => true,
+        (PutCondition::Absent, current) => current.is_none(),
+        (PutCondition::Generation(g), Some(current)) => current.generation == g,
+        (PutCondition::Generation(_), None) => false,
+    };
+    if holds {
+        Ok(current)
+    } else {
+        Err(StorageError::ConditionFailed {
+            current: current.map(Box::new),
+        })
+    }
+}
+
+/// Checks `condition` against the current record of `object.key` and installs `object`,
+/// returning the record it replaced.
+fn put_object_in(
+    txn: &WriteTransaction,
+    bucket: &str,
+    object: &ObjectRecord,
+    condition: PutCondition,
+) -> StorageResult<Option<ObjectRecord>> {
+    let key = object_key(bucket, &object.key);
+    let value = encode(object)?;
+    let mut objects = txn.open_table(OBJECTS).map_err(redb_err)?;
+    let current = get_record(&objects, &key, decode_object)?;
+    let replaced = check_condition(condition, current)?;
+    objects
+        .insert(key.as_slice(), value.as_slice())
+        .map_err(redb_err)?;
+    Ok(replaced)
+}
+
+#[async_trait]
+impl MetaStore for RedbMetaStore {
+    async fn create_bucket(&self, bucket: BucketRecord) -> StorageResult<Option<BucketRecord>> {
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
+            let key = bucket.name.as_bytes();
+            if let Some(existing) = get_record(&buckets, key, |b| decode("bucket", b))? {
+                return Ok(Some(existing));
+            }
+            buckets
+                .insert(key, encode(&bucket)?.as_slice())
+                .map_err(redb_err)?;
+            Ok(None)
+        })
+        .await
+    }
+
+    async fn get_bucket(&self, name: &str) -> StorageResult<Option<BucketRecord>> {
+        let name = name.to_owned();
+        self.read(move |txn| {
+            let buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
+            get_record(&buckets, name.as_bytes(), |b| decode("bucket", b))
+        })
+        .await
+    }
+
+    async fn update_bucket(&self, bucket: BucketRecord) -> StorageResult<()> {
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
+            let key = bucket.name.as_bytes();
+            if !bucket_exists(&buckets, &bucket.name)? {
+                return Err(StorageError::NoSuchBucket);
+            }
+            buckets
+                .insert(key, encode(&bucket)?.as_slice())
+                .map_err(redb_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_bucket(&self, name: &str) -> StorageResult<BucketDeletion> {
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
+            if !bucket_exists(&buckets, &name)? {
+                return Ok(BucketDeletion::NotFound);
+            }
+            let prefix = bucket_prefix(&name);
+            let objects = txn.open_table(OBJECTS).map_err(redb_err)?;
+            let uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
+            if any_with_prefix(&objects, &prefix)? || any_with_prefix(&uploads, &prefix)? {
+                return Ok(BucketDeletion::NotEmpty);
+            }
+            buckets.remove(name.as_bytes()).map_err(redb_err)?;
+            Ok(BucketDeletion::Deleted)
+        })
+        .await
+    }
+
+    async fn list_buckets(&self) -> StorageResult<Vec<BucketRecord>> {
+        self.read(|txn| {
+            let buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
+            let mut out = Vec::new();
+            for entry in buckets.range::<&[u8]>(..).map_err(redb_err)? {
+                let (_, value) = entry.map_err(redb_err)?;
+                out.push(decode("bucket", value.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get_object(&self, bucket: &str, key: &str) -> StorageResult<Option<ObjectRecord>> {
+        let key = object_key(bucket, key);
+        self.read(move |txn| {
+            let objects = txn.open_table(OBJECTS).map_err(redb_err)?;
+            get_record(&objects, &key, decode_object)
+        })
+        .await
+    }
+
+    async fn put_object(
+        &self,
+        bucket: &str,
+        object: ObjectRecord,
+        condition: PutCondition,
+    ) -> StorageResult<Option<ObjectRecord>> {
+        let bucket = bucket.to_owned();
+        self.write(move |txn| {
+            require_bucket(txn, &bucket)?;
+            put_object_in(txn, &bucket, &object, condition)
+        })
+        .await
+    }
+
+    async fn delete_object(&self, bucket: &str, key: &str) -> StorageResult<Option<ObjectRecord>> {
+        let bucket = bucket.to_owned();
+        let key = object_key(&bucket, key);
+        self.write(move |txn| {
+            require_bucket(txn, &bucket)?;
+            let mut objects = txn.open_table(OBJECTS).map_err(redb_err)?;
+            let removed = objects.remove(key.as_slice()).map_err(redb_err)?;
+            match removed {
+                Some(value) => decode_object(value.value()).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: &str,
+        limit: usize,
+    ) -> StorageResult<ObjectListing> {
+        let bucket = bucket.to_owned();
+        let full_prefix = object_key(&bucket, prefix);
+        // Keys after `start_after` that match `prefix` all sort at or after `prefix` too, so
+        // the scan starts at whichever of the two bounds is later (an empty `start_after`
+        // means none, and must not skip a key equal to the prefix).
+        let start = if !start_after.is_empty() && start_after >= prefix {
+            Bound::Excluded(object_key(&bucket, start_after))
+        } else {
+            Bound::Included(full_prefix.clone())
+        };
+        self.read(move |txn| {
+            require_bucket_read(txn, &bucket)?;
+            let objects = txn.open_table(OBJECTS).map_err(redb_err)?;
+            let range = (start.as_ref().map(Vec::as_slice), Bound::Unbounded);
+            let mut listing = ObjectListing::default();
+            for entry in objects.range::<&[u8]>(range).map_err(redb_err)? {
+                let (key, value) = entry.map_err(redb_err)?;
+                if !key.value().starts_with(&full_prefix) {
+                    break;
+                }
+                if listing.objects.len() == limit {
+                    listing.truncated = true;
+                    break;
+                }
+                listing.objects.push(decode_object(value.value())?);
+            }
+            Ok(listing)
+        })
+        .await
+    }
+
+    async fn create_upload(&self, bucket: &str, upload: UploadRecord) -> StorageResult<()> {
+        let bucket = bucket.to_owned();
+        self.write(move |txn| {
+            require_bucket(txn, &bucket)?;
+            let key = upload_key(&bucket, &upload.key, &upload.upload_id);
+            let mut uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
+            uploads
+                .insert(key.as_slice(), encode(&upload)?.as_slice())
+                .map_err(redb_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> StorageResult<Option<UploadRecord>> {
+        let key = upload_key(bucket, key, upload_id);
+        self.read(move |txn| {
+            let uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
+            get_record(&uploads, &key, |b| decode("upload", b))
+        })
+        .await
+    }
+
+    async fn put_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part: PartRecord,
+    ) -> StorageResult<Option<PartRecord>> {
+        let bucket = bucket.to_owned();
+        let upload = upload_key(&bucket, key, upload_id);
+        let part_key = part_key(upload_id, part.part_number)?;
+        self.write(move |txn| {
+            require_bucket(txn, &bucket)?;
+            let uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
+            if uploads.get(upload.as_slice()).map_err(redb_err)?.is_none() {
+                return Err(StorageError::NoSuchUpload);
+            }
+            let mut parts = txn.open_table(PARTS).map_err(redb_err)?;
+            let replaced = parts
+                .insert(part_key.as_slice(), encode(&part)?.as_slice())
+                .map_err(redb_err)?;
+            match replaced {
+                Some(old) => decode_part(old.value()).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> StorageResult<Vec<PartRecord>> {
+        let bucket = bucket.to_owned();
+        let upload = upload_key(&bucket, key, upload_id);
+        let upload_id = upload_id.to_owned();
+        self.read(move |txn| {
+            require_bucket_read(txn, &bucket)?;
+            let uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
+            if uploads.get(upload.as_slice()).map_err(redb_err)?.is_none() {
+                return Err(StorageError::NoSuchUpload);
+            }
+            let parts = txn.open_table(PARTS).map_err(redb_err)?;
+            Ok(collect_parts(&parts, &upload_id)?
+                .into_iter()
+                .map(|(_, part)| part)
+                .collect())
+        })
+        .await
+    }
+
+    async fn list_uploads(&self, bucket: &str) -> StorageResult<Vec<UploadRecord>> {
+        let bucket = bucket.to_owned();
+        self.read(move |txn| {
+            require_bucket_read(txn, &bucket)?;
+            let prefix = bucket_prefix(&bucket);
+            let uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
+            let mut out = Vec::new();
+            for entry in uploads
+                .range::<&[u8]>(prefix.as_slice()..)
+                .map_err(redb_err)?
+            {
+                let (key, value) = entry.map_err(redb_err)?;
+                if !key.value().starts_with(&prefix) {
+                    break;
+                }
+                out.push(decode("upload", value.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+        object: ObjectRecord,
+        condition: PutCondition,
+    ) -> StorageResult<CompletedUpload> {
+        let bucket = bucket.to_owned();
+        let upload_id = upload_id.to_owned();
+        self.write(move |txn| {
+            require_bucket(txn, &bucket)?;
+            // The upload is keyed under the object it builds.
+            let upload = upload_key(&bucket, &object.key, &upload_id);
+            let mut uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
+            if uploads
+                .remove(upload.as_slice())
+                .map_err(redb_err)?
+                .is_none()
+            {
+                return Err(StorageError::NoSuchUpload);
+            }
+            let replaced = put_object_in(txn, &bucket, &object, condition)?;
+            let used: HashSet<&BlobId> = object.segments.iter().map(|s| &s.blob).collect();
+            let unused_parts = remove_parts(txn, &upload_id)?
+                .into_iter()
+                .filter(|part| !used.contains(&part.blob))
+                .collect();
+            Ok(CompletedUpload {
+                replaced,
+                unused_parts,
+            })
+        })
+        .await
+    }
+
+    async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> StorageResult<Vec<PartRecord>> {
+        let bucket = bucket.to_owned();
+        let upload = upload_key(&bucket, key, upload_id);
+        let upload_id = upload_id.to_owned();
+        self.write(move |txn| {
+            require_bucket(txn, &bucket)?;
+            let mut uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
+            if uploads
+                .remove(upload.as_slice())
+                .map_err(redb_err)?
+                .is_none()
+            {
+                return Err(StorageError::NoSuchUpload);
+            }
+            remove_parts(txn, &upload_id)
+        })
+        .await
+    }
+
+    async fn referenced_blobs(&self) -> StorageResult<HashSet<BlobId>> {
+        self.read(|txn| {
+            let mut blobs = HashSet::new();
+            let objects = txn.open_table(OBJECTS).map_err(redb_err)?;
+            for entry in objects.range::<&[u8]>(..).map_err(redb_err)? {
+                let (_, value) = entry.map_err(redb_err)?;
+                blobs.extend(
+                    decode_object(value.value())?
+                        .segments
+                        .into_iter()
+                        .map(|s| s.blob),
+                );
+            }
+            let parts = txn.open_table(PARTS).map_err(redb_err)?;
+            for entry in parts.range::<&[u8]>(..).map_err(redb_err)? {
+                let (_, value) = entry.map_err(redb_err)?;
+                blobs.insert(decode_part(value.value())?.blob);
+            }
+            Ok(blobs)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{BucketAcl, ObjectAcl, ObjectKind, Segment};
+
+    fn open() -> (tempfile::TempDir, RedbMetaStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
+        (dir, store)
+    }
+
+    fn bucket(name: &str) -> BucketRecord {
+        BucketRecord {
+            name: name.to_owned(),
+            owner: "owner".to_owned(),
+            created_ms: 1,
+            acl: BucketAcl::Private,
+            storage_class: "Standard".to_owned(),
+            data_redundancy_type: "LRS".to_owned(),
+        }
+    }
+
+    fn object(key: &str, generation: u64, blobs: &[&BlobId]) -> ObjectRecord {
+        ObjectRecord {
+            key: key.to_owned(),
+            generation,
+            size: blobs.len() as u64,
+            etag: "ETAG".to_owned(),
+            crc64: Some(7),
+            content_md5: None,
+            last_modified_ms: 2,
+            kind: ObjectKind::Normal,
+            acl: ObjectAcl::Default,
+            storage_class: "Standard".to_owned(),
+            content_type: "text/plain".to_owned(),
+            headers: vec![("cache-control".to_owned(), "no-cache".to_owned())],
+            user_meta: vec![("a".to_owned(), "b".to_owned())],
+            segments: blobs
+                .iter()
+                .map(|&blob| Segment {
+                    blob: blob.clone(),
+                    len: 1,
+                })
+                .collect(),
+        }
+    }
+
+    fn upload(key: &str, upload_id: &str) -> UploadRecord {
+        UploadRecord {
+            key: key.to_owned(),
+            upload_id: upload_id.to_owned(),
+            initiated_ms: 3,
+            acl: ObjectAcl::Private,
+            storage_class: "Standard".to_owned(),
+            content_type: "application/octet-stream".to_owned(),
+            headers: Vec::new(),
+            user_meta: Vec::new(),
+        }
+    }
+
+    fn part(part_number: u32, blob: &BlobId) -> PartRecord {
+        PartRecord {
+            part_number,
+            etag: format!("P{part_number}"),
+            size: 5,
+            crc64: None,
+            last_modified_ms: 4,
+            blob: blob.clone(),
+        }
+    }
+
+    fn keys(listing: &ObjectListing) -> Vec<&str> {
+        listing.objects.iter().map(|o| o.key.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn bucket_lifecycle() {
+        let (_dir, store) = open();
+        assert_eq!(store.create_bucket(bucket("b")).await.unwrap(), None);
+        assert_eq!(store.create_bucket(bucket("a")).await.unwrap(), None);
+
+        let mut other = bucket("b");
+        other.owner = "someone-else".to_owned();
+        assert_eq!(
+            store.create_bucket(other).await.unwrap(),
+            Some(bucket("b")),
+            "an existing bucket is returned unchanged"
+        );
+        assert_eq!(store.get_bucket("b").await.unwrap(), Some(bucket("b")));
+        assert_eq!(store.get_bucket("c").await.unwrap(), None);
+
+        let mut updated = bucket("b");
+        updated.acl = BucketAcl::PublicRead;
+        store.update_bucket(updated.clone()).await.unwrap();
+        assert_eq!(store.get_bucket("b").await.unwrap(), Some(updated.clone()));
+        assert!(matches!(
+            store.update_bucket(bucket("c")).await,
+            Err(StorageError::NoSuchBucket)
+        ));
+        assert_eq!(store.get_bucket("c").await.unwrap(), None);
+
+        assert_eq!(
+            store.list_buckets().await.unwrap(),
+            vec![bucket("a"), updated]
+        );
+
+        assert_eq!(
+            store.delete_bucket("b").await.unwrap(),
+            BucketDeletion::Deleted
+        );
+        assert_eq!(
+            store.delete_bucket("b").await.unwrap(),
+            BucketDeletion::NotFound
+        );
+        assert_eq!(store.list_buckets().await.unwrap(), vec![bucket("a")]);
+    }
+
+    #[tokio::test]
+    async fn delete_bucket_refuses_when_not_empty() {
+        let (_dir, store) = open();
+        let blob = BlobId::random();
+        for name in ["ab", "ab-c", "ab0", "a"] {
+            store.create_bucket(bucket(name)).await.unwrap();
+        }
+        // Neighbouring buckets' contents never make a bucket look non-empty.
+        store
+            .put_object("ab-c", object("k", 1, &[&blob]), PutCondition::Any)
+            .await
+            .unwrap();
+        store
+            .put_object("ab0", object("k", 1, &[&blob]), PutCondition::Any)
+            .await
+            .unwrap();
+        store
+            .create_upload("ab-c", upload("k", "u1"))
+            .await
+            .unwrap();
+        store.create_upload("ab0", upload("k", "u2")).await.unwrap();
+        assert_eq!(
+            store.delete_bucket("ab").await.unwrap(),
+            BucketDeletion::Deleted
+        );
+
+        // An object blocks deletion.
+        store
+            .put_object("a", object("x", 1, &[&blob]), PutCondition::Any)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.delete_bucket("a").await.unwrap(),
+            BucketDeletion::NotEmpty
+        );
+        store.delete_object("a", "x").await.unwrap();
+
+        // So does an upload.
+        store.create_upload("a", upload("y", "u3")).await.unwrap();
+        assert_eq!(
+            store.delete_bucket("a").await.unwrap(),
+            BucketDeletion::NotEmpty
+        );
+        assert!(store.get_bucket("a").await.unwrap().is_some());
+        store.abort_upload("a", "y", "u3").await.unwrap();
+        assert_eq!(
+            store.delete_bucket("a").await.unwrap(),
+            BucketDeletion::Deleted
+        );
+
+        assert_eq!(
+            store.delete_bucket("ab-c").await.unwrap(),
+            BucketDeletion::NotEmpty
+        );
+    }
+
+    #[tokio::test]
+    async fn object_put_get_delete() {
+        let (_dir, store) = open();
+        store.create_bucket(bucket("b")).await.unwrap();
+        let (b1, b2) = (BlobId::random(), BlobId::random());
+
+        let first = object("dir/k", 1, &[&b1]);
+        assert_eq!(
+            store
+                .put_object("b", first.clone(), PutCondition::Any)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.get_object("b", "dir/k").await.unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(store.get_object("b", "dir").await.unwrap(), None);
+        assert_eq!(store.get_object("other", "dir/k").await.unwrap(), None);
+
+        let second = object("dir/k", 2, &[&b2]);
+        assert_eq!(
+            store
+                .put_object("b", second.clone(), PutCondition::Any)
+                .await
+                .unwrap(),
+            Some(first)
+        );
+        assert_eq!(
+            store.delete_object("b", "dir/k").await.unwrap(),
+            Some(second)
+        );
+        assert_eq!(store.delete_object("b", "dir/k").await.unwrap(), None);
+        assert_eq!(store.get_object("b", "dir/k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn put_conditions() {
+        let (_dir, store) = open();
+        store.create_bucket(bucket("b")).await.unwrap();
+        let blob = BlobId::random();
+
+        let v1 = object("k", 1, &[&blob]);
+        assert_eq!(
+            store
+                .put_object("b", v1.clone(), PutCondition::Absent)
+                .await
+                .unwrap(),
+            None
+        );
+        match store
+            .put_object("b", object("k", 2, &[]), PutCondition::Absent)
+            .await
+        {
+            Err(StorageError::ConditionFailed { current }) => {
+                assert_eq!(current.as_deref(), Some(&v1))
+            }
+            other => panic!("expected ConditionFailed, got {other:?}"),
+        }
+        match store
+            .put_object("b", object("k", 2, &[]), PutCondition::Generation(9))
+            .await
+        {
+            Err(StorageError::ConditionFailed { current }) => {
+                assert_eq!(current.as_deref(), Some(&v1))
+            }
+            other => panic!("expected ConditionFailed, got {other:?}"),
+        }
+        assert_eq!(store.get_object("b", "k").await.unwrap(), Some(v1.clone()));
+
+        let v2 = object("k", 2, &[&blob, &blob]);
+        assert_eq!(
+            store
+                .put_object("b", v2.clone(), PutCondition::Generation(1))
+                .await
+                .unwrap(),
+            Some(v1)
+        );
+        let v3 = object("k", 3, &[]);
+        assert_eq!(
+            store
+                .put_object("b", v3.clone(), PutCondition::Any)
+                .await
+                .unwrap(),
+            Some(v2)
+        );
+        assert_eq!(store.get_object("b", "k").await.unwrap(), Some(v3));
+
+        // A generation condition on a missing key fails with no current record.
+        match store
+            .put_object("b", object("new", 1, &[]), PutCondition::Generation(1))
+            .await
+        {
+            Err(StorageError::ConditionFailed { current: None }) => {}
+            other => panic!("expected ConditionFailed without a record, got {other:?}"),
+        }
+        assert_eq!(store.get_object("b", "new").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn writes_to_missing_bucket_fail() {
+        let (_dir, store) = open();
+        let blob = BlobId::random();
+        let no_bucket = |r: StorageResult<()>| matches!(r, Err(StorageError::NoSuchBucket));
+
+        assert!(no_bucket(
+            store
+                .put_object("nope", object("k", 1, &[&blob]), PutCondition::Any)
+                .await
+                .map(drop)
+        ));
+        assert!(no_bucket(store.delete_object("nope", "k").await.map(drop)));
+        assert!(no_bucket(
+            store.create_upload("nope", upload("k", "u")).await
+        ));
+        assert!(no_bucket(
+            store
+                .put_part("nope", "k", "u", part(1, &blob))
+                .await
+                .map(drop)
+        ));
+        assert!(no_bucket(
+            store
+                .complete_upload("nope", "u", object("k", 1, &[]), PutCondition::Any)
+                .await
+                .map(drop)
+        ));
+        assert!(no_bucket(
+            store.abort_upload("nope", "k", "u").await.map(drop)
+        ));
+        assert!(no_bucket(
+            store.list_objects("nope", "", "", 10).await.map(drop)
+        ));
+        assert!(no_bucket(store.list_uploads("nope").await.map(drop)));
+
+        // Nothing was written behind the failures.
+        store.create_bucket(bucket("nope")).await.unwrap();
+        assert_eq!(store.get_object("nope", "k").await.unwrap(), None);
+        assert!(store.list_uploads("nope").await.unwrap().is_empty());
+        assert!(store.referenced_blobs().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn listing_prefix_start_after_limit() {
+        let (_dir, store) = open();
+        // '-' (0x2D) and '.' (0x2E) sort before '/', '0' (0x30) after it.
+        let buckets = ["a", "a-b", "a0", "ab", "ab-c"];
+        for name in buckets {
+            store.create_bucket(bucket(name)).await.unwrap();
+        }
+        let blob = BlobId::random();
+        let put = |b: &'static str, k: &'static str| {
+            let store = &store;
+            let blob = &blob;
+            async move {
+                store
+                    .put_object(b, object(k, 1, &[blob]), PutCondition::Any)
+                    .await
+                    .unwrap();
+            }
+        };
+        for key in ["b/c", "b", "b-x", "c", "d/e", "d/f", "d/g", "z"] {
+            put("a", key).await;
+        }
+        // Keys that would leak into bucket "a" if the bucket separator were not respected.
+        put("a-b", "c").await;
+        put("a-b", "b/c").await;
+        put("a0", "x").await;
+        put("ab", "c").await;
+        put("ab-c", "c").await;
+
+        let all = store.list_objects("a", "", "", 100).await.unwrap();
+        assert_eq!(
+            keys(&all),
+            ["b", "b-x", "b/c", "c", "d/e", "d/f", "d/g", "z"]
+        );
+        assert!(!all.truncated);
+
+        assert_eq!(
+            keys(&store.list_objects("a-b", "", "", 100).await.unwrap()),
+            ["b/c", "c"]
+        );
+        assert_eq!(
+            keys(&store.list_objects("a0", "", "", 100).await.unwrap()),
+            ["x"]
+        );
+        assert_eq!(
+            keys(&store.list_objects("ab", "", "", 100).await.unwrap()),
+            ["c"]
+        );
+        assert_eq!(
+            keys(&store.list_objects("ab-c", "", "", 100).await.unwrap()),
+            ["c"]
+        );
+
+        // Prefix.
+        let d = store.list_objects("a", "d/", "", 100).await.unwrap();
+        assert_eq!(keys(&d), ["d/e", "d/f", "d/g"]);
+        assert!(!d.truncated);
+        assert_eq!(
+            keys(&store.list_objects("a", "b", "", 100).await.unwrap()),
+            ["b", "b-x", "b/c"]
+        );
+        assert!(
+            store
+                .list_objects("a", "q", "", 100)
+                .await
+                .unwrap()
+                .objects
+                .is_empty()
+        );
+
+        // Limit and truncation: exactly `limit` matching keys is not truncated.
+        let page = store.list_objects("a", "d/", "", 2).await.unwrap();
+        assert_eq!(keys(&page), ["d/e", "d/f"]);
+        assert!(page.truncated);
+        let page = store.list_objects("a", "d/", "d/f", 2).await.unwrap();
+        assert_eq!(keys(&page), ["d/g"]);
+        assert!(!page.truncated);
+        let page = store.list_objects("a", "d/", "d/e", 2).await.unwrap();
+        assert_eq!(keys(&page), ["d/f", "d/g"]);
+        assert!(!page.truncated, "no more keys match the prefix after d/g");
+        let page = store.list_objects("a", "", "d/g", 1).await.unwrap();
+        assert_eq!(keys(&page), ["z"]);
+        assert!(!page.truncated);
+        let page = store.list_objects("a", "", "", 0).await.unwrap();
+        assert!(page.objects.is_empty());
+        assert!(page.truncated);
+
+        // start_after before the prefix, between keys, and after every matching key.
+        assert_eq!(
+            keys(&store.list_objects("a", "d/", "a", 100).await.unwrap()),
+            ["d/e", "d/f", "d/g"]
+        );
+        assert_eq!(
+            keys(&store.list_objects("a", "", "c0", 100).await.unwrap()),
+            ["d/e", "d/f", "d/g", "z"]
+        );
+        assert!(
+            store
+                .list_objects("a", "d/", "e", 100)
+                .await
+                .unwrap()
+                .objects
+                .is_empty()
+        );
+        // Paging through the whole bucket one key at a time.
+        let mut seen = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = store.list_objects("a", "", &after, 1).await.unwrap();
+            seen.extend(keys(&page).into_iter().map(str::to_owned));
+            if !page.truncated {
+                break;
+            }
+            after = seen.last().unwrap().clone();
+        }
+        assert_eq!(seen, keys(&all));
+    }
+
+    #[tokio::test]
+    async fn uploads_and_parts() {
+        let (_dir, store) = open();
+        store.create_bucket(bucket("b")).await.unwrap();
+        store.create_bucket(bucket("b-c")).await.unwrap();
+        for (key, id) in [
+            ("k", "u2"),
+            ("k", "u1"),
+            ("j", "u9"),
+            ("k\0a", "u0"),
+            ("k-", "u3"),
+            ("k/x", "u4"),
+        ] {
+            store.create_upload("b", upload(key, id)).await.unwrap();
+        }
+        store.create_upload("b-c", upload("k", "u5")).await.unwrap();
+
+        let listed: Vec<(String, String)> = store
+            .list_uploads("b")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.key, u.upload_id))
+            .collect();
+        let mut expected: Vec<(String, String)> = [
+            ("j", "u9"),
+            ("k", "u1"),
+            ("k", "u2"),
+            ("k\0a", "u0"),
+            ("k-", "u3"),
+            ("k/x", "u4"),
+        ]
+        .iter()
+        .map(|&(k, u)| (k.to_owned(), u.to_owned()))
+        .collect();
+        expected.sort();
+        assert_eq!(listed, expected);
+        assert_eq!(
+            store.list_uploads("b-c").await.unwrap(),
+            vec![upload("k", "u5")]
+        );
+
+        assert_eq!(
+            store.get_upload("b", "k", "u1").await.unwrap(),
+            Some(upload("k", "u1"))
+        );
+        assert_eq!(store.get_upload("b", "j", "u1").await.unwrap(), None);
+        assert_eq!(store.get_upload("b-c", "k", "u1").await.unwrap(), None);
+
+        // Parts come back in part-number order (big-endian keys: 256 after 2).
+        let blobs: Vec<BlobId> = (0..5).map(|_| BlobId::random()).collect();
+        for n in [256, 2, 10_000, 1] {
+            let replaced = store
+                .put_part("b", "k", "u1", part(n, &blobs[0]))
+                .await
+                .unwrap();
+            assert_eq!(replaced, None);
+        }
+        // A different upload's parts never mix in, even with a prefix-sharing id.
+        store.create_upload("b", upload("k", "u")).await.unwrap();
+        store
+            .put_part("b", "k", "u", part(3, &blobs[1]))
+            .await
+            .unwrap();
+        store
+            .put_part("b", "k", "u2", part(3, &blobs[1]))
+            .await
+            .unwrap();
+
+        let replaced = store
+            .put_part("b", "k", "u1", part(2, &blobs[2]))
+            .await
+            .unwrap();
+        assert_eq!(replaced, Some(part(2, &blobs[0])));
+
+        let parts = store.list_parts("b", "k", "u1").await.unwrap();
+        assert_eq!(
+            parts,
+            vec![
+                part(1, &blobs[0]),
+                part(2, &blobs[2]),
+                part(256, &blobs[0]),
+                part(10_000, &blobs[0]),
+            ]
+        );
+        assert_eq!(
+            store.list_parts("b", "k", "u").await.unwrap(),
+            vec![part(3, &blobs[1])]
+        );
+
+        // Parts and listings of an upload under the wrong key or bucket are refused.
+        assert!(matches!(
+            store.put_part("b", "j", "u1", part(1, &blobs[3])).await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        assert!(matches!(
+            store.put_part("b", "k", "nope", part(1, &blobs[3])).await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        assert!(matches!(
+            store.put_part("b-c", "k", "u1", part(1, &blobs[3])).await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        assert!(matches!(
+            store.list_parts("b", "j", "u1").await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        assert!(!store.referenced_blobs().await.unwrap().contains(&blobs[3]));
+    }
+
+    #[tokio::test]
+    async fn complete_upload_installs_object() {
+        let (_dir, store) = open();
+        store.create_bucket(bucket("b")).await.unwrap();
+        let blobs: Vec<BlobId> = (0..6).map(|_| BlobId::random()).collect();
+
+        let old = object("k", 1, &[&blobs[0]]);
+        store
+            .put_object("b", old.clone(), PutCondition::Any)
+            .await
+            .unwrap();
+        store.create_upload("b", upload("k", "u1")).await.unwrap();
+        store.create_upload("b", upload("k", "u2")).await.unwrap();
+        for (n, blob) in [(1, &blobs[1]), (2, &blobs[2]), (3, &blobs[3])] {
+            store.put_part("b", "k", "u1", part(n, blob)).await.unwrap();
+        }
+        store
+            .put_part("b", "k", "u2", part(1, &blobs[4]))
+            .await
+            .unwrap();
+
+        // The wrong key, a missing upload, or a failing condition change nothing.
+        assert!(matches!(
+            store
+                .complete_upload("b", "u1", object("other", 2, &[]), PutCondition::Any)
+                .await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        assert!(matches!(
+            store
+                .complete_upload("b", "u7", object("k", 2, &[]), PutCondition::Any)
+                .await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        match store
+            .complete_upload("b", "u1", object("k", 2, &[]), PutCondition::Absent)
+            .await
+        {
+            Err(StorageError::ConditionFailed { current }) => {
+                assert_eq!(current.as_deref(), Some(&old))
+            }
+            other => panic!("expected ConditionFailed, got {other:?}"),
+        }
+        assert_eq!(store.list_parts("b", "k", "u1").await.unwrap().len(), 3);
+        assert_eq!(store.get_object("b", "k").await.unwrap(), Some(old.clone()));
+
+        // Parts 1 and 3 make the object; part 2 is unused.
+        let mut new = object("k", 2, &[&blobs[1], &blobs[3]]);
+        new.kind = ObjectKind::Multipart;
+        let done = store
+            .complete_upload("b", "u1", new.clone(), PutCondition::Generation(1))
+            .await
+            .unwrap();
+        assert_eq!(done.replaced, Some(old));
+        assert_eq!(done.unused_parts, vec![part(2, &blobs[2])]);
+        assert_eq!(store.get_object("b", "k").await.unwrap(), Some(new.clone()));
+        assert_eq!(store.get_upload("b", "k", "u1").await.unwrap(), None);
+        assert!(matches!(
+            store.list_parts("b", "k", "u1").await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        assert_eq!(
+            store.list_uploads("b").await.unwrap(),
+            vec![upload("k", "u2")]
+        );
+        let referenced = store.referenced_blobs().await.unwrap();
+        assert_eq!(
+            referenced,
+            HashSet::from([blobs[1].clone(), blobs[3].clone(), blobs[4].clone()])
+        );
+
+        // Completing again fails: the upload is gone.
+        assert!(matches!(
+            store
+                .complete_upload("b", "u1", new.clone(), PutCondition::Any)
+                .await,
+            Err(StorageError::NoSuchUpload)
+        ));
+
+        // Completing onto a free key replaces nothing; every part unused when none is used.
+        store
+            .create_upload("b", upload("fresh", "u3"))
+            .await
+            .unwrap();
+        store
+            .put_part("b", "fresh", "u3", part(1, &blobs[5]))
+            .await
+            .unwrap();
+        let done = store
+            .complete_upload("b", "u3", object("fresh", 1, &[]), PutCondition::Absent)
+            .await
+            .unwrap();
+        assert_eq!(done.replaced, None);
+        assert_eq!(done.unused_parts, vec![part(1, &blobs[5])]);
+    }
+
+    #[tokio::test]
+    async fn abort_upload_returns_parts() {
+        let (_dir, store) = open();
+        store.create_bucket(bucket("b")).await.unwrap();
+        let (b1, b2) = (BlobId::random(), BlobId::random());
+        store.create_upload("b", upload("k", "u1")).await.unwrap();
+        store.put_part("b", "k", "u1", part(2, &b2)).await.unwrap();
+        store.put_part("b", "k", "u1", part(1, &b1)).await.unwrap();
+
+        assert!(matches!(
+            store.abort_upload("b", "other", "u1").await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        let parts = store.abort_upload("b", "k", "u1").await.unwrap();
+        assert_eq!(parts, vec![part(1, &b1), part(2, &b2)]);
+        assert!(store.list_uploads("b").await.unwrap().is_empty());
+        assert!(store.referenced_blobs().await.unwrap().is_empty());
+        assert!(matches!(
+            store.abort_upload("b", "k", "u1").await,
+            Err(StorageError::NoSuchUpload)
+        ));
+        assert!(matches!(
+            store.put_part("b", "k", "u1", part(3, &b1)).await,
+            Err(StorageError::NoSuchUpload)
+        ));
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        let (b1, b2) = (BlobId::random(), BlobId::random());
+        {
+            let store = RedbMetaStore::open(&path).unwrap();
+            store.create_bucket(bucket("b")).await.unwrap();
+            store
+                .put_object("b", object("k", 1, &[&b1]), PutCondition::Any)
+                .await
+                .unwrap();
+            store.create_upload("b", upload("k", "u1")).await.unwrap();
+            store.put_part("b", "k", "u1", part(1, &b2)).await.unwrap();
+        }
+        let store = RedbMetaStore::open(&path).unwrap();
+        assert_eq!(store.list_buckets().await.unwrap(), vec![bucket("b")]);
+        assert_eq!(
+            store.get_object("b", "k").await.unwrap(),
+            Some(object("k", 1, &[&b1]))
+        );
+        assert_eq!(
+            store.list_uploads("b").await.unwrap(),
+            vec![upload("k", "u1")]
+        );
+        assert_eq!(
+            store.list_parts("b", "k", "u1").await.unwrap(),
+            vec![part(1, &b2)]
+        );
+        assert_eq!(
+            store.referenced_blobs().await.unwrap(),
+            HashSet::from([b1, b2])
+        );
+    }
+
+    #[tokio::test]
+    async fn corrupt_values_are_errors() {
+        let (_dir, store) = open();
+        store.create_bucket(bucket("b")).await.unwrap();
+        let mut bad_blob = serde_json::to_value(object("evil", 1, &[&BlobId::random()])).unwrap();
+        bad_blob["segments"][0]["blob"] = serde_json::json!("../../etc/passwd");
+        let bad_blob = serde_json::to_vec(&bad_blob).unwrap();
+        {
+            let txn = store.db.begin_write().unwrap();
+            {
+                let mut objects = txn.open_table(OBJECTS).unwrap();
+                objects
+                    .insert(
+                        object_key("b", "garbage").as_slice(),
+                        b"{not json".as_slice(),
+                    )
+                    .unwrap();
+                objects
+                    .insert(object_key("b", "evil").as_slice(), bad_blob.as_slice())
+                    .unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        for key in ["garbage", "evil"] {
+            assert!(matches!(
+                store.get_object("b", key).await,
+                Err(StorageError::Backend(_))
+            ));
+        }
+        assert!(matches!(
+            store.list_objects("b", "", "", 10).await,
+            Err(StorageError::Backend(_))
+        ));
+        assert!(matches!(
+            store.referenced_blobs().await,
+            Err(StorageError::Backend(_))
+        ));
+        assert!(matches!(
+            store
+                .put_object("b", object("garbage", 1, &[]), PutCondition::Absent)
+                .await,
+            Err(StorageError::Backend(_))
+        ));
+    }
+}

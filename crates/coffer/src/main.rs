@@ -1,0 +1,53 @@
+//! `coffer`: the server and its admin commands. Everything substantial lives in the
+//! library crates; this binary parses configuration and wires them together.
+
+mod config;
+mod credentials;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "coffer",
+    version,
+    about = "An encrypted object store that speaks the Alibaba Cloud OSS API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(config::ServeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = match config::Settings::resolve(args) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("coffer: {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build();
+            let result = runtime
+                .map_err(|e| e.to_string())
+                .and_then(|rt| rt.block_on(server::run(settings)));
+            match result {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("coffer: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

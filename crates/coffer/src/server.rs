@@ -1,0 +1,186 @@
+//! Wiring: stores, service, OSS front end, the two listeners, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_oss::{OssApi, OssConfig};
+use coffer_service::Service;
+use coffer_storage::{FsBlobStore, RedbMetaStore, sweep_orphans};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::credentials::RootCredentials;
+
+/// Largest request head (request line and headers) accepted; larger ones get 431.
+const MAX_REQUEST_HEAD: usize = 64 * 1024;
+/// Longest path and query accepted.
+const MAX_URI_BYTES: usize = 16 * 1024;
+/// How long in-flight requests may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+/// Account id of the root key; every bucket it creates is owned by it.
+const ROOT_ACCOUNT: &str = "coffer-root";
+
+pub async fn run(settings: Settings) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| format!("creating {}: {e}", settings.data_dir.display()))?;
+    let (credentials, generated) = RootCredentials::load(&settings.data_dir)?;
+    if generated {
+        // Printed once, on the start that created the pair; later starts only name the id.
+        println!("Generated root AccessKey pair (stored in the data directory, mode 0600):");
+        println!("  OSS_ACCESS_KEY_ID={}", credentials.access_key_id);
+        println!("  OSS_ACCESS_KEY_SECRET={}", credentials.secret());
+    }
+
+    let blobs = FsBlobStore::open(&settings.data_dir)
+        .await
+        .map_err(|e| format!("opening blob store: {e}"))?;
+    let meta_path = settings.data_dir.join("metadata.redb");
+    let meta = tokio::task::spawn_blocking(move || RedbMetaStore::open(&meta_path))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("opening metadata store: {e}"))?;
+    let orphans = sweep_orphans(&meta, &blobs)
+        .await
+        .map_err(|e| format!("sweeping orphaned blobs: {e}"))?;
+    if orphans > 0 {
+        tracing::info!(orphans, "removed blobs left by interrupted writes");
+    }
+
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("installing metrics recorder: {e}"))?;
+
+    let service = Service::new(Arc::new(meta), Arc::new(blobs));
+    let api = Arc::new(OssApi::new(
+        service,
+        Arc::new(credentials),
+        OssConfig {
+            region: settings.region.clone(),
+            domains: settings.domains.clone(),
+            owner_id: ROOT_ACCOUNT.to_owned(),
+            max_uri_bytes: MAX_URI_BYTES,
+        },
+    ));
+
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("binding {}: {e}", settings.listen))?;
+    let admin = TcpListener::bind(settings.admin_listen)
+        .await
+        .map_err(|e| format!("binding {}: {e}", settings.admin_listen))?;
+    tracing::info!(
+        listen = %listener.local_addr().map_err(|e| e.to_string())?,
+        admin = %admin.local_addr().map_err(|e| e.to_string())?,
+        data_dir = %settings.data_dir.display(),
+        region = %settings.region,
+        "coffer is serving"
+    );
+
+    let graceful = GracefulShutdown::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let api = api.clone();
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let api = api.clone();
+                        async move { Ok::<_, Infallible>(api.handle(req).await) }
+                    });
+                    serve_connection(&graceful, stream, peer, service);
+                }
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            },
+            accepted = admin.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let metrics = metrics.clone();
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let metrics = metrics.clone();
+                        async move { Ok::<_, Infallible>(admin_response(&req, &metrics)) }
+                    });
+                    serve_connection(&graceful, stream, peer, service);
+                }
+                Err(e) => tracing::warn!(error = %e, "admin accept failed"),
+            },
+            _ = &mut shutdown => break,
+        }
+    }
+    tracing::info!("shutting down: waiting for in-flight requests");
+    drop(listener);
+    drop(admin);
+    match tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections closed"),
+        Err(_) => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+fn serve_connection<S, B>(
+    graceful: &GracefulShutdown,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    service: S,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let _ = stream.set_nodelay(true);
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .serve_connection(TokioIo::new(stream), service);
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    });
+}
+
+fn admin_response(req: &Request<Incoming>, metrics: &PrometheusHandle) -> Response<Full<Bytes>> {
+    let (status, body) = match req.uri().path() {
+        "/metrics" => (StatusCode::OK, metrics.render()),
+        "/health" => (StatusCode::OK, "ok\n".to_owned()),
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_owned()),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_default()
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
