@@ -41,7 +41,7 @@ pub(crate) fn bounded_param(
     default: u32,
     max: u32,
 ) -> OssResult<u32> {
-    match ctx.query.get(name) {
+    match ctx.query.get_nonempty(name) {
         None => Ok(default),
         Some(raw) => match raw.parse::<u32>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
@@ -122,8 +122,8 @@ pub(crate) async fn list_buckets(
     api: &OssApi,
     ctx: &RequestContext,
 ) -> OssResult<Response<ResponseBody>> {
-    let prefix = ctx.query.get("prefix").unwrap_or_default();
-    let marker = ctx.query.get("marker").unwrap_or_default();
+    let prefix = ctx.query.get_nonempty("prefix").unwrap_or_default();
+    let marker = ctx.query.get_nonempty("marker").unwrap_or_default();
     let max_keys = bounded_param(ctx, "max-keys", 100, 1000)?;
     let paginated = ctx.query.has("prefix") || ctx.query.has("marker") || ctx.query.has("max-keys");
     let listing = api

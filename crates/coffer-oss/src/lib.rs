@@ -126,6 +126,8 @@ impl OssApi {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
+        let sends_body =
+            bytes_in > 0 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
         let mut outcome = Outcome {
             operation: "Unknown",
             status: StatusCode::OK,
@@ -140,7 +142,17 @@ impl OssApi {
             .await;
         let mut response = match result {
             Ok(response) => response,
-            Err(err) => render_error(&err, &request_id, &host, method == Method::HEAD),
+            Err(err) => {
+                let mut response = render_error(&err, &request_id, &host, method == Method::HEAD);
+                // The body may be unread; hyper then closes the connection, so say so
+                // rather than let the client reuse a connection that is going away.
+                if sends_body {
+                    response
+                        .headers_mut()
+                        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                response
+            }
         };
         outcome.status = response.status();
         let headers = response.headers_mut();

@@ -14,7 +14,7 @@ use crate::{OssApi, RequestContext, xml_response};
 
 /// `encoding-type`: only `url` exists.
 pub(crate) fn url_encoding(ctx: &RequestContext) -> OssResult<bool> {
-    match ctx.query.get("encoding-type") {
+    match ctx.query.get_nonempty("encoding-type") {
         None => Ok(false),
         Some("url") => Ok(true),
         Some(other) => Err(OssError::invalid_argument(
@@ -39,8 +39,16 @@ fn summary(api: &OssApi, o: &ObjectRecord, with_owner: bool) -> xml::ObjectSumma
 
 fn query(ctx: &RequestContext, start_after: String, max_keys: u32) -> ListQuery {
     ListQuery {
-        prefix: ctx.query.get("prefix").unwrap_or_default().to_owned(),
-        delimiter: ctx.query.get("delimiter").unwrap_or_default().to_owned(),
+        prefix: ctx
+            .query
+            .get_nonempty("prefix")
+            .unwrap_or_default()
+            .to_owned(),
+        delimiter: ctx
+            .query
+            .get_nonempty("delimiter")
+            .unwrap_or_default()
+            .to_owned(),
         start_after,
         max_keys: max_keys as usize,
     }
@@ -56,7 +64,11 @@ pub(crate) async fn list_objects_v1(
 ) -> OssResult<Response<ResponseBody>> {
     let encode_url = url_encoding(ctx)?;
     let max_keys = bounded_param(ctx, "max-keys", 100, 1000)?;
-    let marker = ctx.query.get("marker").unwrap_or_default().to_owned();
+    let marker = ctx
+        .query
+        .get_nonempty("marker")
+        .unwrap_or_default()
+        .to_owned();
     let q = query(ctx, marker.clone(), max_keys);
     let page = list(api, ctx, &q).await?;
     let document = xml::ListBucketResultV1 {
@@ -104,7 +116,7 @@ pub(crate) async fn list_objects_v2(
         .query
         .get("continuation-token")
         .filter(|t| !t.is_empty());
-    let start_after = ctx.query.get("start-after");
+    let start_after = ctx.query.get_nonempty("start-after");
     let resume = match token {
         Some(t) => decode_token(t)?,
         None => start_after.unwrap_or_default().to_owned(),
@@ -120,7 +132,7 @@ pub(crate) async fn list_objects_v2(
         prefix: q.prefix.clone(),
         continuation_token: token.map(str::to_owned),
         max_keys,
-        delimiter: ctx.query.get("delimiter").map(str::to_owned),
+        delimiter: ctx.query.get_nonempty("delimiter").map(str::to_owned),
         start_after: start_after.map(str::to_owned),
         encode_url,
         is_truncated: page.truncated,

@@ -193,7 +193,7 @@ pub(crate) async fn list_parts(
 ) -> OssResult<Response<ResponseBody>> {
     let encode_url = url_encoding(ctx)?;
     let max_parts = bounded_param(ctx, "max-parts", 1000, 1000)?;
-    let marker_raw = ctx.query.get("part-number-marker").unwrap_or("0");
+    let marker_raw = ctx.query.get_nonempty("part-number-marker").unwrap_or("0");
     let marker: u32 = marker_raw.parse().map_err(|_| {
         OssError::invalid_argument(
             "part-number-marker",
@@ -236,10 +236,13 @@ pub(crate) async fn list_uploads(
 ) -> OssResult<Response<ResponseBody>> {
     let encode_url = url_encoding(ctx)?;
     let max_uploads = bounded_param(ctx, "max-uploads", 1000, 1000)? as usize;
-    let prefix = ctx.query.get("prefix").unwrap_or_default();
-    let delimiter = ctx.query.get("delimiter").unwrap_or_default();
-    let key_marker = ctx.query.get("key-marker").unwrap_or_default();
-    let id_marker = ctx.query.get("upload-id-marker").unwrap_or_default();
+    let prefix = ctx.query.get_nonempty("prefix").unwrap_or_default();
+    let delimiter = ctx.query.get_nonempty("delimiter").unwrap_or_default();
+    let key_marker = ctx.query.get_nonempty("key-marker").unwrap_or_default();
+    let id_marker = ctx
+        .query
+        .get_nonempty("upload-id-marker")
+        .unwrap_or_default();
     let all = api.service.list_uploads(ctx.bucket()).await?;
     let mut uploads = Vec::new();
     let mut common_prefixes: Vec<String> = Vec::new();

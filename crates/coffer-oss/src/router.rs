@@ -35,16 +35,27 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Like [`Query::get`], but an empty value counts as absent: oss2 sends paging
+    /// parameters such as `part-number-marker=` even when it has no value for them.
+    pub fn get_nonempty(&self, name: &str) -> Option<&str> {
+        self.get(name).filter(|v| !v.is_empty())
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
     }
 }
 
+/// Form-style decoding: the SDKs send a space in a query value as `+` (and a literal `+`
+/// as `%2B`), and sign the decoded value.
 fn decode(s: &str) -> OssResult<String> {
-    percent_decode_str(s)
+    let s = s.replace('+', " ");
+    percent_decode_str(&s)
         .decode_utf8()
         .map(|c| c.into_owned())
-        .map_err(|_| OssError::invalid_argument("query", s, "The query string is not valid UTF-8."))
+        .map_err(|_| {
+            OssError::invalid_argument("query", &s, "The query string is not valid UTF-8.")
+        })
 }
 
 /// Resolves the bucket and key. `domains` are the names the server answers to, so that
@@ -336,7 +347,8 @@ mod tests {
 
     #[test]
     fn query_keeps_bare_names_and_first_values() {
-        let q = Query::parse(Some("acl&uploadId=A%2BB&x=1&x=2")).unwrap();
+        let q = Query::parse(Some("acl&uploadId=A%2BB&x=1&x=2&prefix=a+b")).unwrap();
+        assert_eq!(q.get("prefix"), Some("a b"));
         assert!(q.has("acl"));
         assert_eq!(q.get("uploadId"), Some("A+B"));
         assert_eq!(q.get("x"), Some("1"));

@@ -34,23 +34,21 @@ impl Preconditions {
     /// Timestamps compare at whole-second precision, as HTTP dates carry.
     pub fn check(&self, object: &ObjectRecord) -> ServiceResult<()> {
         let modified_s = object.last_modified_ms.div_euclid(1000);
-        if let Some(tag) = &self.if_match {
-            if !etag_matches(tag, &object.etag) {
-                return Err(ServiceError::PreconditionFailed);
-            }
-        } else if let Some(t) = self.if_unmodified_since {
-            if modified_s > t.unix_timestamp() {
-                return Err(ServiceError::PreconditionFailed);
-            }
+        let failed_match = match (&self.if_match, self.if_unmodified_since) {
+            (Some(tag), _) => !etag_matches(tag, &object.etag),
+            (None, Some(t)) => modified_s > t.unix_timestamp(),
+            (None, None) => false,
+        };
+        if failed_match {
+            return Err(ServiceError::PreconditionFailed);
         }
-        if let Some(tag) = &self.if_none_match {
-            if etag_matches(tag, &object.etag) {
-                return Err(ServiceError::NotModified);
-            }
-        } else if let Some(t) = self.if_modified_since {
-            if modified_s <= t.unix_timestamp() {
-                return Err(ServiceError::NotModified);
-            }
+        let unchanged = match (&self.if_none_match, self.if_modified_since) {
+            (Some(tag), _) => etag_matches(tag, &object.etag),
+            (None, Some(t)) => modified_s <= t.unix_timestamp(),
+            (None, None) => false,
+        };
+        if unchanged {
+            return Err(ServiceError::NotModified);
         }
         Ok(())
     }

@@ -99,7 +99,7 @@ pub fn authenticate(
 }
 
 /// Where the signature is, with the part of the Authorization header after the scheme name.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 enum Scheme<'a> {
     Anonymous,
     V1Header(&'a str),
@@ -215,6 +215,8 @@ struct Check<'a> {
     access_key_id: &'a str,
     provided: &'a str,
     string_to_sign: &'a [u8],
+    /// V4 only: reported on mismatch, as it is the first thing to compare.
+    canonical_request: Option<&'a [u8]>,
     mismatch_ec: &'static str,
 }
 
@@ -228,17 +230,20 @@ impl Check<'_> {
             .secret_for(self.access_key_id)
             .ok_or_else(|| AuthError::unknown_access_key(self.access_key_id))?;
         if signatures_equal(&expected(&secret), self.provided) {
-            Ok(Principal::AccessKey {
+            return Ok(Principal::AccessKey {
                 access_key_id: self.access_key_id.to_owned(),
-            })
-        } else {
-            Err(AuthError::signature_mismatch(
-                self.string_to_sign,
-                self.provided,
-                self.access_key_id,
-                self.mismatch_ec,
-            ))
+            });
         }
+        let err = AuthError::signature_mismatch(
+            self.string_to_sign,
+            self.provided,
+            self.access_key_id,
+            self.mismatch_ec,
+        );
+        Err(match self.canonical_request {
+            Some(canonical) => err.with_canonical_request(canonical),
+            None => err,
+        })
     }
 }
 
@@ -319,7 +324,7 @@ pub(crate) mod test_support {
         }
     }
 
-    /// Asserts the error's status, code and EC and returns its message.
+    /// Asserts the error's status, code and EC, and returns the error.
     pub(crate) fn expect_err(
         result: Result<Principal, AuthError>,
         status: u16,

@@ -1,12 +1,18 @@
 //! Client-side signing that produces what the official SDKs produce, for Coffer's own tests and
 //! load tool. It builds its strings to sign with the verifier's canonicalisation code.
 //!
-//! ```ignore
+//! ```
+//! use std::time::SystemTime;
+//! use coffer_oss::auth::signer::{Credentials, SignableRequest, encode_path, encode_query, sign_v4_header};
+//!
 //! let mut query = vec![("acl".to_owned(), String::new())];
-//! let mut headers = HeaderMap::new();
+//! let mut headers = http::HeaderMap::new();
 //! let mut req = SignableRequest::new("GET", Some("bucket"), Some("key"), &mut query, &mut headers);
-//! sign_v4_header(&mut req, &Credentials::new("ak", "sk"), "cn-hangzhou", SystemTime::now(), &[])?;
-//! let url = format!("http://host{}?{}", encode_path(Some("bucket"), Some("key")), encode_query(&query));
+//! let creds = Credentials::new("ak", "sk");
+//! sign_v4_header(&mut req, &creds, "cn-hangzhou", SystemTime::now(), &[]).unwrap();
+//! let url = format!("http://127.0.0.1{}?{}", encode_path(Some("bucket"), Some("key")), encode_query(&query));
+//! assert_eq!(url, "http://127.0.0.1/bucket/key?acl");
+//! assert!(headers.contains_key("authorization"));
 //! ```
 
 use std::fmt;

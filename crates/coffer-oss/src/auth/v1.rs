@@ -206,6 +206,7 @@ pub(super) fn verify_header(
         access_key_id,
         provided,
         string_to_sign: &sts,
+        canonical_request: None,
         mismatch_ec: ec::V1_SIGNATURE_MISMATCH,
     }
     .run(keys, |secret| sign(secret.expose(), &sts))
@@ -247,6 +248,7 @@ pub(super) fn verify_query(
         access_key_id,
         provided,
         string_to_sign: &sts,
+        canonical_request: None,
         mismatch_ec: ec::V1_SIGNATURE_MISMATCH,
     }
     .run(keys, |secret| sign(secret.expose(), &sts))

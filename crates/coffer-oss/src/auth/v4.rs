@@ -283,23 +283,20 @@ impl Signed<'_> {
         keys: &dyn SecretLookup,
     ) -> Result<Principal, AuthError> {
         let canonical = canonical_request(req, &self.additional);
-        let scope = scope(self.credential.date, self.credential.region);
-        let sts = string_to_sign(self.datetime, &scope, &canonical);
-        let (date, region) = (self.credential.date, self.credential.region);
+        let Credential {
+            access_key_id,
+            date,
+            region,
+        } = self.credential;
+        let sts = string_to_sign(self.datetime, &scope(date, region), &canonical);
         Check {
-            access_key_id: self.credential.access_key_id,
+            access_key_id,
             provided: self.provided,
             string_to_sign: sts.as_bytes(),
+            canonical_request: Some(&canonical),
             mismatch_ec: ec::V4_SIGNATURE_MISMATCH,
         }
         .run(keys, |secret| sign(secret.expose(), date, region, &sts))
-        .map_err(|e| {
-            if e.code == "SignatureDoesNotMatch" {
-                e.with_canonical_request(&canonical)
-            } else {
-                e
-            }
-        })
     }
 }
 
@@ -390,13 +387,13 @@ pub(super) fn verify_query(
         })?;
 
     let now = dates::unix_secs(ctx.now);
-    if when - now > dates::MAX_SKEW_SECS {
+    if when.saturating_sub(now) > dates::MAX_SKEW_SECS {
         return Err(AuthError::access_denied(
             "Request is not valid yet; x-oss-date is in the future.",
             ec::V4_NOT_YET_VALID,
         ));
     }
-    // `expires` is at most 7 days, so this cannot overflow for any parseable date.
+    // `expires` is at most 7 days and `when` at most year 9999: no overflow, lossless cast.
     let expires_at = when + expires as i64;
     if now > expires_at {
         return Err(AuthError::expired(expires_at, now));

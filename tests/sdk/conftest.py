@@ -1,0 +1,282 @@
+"""Fixtures for the Coffer real-client test suite.
+
+A single Coffer server is started per pytest session:
+
+    $COFFER_BIN serve --listen 127.0.0.1:PORT --admin-listen 127.0.0.1:PORT2 \
+        --data-dir DIR --region cn-hangzhou
+
+with root credentials OSS_ACCESS_KEY_ID=cofferadmin / OSS_ACCESS_KEY_SECRET=<random> in its
+environment. Its output goes to <tmp>/server.log; the tail is attached to every failing test.
+"""
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import oss2  # noqa: E402
+import alibabacloud_oss_v2 as oss  # noqa: E402
+
+import sdkhelpers as h  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 30.0
+LOG_TAIL_LINES = 60
+
+_server_for_hooks = None
+
+
+class CofferServer:
+    def __init__(self, binary, tmpdir):
+        self.binary = str(binary)
+        self.tmpdir = tmpdir
+        self.data_dir = os.path.join(tmpdir, "data")
+        self.log_path = os.path.join(tmpdir, "server.log")
+        self.host = "127.0.0.1"
+        self.port = _free_port()
+        self.admin_port = _free_port(exclude={self.port})
+        self.endpoint = "http://%s:%d" % (self.host, self.port)
+        self.admin_endpoint = "http://%s:%d" % (self.host, self.admin_port)
+        self.access_key_id = h.ROOT_ACCESS_KEY_ID
+        self.access_key_secret = secrets.token_urlsafe(30)
+        self.proc = None
+        self._log = None
+
+    @property
+    def cmd(self):
+        return [self.binary, "serve",
+                "--listen", "%s:%d" % (self.host, self.port),
+                "--admin-listen", "%s:%d" % (self.host, self.admin_port),
+                "--data-dir", self.data_dir,
+                "--region", h.REGION]
+
+    def start(self):
+        os.makedirs(self.data_dir, exist_ok=True)
+        env = dict(os.environ)
+        env["OSS_ACCESS_KEY_ID"] = self.access_key_id
+        env["OSS_ACCESS_KEY_SECRET"] = self.access_key_secret
+        self._log = open(self.log_path, "ab")
+        self._log.write(("$ %s\n" % " ".join(self.cmd)).encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, cwd=self.tmpdir)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise RuntimeError("coffer exited with status %s before accepting connections\n"
+                                   "--- server output ---\n%s" % (rc, self.log_tail(200)))
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("coffer did not accept connections on %s within %.0fs\n"
+                                   "--- server output ---\n%s"
+                                   % (self.endpoint, START_TIMEOUT, self.log_tail(200)))
+            time.sleep(0.1)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, n=LOG_TAIL_LINES):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError as e:
+            return "<no server log: %s>" % e
+        return "\n".join(lines[-n:])
+
+
+def _free_port(exclude=()):
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in exclude:
+            return port
+    raise RuntimeError("no free port")
+
+
+def _coffer_bin():
+    value = os.environ.get("COFFER_BIN") or str(REPO_ROOT / "target" / "debug" / "coffer")
+    p = Path(value)
+    if not p.is_absolute():
+        p = REPO_ROOT / p
+    return p
+
+
+# ---------------------------------------------------------------- pytest hooks
+
+def pytest_report_header(config):
+    return ["coffer binary: %s" % _coffer_bin(),
+            "oss2 %s, alibabacloud-oss-v2 %s" % (oss2.__version__, oss.__version__)]
+
+
+_REQUEST_ID_IN_TEXT = re.compile(r"\b[0-9A-F]{24}\b")
+
+
+def _wait_for_log_to_settle(path, timeout=1.0):
+    """The server's log writer may lag a little behind its responses."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return
+        if size == last:
+            return
+        last = size
+        time.sleep(0.1)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    srv = _server_for_hooks
+    if srv is None or not rep.failed:
+        return
+    _wait_for_log_to_settle(srv.log_path)
+    state = "running" if srv.alive() else "EXITED with status %s" % srv.proc.poll()
+    # Server log lines for the request ids that appear in the failure text.
+    ids = set(_REQUEST_ID_IN_TEXT.findall(str(rep.longrepr)))
+    if ids:
+        try:
+            with open(srv.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            hits = [ln for ln in lines if any(i in ln for i in ids)]
+        except OSError:
+            hits = []
+        if hits:
+            rep.sections.append(("coffer server log lines for request ids in this failure",
+                                 "\n".join(hits[-40:])))
+    rep.sections.append(("coffer server (%s), log %s, last %d lines" %
+                         (state, srv.log_path, LOG_TAIL_LINES), srv.log_tail()))
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="session")
+def server(request):
+    global _server_for_hooks
+    binary = _coffer_bin()
+    if not binary.is_file() or not os.access(str(binary), os.X_OK):
+        pytest.exit("coffer binary not found or not executable: %s "
+                    "(build it, or set COFFER_BIN)" % binary, returncode=1)
+    tmpdir = tempfile.mkdtemp(prefix="coffer-sdk-")
+    srv = CofferServer(binary, tmpdir)
+    try:
+        srv.start()
+    except RuntimeError as e:
+        pytest.exit("could not start coffer (logs kept in %s):\n%s" % (tmpdir, e), returncode=1)
+    _server_for_hooks = srv
+    yield srv
+    _server_for_hooks = None
+    crashed = not srv.alive()
+    srv.stop()
+    if crashed:
+        sys.stderr.write("\ncoffer server had exited before the end of the session "
+                         "(status %s); log kept at %s\n" % (srv.proc.returncode, srv.log_path))
+    if crashed or request.session.testsfailed:
+        # keep the log for inspection, drop the (possibly large) object data
+        shutil.rmtree(srv.data_dir, ignore_errors=True)
+        if not crashed:
+            sys.stderr.write("\ncoffer server log kept at %s\n" % srv.log_path)
+    else:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+@pytest.fixture(params=h.SIG_VERSIONS)
+def sig(request):
+    """Signature version under test: 'v1' (HMAC-SHA1) or 'v4' (OSS4-HMAC-SHA256)."""
+    return request.param
+
+
+@pytest.fixture
+def make_bucket(server):
+    """Factory: create a fresh bucket (root credentials, V1) and force-delete it afterwards."""
+    created = []
+
+    def _make(acl=None, prefix="sdk"):
+        name = h.unique_name(prefix)
+        b = h.oss2_bucket(server, name, "v1")
+        b.create_bucket(acl) if acl else b.create_bucket()
+        created.append(name)
+        return name
+
+    yield _make
+    for name in created:
+        try:
+            h.force_delete_bucket(server, name)
+        except Exception as e:  # cleanup must not mask the test result
+            warnings.warn("could not clean up bucket %s: %r" % (name, e))
+
+
+@pytest.fixture
+def bucket_name(make_bucket):
+    """A fresh private bucket for this test."""
+    return make_bucket()
+
+
+@pytest.fixture
+def o2(server, bucket_name, sig):
+    """oss2.Bucket for `bucket_name`, signing with `sig` (oss2.Auth or oss2.AuthV4)."""
+    return h.oss2_bucket(server, bucket_name, sig)
+
+
+@pytest.fixture
+def v2(server, sig):
+    """alibabacloud_oss_v2.Client signing with `sig`."""
+    return h.v2_client(server, sig)
+
+
+@pytest.fixture
+def o2_admin(server, bucket_name):
+    """oss2.Bucket with root credentials and V1 signing, for test set-up/verification."""
+    return h.oss2_bucket(server, bucket_name, "v1")
+
+
+@pytest.fixture
+def fresh_name(server):
+    """Factory for bucket names that the test creates itself; any that exist at the end are
+    force-deleted."""
+    names = []
+
+    def _new(prefix="sdk"):
+        name = h.unique_name(prefix)
+        names.append(name)
+        return name
+
+    yield _new
+    for name in names:
+        try:
+            h.force_delete_bucket(server, name)
+        except Exception as e:
+            warnings.warn("could not clean up bucket %s: %r" % (name, e))

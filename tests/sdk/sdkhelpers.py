@@ -1,0 +1,204 @@
+"""Shared helpers for the Coffer real-client (oss2 / alibabacloud-oss-v2) test suite.
+
+Nothing here patches or wraps the SDKs: tests call the official SDK APIs directly.
+These helpers only build clients, compute expected values and unwrap SDK exceptions.
+"""
+import base64
+import hashlib
+import os
+import re
+import secrets
+import xml.etree.ElementTree as ET
+from urllib.parse import quote
+
+import crcmod
+import oss2
+import alibabacloud_oss_v2 as oss
+from alibabacloud_oss_v2 import exceptions as v2exc
+
+REGION = "cn-hangzhou"
+LOCATION = "oss-" + REGION
+ROOT_ACCESS_KEY_ID = "cofferadmin"
+
+# x-oss-request-id: 24 upper-case hex characters (reference §4.1).
+REQUEST_ID_RE = re.compile(r"^[0-9A-F]{24}$")
+# ETag of a single PUT / UploadPart: the upper-case MD5 hex (reference §5.6).
+ETAG_MD5_RE = re.compile(r'^"[0-9A-F]{32}"$')
+# Multipart ETag: "<32 hex>-<N>" (reference §5.6).
+MULTIPART_ETAG_RE = re.compile(r'^"?[0-9A-F]{32}-(\d+)"?$')
+EC_RE = re.compile(r"^\d{4}-\d{8}$")
+
+SIG_VERSIONS = ["v1", "v4"]
+
+KB = 1024
+MB = 1024 * 1024
+
+# ---------------------------------------------------------------- checksums
+
+# CRC-64/XZ ("ECMA" in OSS parlance): reflected, poly 0x42F0E1EBA9EA3693,
+# init/xorout all ones (reference §5.7).
+_crc64_fn = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0,
+                            xorOut=0xFFFFFFFFFFFFFFFF, rev=True)
+assert _crc64_fn(b"123456789") == 11051210869376104954  # catalogue check value
+assert _crc64_fn(b"") == 0
+assert _crc64_fn(b"hello world") == 5981764153023615706
+
+
+def crc64(data: bytes) -> int:
+    return _crc64_fn(data)
+
+
+def md5_hex_upper(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest().upper()
+
+
+def md5_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def quoted_etag(data: bytes) -> str:
+    return '"' + md5_hex_upper(data) + '"'
+
+
+def rand_bytes(n: int) -> bytes:
+    return os.urandom(n)
+
+
+def unique_name(prefix: str = "sdk") -> str:
+    """A valid, unique bucket name (lowercase, [a-z0-9-], 3..63 chars)."""
+    name = "%s-%d-%s" % (prefix, os.getpid() % 100000, secrets.token_hex(5))
+    assert 3 <= len(name) <= 63
+    return name
+
+
+def strip_quotes(etag: str) -> str:
+    return etag.strip('"') if etag is not None else etag
+
+
+def hget(headers, name):
+    """Case-insensitive header lookup on any mapping."""
+    for k, v in headers.items():
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
+# ---------------------------------------------------------------- clients
+
+def oss2_auth(sig: str, ak: str, sk: str):
+    if sig == "v1":
+        return oss2.Auth(ak, sk)
+    if sig == "v4":
+        return oss2.AuthV4(ak, sk)
+    raise ValueError(sig)
+
+
+def oss2_bucket(server, bucket_name: str, sig: str = "v1", ak: str = None, sk: str = None,
+                auth=None) -> oss2.Bucket:
+    """oss2.Bucket on an IP endpoint (oss2 uses path style automatically for IP/localhost
+    endpoints: api._determine_endpoint_type). CRC checking is on (enable_crc=True)."""
+    if auth is None:
+        auth = oss2_auth(sig, ak or server.access_key_id, sk or server.access_key_secret)
+    return oss2.Bucket(auth, server.endpoint, bucket_name, region=REGION,
+                       enable_crc=True, connect_timeout=30)
+
+
+def oss2_service(server, sig: str = "v1", ak: str = None, sk: str = None) -> oss2.Service:
+    auth = oss2_auth(sig, ak or server.access_key_id, sk or server.access_key_secret)
+    return oss2.Service(auth, server.endpoint, region=REGION, connect_timeout=30)
+
+
+def v2_client(server, sig: str = "v4", ak: str = None, sk: str = None,
+              anonymous: bool = False, retry_max_attempts: int = 1) -> oss.Client:
+    """alibabacloud_oss_v2 client: path style, chosen signature version, CRC checks
+    enabled (the SDK default; we never set disable_*_crc64_check), and by default no retries
+    so that a server error surfaces on the first attempt. (Client.get_object_to_file makes
+    retry_max_attempts - 1 attempts, so it needs retry_max_attempts >= 2.)"""
+    cfg = oss.config.load_default()
+    if anonymous:
+        cfg.credentials_provider = oss.credentials.AnonymousCredentialsProvider()
+    else:
+        cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(
+            ak or server.access_key_id, sk or server.access_key_secret)
+    cfg.region = REGION
+    cfg.endpoint = server.endpoint
+    cfg.use_path_style = True
+    cfg.signature_version = sig
+    cfg.retry_max_attempts = retry_max_attempts
+    cfg.disable_upload_crc64_check = False
+    cfg.disable_download_crc64_check = False
+    return oss.Client(cfg)
+
+
+# ---------------------------------------------------------------- errors
+
+def v2_error(excinfo_or_exc) -> v2exc.ServiceError:
+    """Unwrap the v2 SDK's OperationError into the ServiceError it carries."""
+    exc = getattr(excinfo_or_exc, "value", excinfo_or_exc)
+    seen = 0
+    while isinstance(exc, v2exc.OperationError) and seen < 5:
+        exc = exc.unwrap()
+        seen += 1
+    assert isinstance(exc, v2exc.ServiceError), "expected a ServiceError, got %r" % (exc,)
+    return exc
+
+
+def assert_oss2_error(exc, status: int, code: str):
+    assert exc.status == status, "status %r != %r: %s" % (exc.status, status, exc)
+    assert exc.code == code, "code %r != %r: %s" % (exc.code, code, exc)
+    assert REQUEST_ID_RE.match(exc.request_id or ""), "bad request id %r" % exc.request_id
+
+
+def assert_v2_error(excinfo, status: int, code: str) -> v2exc.ServiceError:
+    err = v2_error(excinfo)
+    assert err.status_code == status, "status %r != %r: %s" % (err.status_code, status, err)
+    assert err.code == code, "code %r != %r: %s" % (err.code, code, err)
+    assert REQUEST_ID_RE.match(err.request_id or ""), "bad request id %r" % err.request_id
+    return err
+
+
+def parse_error_xml(body: bytes) -> dict:
+    root = ET.fromstring(body)
+    assert root.tag == "Error", body
+    return {child.tag: (child.text or "") for child in root}
+
+
+def decode_x_oss_err(value: str) -> dict:
+    return parse_error_xml(base64.b64decode(value))
+
+
+# ---------------------------------------------------------------- raw HTTP
+
+def path_url(server, bucket: str, key: str = None, query: str = "") -> str:
+    """Path-style URL for raw (unsigned / anonymous) requests."""
+    url = "%s/%s/" % (server.endpoint, bucket)
+    if key is not None:
+        url += quote(key, safe="")
+    if query:
+        url += "?" + query
+    return url
+
+
+# ---------------------------------------------------------------- cleanup
+
+def force_delete_bucket(server, name: str):
+    """Abort all uploads, delete all objects and delete the bucket (root creds, V1)."""
+    b = oss2_bucket(server, name, "v1")
+    try:
+        # incomplete multipart uploads
+        for _ in range(1000):
+            r = b.list_multipart_uploads(max_uploads=1000)
+            for u in r.upload_list:
+                b.abort_multipart_upload(u.key, u.upload_id)
+            if not r.upload_list:
+                break
+        # objects
+        for _ in range(1000):
+            r = b.list_objects(max_keys=1000)
+            keys = [o.key for o in r.object_list]
+            if not keys:
+                break
+            b.batch_delete_objects(keys)
+        b.delete_bucket()
+    except oss2.exceptions.NoSuchBucket:
+        pass
