@@ -2,18 +2,16 @@
 //! either side can never damage the other, and a copy can be stored differently from its
 //! source (the destination's own encryption, once that exists).
 
-use coffer_storage::{ObjectKind, ObjectRecord, PutCondition, Segment};
+use coffer_storage::{ObjectKind, ObjectRecord};
 use futures_util::StreamExt;
 
 use crate::conditions::Preconditions;
-use crate::error::{ServiceError, ServiceResult};
-use crate::ingest::{Body, BodyError, hex_upper, ingest};
+use crate::error::ServiceResult;
+use crate::ingest::{Body, BodyError, ingest};
 use crate::names::validate_object_key;
-use crate::object::{
-    DEFAULT_CONTENT_TYPE, DEFAULT_STORAGE_CLASS, ObjectAttributes, new_generation,
-};
+use crate::object::ObjectAttributes;
 use crate::range::ResolvedRange;
-use crate::{MAX_OBJECT_SIZE, Service, now_ms};
+use crate::{MAX_OBJECT_SIZE, Service};
 
 #[derive(Debug, Clone)]
 pub struct CopySource {
@@ -58,14 +56,7 @@ impl Service {
         validate_object_key(key)?;
         let src = self.copy_source(source).await?;
         self.require_bucket(bucket).await?;
-        let condition = if forbid_overwrite {
-            if self.meta.get_object(bucket, key).await?.is_some() {
-                return Err(ServiceError::ObjectAlreadyExists);
-            }
-            PutCondition::Absent
-        } else {
-            PutCondition::Any
-        };
+        let condition = self.write_condition(bucket, key, forbid_overwrite).await?;
         let data = ingest(
             &*self.blobs,
             self.body_of(&src, None),
@@ -73,41 +64,17 @@ impl Service {
             None,
         )
         .await?;
-        let (content_type, headers, user_meta, storage_class) = match directive {
-            MetadataDirective::Copy => (
-                src.content_type,
-                src.headers,
-                src.user_meta,
-                src.storage_class,
-            ),
-            MetadataDirective::Replace(a) => (
-                a.content_type
-                    .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
-                a.headers,
-                a.user_meta,
-                a.storage_class
-                    .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.into()),
-            ),
+        let attributes = match directive {
+            MetadataDirective::Copy => ObjectAttributes {
+                content_type: Some(src.content_type),
+                headers: src.headers,
+                user_meta: src.user_meta,
+                acl,
+                storage_class: Some(src.storage_class),
+            },
+            MetadataDirective::Replace(a) => ObjectAttributes { acl, ..a },
         };
-        let record = ObjectRecord {
-            key: key.to_owned(),
-            generation: new_generation(),
-            size: data.size,
-            etag: hex_upper(&data.md5),
-            crc64: Some(data.crc64),
-            content_md5: None,
-            last_modified_ms: now_ms(),
-            kind: ObjectKind::Normal,
-            acl,
-            storage_class,
-            content_type,
-            headers,
-            user_meta,
-            segments: vec![Segment {
-                blob: data.blob.clone(),
-                len: data.size,
-            }],
-        };
+        let record = attributes.into_record(key, &data, ObjectKind::Normal);
         self.install(bucket, record, condition, &[data.blob]).await
     }
 }

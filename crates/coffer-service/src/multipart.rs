@@ -7,7 +7,7 @@ use md5::{Digest, Md5};
 
 use crate::copy::CopySource;
 use crate::error::{ServiceError, ServiceResult};
-use crate::ingest::{Body, crc64_combine, hex_upper, ingest};
+use crate::ingest::{Body, Ingested, crc64_combine, hex_upper, ingest};
 use crate::names::validate_object_key;
 use crate::object::{
     DEFAULT_CONTENT_TYPE, DEFAULT_STORAGE_CLASS, ObjectAttributes, new_generation,
@@ -41,6 +41,17 @@ fn check_part_number(part_number: u32) -> ServiceResult<()> {
             part_number.to_string(),
             "Part number must be an integer between 1 and 10000, inclusive.",
         ))
+    }
+}
+
+fn part_from(part_number: u32, data: Ingested) -> PartRecord {
+    PartRecord {
+        part_number,
+        etag: hex_upper(&data.md5),
+        size: data.size,
+        crc64: Some(data.crc64),
+        last_modified_ms: now_ms(),
+        blob: data.blob,
     }
 }
 
@@ -98,15 +109,8 @@ impl Service {
         check_part_number(part_number)?;
         self.require_upload(bucket, key, upload_id).await?;
         let data = ingest(&*self.blobs, body, MAX_PART_SIZE, content_md5).await?;
-        let part = PartRecord {
-            part_number,
-            etag: hex_upper(&data.md5),
-            size: data.size,
-            crc64: Some(data.crc64),
-            last_modified_ms: now_ms(),
-            blob: data.blob,
-        };
-        self.record_part(bucket, key, upload_id, part).await
+        self.record_part(bucket, key, upload_id, part_from(part_number, data))
+            .await
     }
 
     async fn record_part(
@@ -162,15 +166,9 @@ impl Service {
             None,
         )
         .await?;
-        let part = PartRecord {
-            part_number,
-            etag: hex_upper(&data.md5),
-            size: data.size,
-            crc64: Some(data.crc64),
-            last_modified_ms: now_ms(),
-            blob: data.blob,
-        };
-        let part = self.record_part(bucket, key, upload_id, part).await?;
+        let part = self
+            .record_part(bucket, key, upload_id, part_from(part_number, data))
+            .await?;
         Ok(PartCopyResult {
             part,
             first,

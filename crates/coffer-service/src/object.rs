@@ -4,7 +4,7 @@ use coffer_storage::{ObjectAcl, ObjectKind, ObjectRecord, PutCondition, Segment,
 use md5::{Digest, Md5};
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::ingest::{Body, hex_upper, ingest};
+use crate::ingest::{Body, Ingested, hex_upper, ingest};
 use crate::names::validate_object_key;
 use crate::{MAX_OBJECT_SIZE, Service, now_ms};
 
@@ -42,6 +42,35 @@ pub(crate) fn new_generation() -> u64 {
     rand::random()
 }
 
+impl ObjectAttributes {
+    /// The record of a new object made of the one blob `data` describes.
+    pub(crate) fn into_record(self, key: &str, data: &Ingested, kind: ObjectKind) -> ObjectRecord {
+        ObjectRecord {
+            key: key.to_owned(),
+            generation: new_generation(),
+            size: data.size,
+            etag: hex_upper(&data.md5),
+            crc64: Some(data.crc64),
+            content_md5: None,
+            last_modified_ms: now_ms(),
+            kind,
+            acl: self.acl,
+            storage_class: self
+                .storage_class
+                .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.into()),
+            content_type: self
+                .content_type
+                .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
+            headers: self.headers,
+            user_meta: self.user_meta,
+            segments: vec![Segment {
+                blob: data.blob.clone(),
+                len: data.size,
+            }],
+        }
+    }
+}
+
 impl Service {
     pub(crate) async fn require_bucket(
         &self,
@@ -72,40 +101,32 @@ impl Service {
     ) -> ServiceResult<ObjectRecord> {
         validate_object_key(key)?;
         self.require_bucket(bucket).await?;
-        let condition = if options.forbid_overwrite {
-            if self.meta.get_object(bucket, key).await?.is_some() {
-                return Err(ServiceError::ObjectAlreadyExists);
-            }
-            PutCondition::Absent
-        } else {
-            PutCondition::Any
-        };
+        let condition = self
+            .write_condition(bucket, key, options.forbid_overwrite)
+            .await?;
         let data = ingest(&*self.blobs, body, MAX_OBJECT_SIZE, options.content_md5).await?;
-        let attributes = options.attributes;
-        let record = ObjectRecord {
-            key: key.to_owned(),
-            generation: new_generation(),
-            size: data.size,
-            etag: hex_upper(&data.md5),
-            crc64: Some(data.crc64),
-            content_md5: Some(base64_md5(&data.md5)),
-            last_modified_ms: now_ms(),
-            kind: ObjectKind::Normal,
-            acl: attributes.acl,
-            storage_class: attributes
-                .storage_class
-                .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.into()),
-            content_type: attributes
-                .content_type
-                .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
-            headers: attributes.headers,
-            user_meta: attributes.user_meta,
-            segments: vec![Segment {
-                blob: data.blob.clone(),
-                len: data.size,
-            }],
-        };
+        let mut record = options
+            .attributes
+            .into_record(key, &data, ObjectKind::Normal);
+        record.content_md5 = Some(base64_md5(&data.md5));
         self.install(bucket, record, condition, &[data.blob]).await
+    }
+
+    /// The condition a write must commit under. With overwrites forbidden, an existing key
+    /// fails early, before any body is read; the commit re-checks it atomically.
+    pub(crate) async fn write_condition(
+        &self,
+        bucket: &str,
+        key: &str,
+        forbid_overwrite: bool,
+    ) -> ServiceResult<PutCondition> {
+        if !forbid_overwrite {
+            return Ok(PutCondition::Any);
+        }
+        if self.meta.get_object(bucket, key).await?.is_some() {
+            return Err(ServiceError::ObjectAlreadyExists);
+        }
+        Ok(PutCondition::Absent)
     }
 
     /// Commits a record whose blobs are already durable, then frees what it replaced. If
@@ -190,30 +211,10 @@ impl Service {
                 (object, condition)
             }
             None => {
-                let a = options.attributes;
-                let record = ObjectRecord {
-                    key: key.to_owned(),
-                    generation: new_generation(),
-                    size: data.size,
-                    etag: append_etag("", &data.md5),
-                    crc64: Some(data.crc64),
-                    content_md5: None,
-                    last_modified_ms: now,
-                    kind: ObjectKind::Appendable,
-                    acl: a.acl,
-                    storage_class: a
-                        .storage_class
-                        .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.into()),
-                    content_type: a
-                        .content_type
-                        .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
-                    headers: a.headers,
-                    user_meta: a.user_meta,
-                    segments: vec![Segment {
-                        blob: data.blob.clone(),
-                        len: data.size,
-                    }],
-                };
+                let mut record = options
+                    .attributes
+                    .into_record(key, &data, ObjectKind::Appendable);
+                record.etag = append_etag("", &data.md5);
                 (record, PutCondition::Absent)
             }
         };
