@@ -51,6 +51,8 @@ pub struct OssConfig {
     pub owner_id: String,
     /// Longest request target (path and query) accepted, in bytes.
     pub max_uri_bytes: usize,
+    /// Largest total size of request header names and values accepted, in bytes.
+    pub max_header_bytes: usize,
 }
 
 impl OssConfig {
@@ -206,6 +208,20 @@ impl OssApi {
                 "uri",
                 "",
                 "The request URI is too long.",
+            ));
+        }
+        // hyper's own head limit is approximate (its read buffer grows by doubling), so the
+        // exact limit is enforced here.
+        let header_bytes: usize = parts
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len())
+            .sum();
+        if header_bytes > self.config.max_header_bytes {
+            return Err(OssError::invalid_argument(
+                "headers",
+                "",
+                "The request headers are too large.",
             ));
         }
         let target = router::resolve_target(Some(host), parts.uri.path(), &self.config.domains)?;

@@ -21,8 +21,11 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::credentials::RootCredentials;
 
-/// Largest request head (request line and headers) accepted; larger ones get 431.
+/// hyper's read buffer for a request head; a head that does not fit gets 431. hyper may
+/// accept heads up to about twice this, so the exact header limit is checked per request.
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
+/// Largest total of header names and values accepted.
+const MAX_HEADER_BYTES: usize = 48 * 1024;
 /// Longest path and query accepted.
 const MAX_URI_BYTES: usize = 16 * 1024;
 /// How long in-flight requests may take to finish after SIGTERM.
@@ -78,6 +81,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             domains: settings.domains.clone(),
             owner_id: ROOT_ACCOUNT.to_owned(),
             max_uri_bytes: MAX_URI_BYTES,
+            max_header_bytes: MAX_HEADER_BYTES,
         },
     ));
 
