@@ -9,7 +9,8 @@ Invariants checked after every restart:
   one; a key that is listed can be read, and a key that can be read is listed.
 * An unacknowledged write leaves no trace: the key is absent or holds its prior version, or
   (the write reached commit but the response was lost) exactly the complete new body.
-* `<data-dir>/tmp/` is empty after start-up; at the end, once every object is deleted and
+* `<data-dir>/tmp/` is empty after start-up (some restarts are themselves killed a few ms
+  in, during the start-up clean-up); at the end, once every object is deleted and
   every upload aborted through the API, `<data-dir>/blobs/` holds no file after a restart.
 * Multipart completion is atomic: either the upload is still listed (and its acknowledged
   parts are intact) and the object is absent-or-old, or the object is exactly the
@@ -18,7 +19,8 @@ Invariants checked after every restart:
 Environment:
   COFFER_BIN           server binary (default <repo>/target/debug/coffer)
   COFFER_CRASH_ROUNDS  number of kill/restart rounds (default 12)
-  COFFER_CRASH_SEED    random seed (default: random; printed, and named in failures)
+  COFFER_CRASH_SEED    random seed (default: random; named in failures). It replays the
+                       random choices (sizes, keys, kill delays), not the thread timing.
   COFFER_CRASH_KEEP    if set, keep the work directory (data dir + server log) even on success
 """
 import hashlib
@@ -110,6 +112,45 @@ class Server:
 
     def start(self):
         assert self.proc is None or self.proc.poll() is not None, "server already running"
+        for attempt in range(5):
+            if self._start_once(last_attempt=attempt == 4):
+                return
+
+    def _last_log_section(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace").rsplit("===== start #", 1)[-1]
+
+    def start_and_kill_early(self, delay):
+        """Spawns the server and SIGKILLs it `delay` seconds later, ready or not: a crash
+        during start-up (temporary-file clean-up, orphan sweep)."""
+        self._spawn()
+        time.sleep(delay)
+        self.kill9()
+
+    def _start_once(self, last_attempt):
+        """True once serving; False if a port was taken meanwhile (the caller retries)."""
+        self._spawn()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                self._close_log()
+                if not last_attempt and "binding" in self._last_log_section():
+                    return False    # lost a race for the port with another process
+                raise AssertionError("coffer exited with status %s during start-up #%d\n%s"
+                                     % (rc, self.starts, self.log_tail()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill9()
+                raise AssertionError("coffer did not accept connections within %.0fs\n%s"
+                                     % (START_TIMEOUT, self.log_tail()))
+            time.sleep(0.02)
+
+    def _spawn(self):
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = _free_port()
         admin_port = _free_port(exclude={self.port})
@@ -127,22 +168,6 @@ class Server:
         self._log.flush()
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, cwd=self.workdir)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            rc = self.proc.poll()
-            if rc is not None:
-                raise AssertionError("coffer exited with status %s during start-up #%d\n%s"
-                                     % (rc, self.starts, self.log_tail()))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.kill9()
-                raise AssertionError("coffer did not accept connections within %.0fs\n%s"
-                                     % (START_TIMEOUT, self.log_tail()))
-            time.sleep(0.02)
 
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -170,9 +195,7 @@ class Server:
             return "still running"
         if rc < 0:
             return "killed by signal %d (%s)" % (-rc, signal.Signals(-rc).name)
-        with open(self.log_path, "rb") as f:
-            log = f.read().decode("utf-8", "replace")
-        if rc == 0 and "shutting down" in log.rsplit("===== start #", 1)[-1]:
+        if rc == 0 and "shutting down" in self._last_log_section():
             return ("exit status 0 after a graceful shutdown: it received SIGTERM/SIGINT from "
                     "outside the test (another process killing coffer processes by name?)")
         return "exit status %d" % rc
@@ -495,14 +518,21 @@ class Checker:
             self.fail("%s: %s/ is not empty after start-up: %s"
                       % (when, self.srv.tmp_dir, left[:20]))
 
-    def read(self, bucket, key):
+    def read(self, bucket, key, km, when):
         """(data, headers) or (None, None) if the key does not exist."""
         try:
             r = bucket.get_object(key)
-            data = r.read()
-            return data, r.headers
         except NoSuchKey:
             return None, None
+        except oss2.exceptions.OssError as e:
+            self.fail("%s: GET %r failed (unreadable object / dangling entry?): %s\nhistory:\n%s"
+                      % (when, key, e, km.history()))
+        try:
+            data = r.read()
+        except Exception as e:  # noqa: BLE001 - a body cut short, a CRC mismatch, ...
+            self.fail("%s: GET %r: reading the body failed: %s: %s\nhistory:\n%s"
+                      % (when, key, type(e).__name__, e, km.history()))
+        return data, r.headers
 
     def check_object(self, bucket, key, data, headers, listed, matched, when):
         """Consistency of one readable object with its listing entry and headers."""
@@ -531,7 +561,7 @@ class Checker:
         if extra:
             self.fail("%s: unexpected keys listed: %s" % (when, extra))
         for km in models:
-            data, headers = self.read(bucket, km.key)
+            data, headers = self.read(bucket, km.key, km, when)
             allowed = km.allowed()
             if data is None:
                 if km.key in listing:
@@ -730,6 +760,12 @@ def _run_round(srv, checker, models, rnd, rng, stats):
         checker.fail("round %d: writers saw unexpected errors:\n  %s"
                      % (rnd, "\n  ".join(rec.problems[:20])))
     when = "round %d (killed after %.0f ms)" % (rnd, delay * 1000)
+    if rng.random() < 0.3:
+        # Crash again during start-up, before (or while) it cleans up after the first crash.
+        early = rng.uniform(0.0, 0.06)
+        srv.start_and_kill_early(early)
+        when += ", then killed %.0f ms into start-up" % (early * 1000)
+        stats.inc("startup_kills")
     srv.start()
     checker.check_tmp_empty(when)
     bucket = srv.bucket(timeout=60)
