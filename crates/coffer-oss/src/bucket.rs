@@ -4,6 +4,7 @@ use coffer_service::{BucketRecord, NewBucket};
 use http::{Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small};
+use crate::encryption::{rule_from_headers, rule_xml};
 use crate::error::{OssError, OssResult};
 use crate::headers::{bucket_acl_name, header_str, parse_bucket_acl, parse_storage_class};
 use crate::xml;
@@ -91,6 +92,7 @@ pub(crate) async fn put_bucket(
             acl,
             storage_class,
             data_redundancy_type: redundancy,
+            encryption: rule_from_headers(&ctx.headers)?,
         })
         .await?;
     Ok(empty_response(StatusCode::OK))
@@ -169,7 +171,7 @@ pub(crate) async fn get_bucket_info(
         resource_group_id: None,
         owner: owner(api),
         acl: bucket_acl_name(b.acl).to_owned(),
-        server_side_encryption: None,
+        server_side_encryption: b.encryption.as_ref().map(rule_xml),
         comment: None,
         versioning: None,
     };

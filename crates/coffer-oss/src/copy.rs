@@ -1,11 +1,12 @@
 //! CopyObject, and the copy-source header shared with UploadPartCopy.
 
-use coffer_service::{CopySource, MetadataDirective};
+use coffer_service::{CopyOptions, CopySource, MetadataDirective};
 use http::{HeaderValue, Response};
 use percent_encoding::percent_decode_str;
 
 use crate::body::ResponseBody;
 use crate::bucket::iso_time;
+use crate::encryption::{declare, sse_request};
 use crate::error::{OssError, OssResult};
 use crate::get::preconditions;
 use crate::headers::{forbid_overwrite, header_str, object_attributes, quoted_etag};
@@ -63,17 +64,16 @@ pub(crate) async fn copy_object(
             ));
         }
     };
-    let acl = object_attributes(&ctx.headers)?.acl;
+    let options = CopyOptions {
+        directive,
+        acl: object_attributes(&ctx.headers)?.acl,
+        forbid_overwrite: forbid_overwrite(&ctx.headers),
+        sse: sse_request(&ctx.headers)?,
+        caller: ctx.caller(),
+    };
     let object = api
         .service
-        .copy_object(
-            &source,
-            ctx.bucket(),
-            ctx.key(),
-            directive,
-            acl,
-            forbid_overwrite(&ctx.headers),
-        )
+        .copy_object(&source, ctx.bucket(), ctx.key(), options)
         .await?;
     let document = xml::CopyObjectResult {
         etag: quoted_etag(&object.etag),
@@ -88,5 +88,6 @@ pub(crate) async fn copy_object(
             .headers_mut()
             .insert("x-oss-hash-crc64ecma", HeaderValue::from(crc));
     }
+    declare(object.encryption.as_ref(), response.headers_mut());
     Ok(response)
 }

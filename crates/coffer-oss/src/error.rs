@@ -222,6 +222,20 @@ impl From<ServiceError> for OssError {
                     "You did not provide the number of bytes specified by the Content-Length HTTP header.",
                 )
             }
+            Key(e) => key_error(e),
+            Integrity { bucket, key } => {
+                tracing::error!(
+                    bucket,
+                    key,
+                    "refusing to serve object data that failed its integrity check"
+                );
+                OssError::new(
+                    500,
+                    "InternalError",
+                    "0016-00000501",
+                    "The stored object data failed its integrity check.",
+                )
+            }
             Internal(detail) => OssError::internal(&detail),
         }
     }
@@ -232,5 +246,68 @@ impl From<AuthError> for OssError {
         let mut err = OssError::new(e.status, e.code, e.ec, e.message);
         err.extra = e.extra;
         err
+    }
+}
+
+/// KMS failures as OSS reports them (§2.5).
+fn key_error(e: coffer_service::KeyError) -> OssError {
+    use coffer_service::KeyError::*;
+    match e {
+        KeyNotFound(_) => OssError::new(
+            404,
+            "KeyNotFound",
+            "0005-00000208",
+            "The specified parameter KMS keyId is not found",
+        ),
+        AliasNotFound(_) => OssError::new(
+            404,
+            "AliasNotFound",
+            "0005-00000209",
+            "The specified Alias is not found",
+        ),
+        Disabled => OssError::new(
+            409,
+            "KeyDisabled",
+            "0005-00000214",
+            "The request was rejected because the key state is Disabled.",
+        ),
+        PendingDeletion => OssError::new(
+            409,
+            "KeyPendingDeletion",
+            "0005-00000215",
+            "The request was rejected because the key state is PendingDeletion.",
+        ),
+        Deleted(id) => OssError::new(
+            404,
+            "KeyNotFound",
+            "0005-00000208",
+            format!(
+                "The KMS key {id} that protected this object has been deleted; its data can no longer be decrypted."
+            ),
+        ),
+        InvalidParameter(_) => OssError::new(
+            400,
+            "InvalidParameter",
+            "0005-00000208",
+            "The specified parameter KMS keyId is not valid",
+        ),
+        InvalidCiphertext => {
+            tracing::error!("a stored data key failed to unwrap under its key and context");
+            OssError::new(
+                500,
+                "InternalError",
+                "0016-00000502",
+                "The object's data key could not be decrypted.",
+            )
+        }
+        Unavailable(detail) => {
+            tracing::error!(detail, "key service unavailable");
+            OssError::new(
+                503,
+                "ServiceUnavailable",
+                "0016-00000503",
+                "The key service is unavailable. Please try again.",
+            )
+        }
     }
 }

@@ -5,6 +5,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::auth::Principal;
 use crate::body::{self, ResponseBody};
+use crate::encryption::declare;
 use crate::error::{OssError, OssResult};
 use crate::headers::{header_str, http_date, object_headers, parse_http_date, quoted_etag};
 use crate::{OssApi, RequestContext, empty_response};
@@ -68,10 +69,43 @@ pub(crate) async fn get_object(
             }
         }
     }
+    declare(object.encryption.as_ref(), response.headers_mut());
     if !head {
-        *response.body_mut() = body::stream(api.service.read_object(&object, range));
+        let stream = api
+            .service
+            .open_object(ctx.bucket(), &object, range, &ctx.caller())
+            .await?;
+        *response.body_mut() = body::stream(first_frame_checked(stream, ctx).await?);
     }
     Ok(response)
+}
+
+/// Reads the first frame before the status line is sent, so that data which is missing
+/// or fails authentication right away gets an error response instead of a 200 with a
+/// cut-off body. (Later failures can only end the body early.)
+async fn first_frame_checked(
+    mut stream: coffer_service::ObjectBody,
+    ctx: &RequestContext,
+) -> OssResult<coffer_service::ObjectBody> {
+    use futures_util::StreamExt;
+    match stream.next().await {
+        None => Ok(stream),
+        Some(Ok(first)) => Ok(Box::pin(
+            futures_util::stream::once(async move { Ok(first) }).chain(stream),
+        )),
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Err(coffer_service::ServiceError::Integrity {
+                bucket: ctx.bucket().to_owned(),
+                key: ctx.key().to_owned(),
+            }
+            .into())
+        }
+        Some(Err(e)) => Err(OssError::internal(&format!(
+            "reading {}/{}: {e}",
+            ctx.bucket(),
+            ctx.key()
+        ))),
+    }
 }
 
 /// The short form of HEAD: only ETag, size, time and CRC.
@@ -94,5 +128,6 @@ pub(crate) async fn get_object_meta(
     if let Some(crc) = object.crc64 {
         set("x-oss-hash-crc64ecma", crc.to_string());
     }
+    declare(object.encryption.as_ref(), response.headers_mut());
     Ok(response)
 }

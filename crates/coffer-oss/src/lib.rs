@@ -14,6 +14,7 @@ mod body;
 mod bucket;
 mod copy;
 mod delete;
+mod encryption;
 mod error;
 mod get;
 mod headers;
@@ -85,6 +86,14 @@ impl RequestContext {
 
     pub fn key(&self) -> &str {
         self.target.key.as_deref().unwrap_or_default()
+    }
+
+    /// Who is calling, as the key audit trail names them.
+    pub fn caller(&self) -> String {
+        match &self.principal {
+            Principal::AccessKey { access_key_id } => access_key_id.clone(),
+            Principal::Anonymous => "anonymous".to_owned(),
+        }
     }
 }
 
@@ -267,6 +276,9 @@ impl OssApi {
             GetBucketStat => bucket::get_bucket_stat(self, &ctx).await,
             PutBucketAcl => acl::put_bucket_acl(self, &ctx).await,
             GetBucketAcl => acl::get_bucket_acl(self, &ctx).await,
+            PutBucketEncryption => encryption::put_bucket_encryption(self, &ctx, body).await,
+            GetBucketEncryption => encryption::get_bucket_encryption(self, &ctx).await,
+            DeleteBucketEncryption => encryption::delete_bucket_encryption(self, &ctx).await,
             ListObjects => list::list_objects_v1(self, &ctx).await,
             ListObjectsV2 => list::list_objects_v2(self, &ctx).await,
             ListMultipartUploads => multipart::list_uploads(self, &ctx).await,

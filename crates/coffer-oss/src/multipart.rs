@@ -1,11 +1,12 @@
 //! Multipart uploads: initiate, upload part (and part copy), complete, abort, list.
 
-use coffer_service::{ByteRange, CompletePart};
+use coffer_service::{ByteRange, CompletePart, PartTarget};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small, request_stream};
 use crate::bucket::{bounded_param, iso_time};
 use crate::copy::copy_source;
+use crate::encryption::{SSE, SSE_DATA, SSE_KEY_ID, declare, reject_sse_headers, sse_request};
 use crate::error::{OssError, OssResult};
 use crate::headers::{content_md5, forbid_overwrite, header_str, object_attributes, quoted_etag};
 use crate::list::url_encoding;
@@ -15,6 +16,15 @@ use crate::{OssApi, RequestContext, empty_response, xml_response};
 
 fn upload_id(ctx: &RequestContext) -> &str {
     ctx.query.get("uploadId").unwrap_or_default()
+}
+
+fn part_target(ctx: &RequestContext, part_number: u32) -> PartTarget<'_> {
+    PartTarget {
+        bucket: ctx.bucket(),
+        key: ctx.key(),
+        upload_id: upload_id(ctx),
+        part_number,
+    }
 }
 
 fn part_number(ctx: &RequestContext) -> OssResult<u32> {
@@ -34,17 +44,27 @@ pub(crate) async fn initiate(
     ctx: &RequestContext,
 ) -> OssResult<Response<ResponseBody>> {
     let encode_url = url_encoding(ctx)?;
+    let sse = sse_request(&ctx.headers)?;
     let upload = api
         .service
-        .initiate_upload(ctx.bucket(), ctx.key(), object_attributes(&ctx.headers)?)
+        .initiate_upload(
+            ctx.bucket(),
+            ctx.key(),
+            object_attributes(&ctx.headers)?,
+            sse.as_ref(),
+            &ctx.caller(),
+        )
         .await?;
+    let encryption = upload.encryption.clone();
     let document = xml::InitiateMultipartUploadResult {
         bucket: ctx.bucket().to_owned(),
         key: upload.key,
         upload_id: upload.upload_id,
         encode_url,
     };
-    xml_response(document.to_xml())
+    let mut response = xml_response(document.to_xml())?;
+    declare(encryption.as_ref(), response.headers_mut());
+    Ok(response)
 }
 
 pub(crate) async fn upload_part(
@@ -53,16 +73,15 @@ pub(crate) async fn upload_part(
     body: RequestBody,
 ) -> OssResult<Response<ResponseBody>> {
     let number = part_number(ctx)?;
+    reject_sse_headers(&ctx.headers)?;
     let md5 = content_md5(&ctx.headers)?;
-    let part = api
+    let (part, encryption) = api
         .service
         .upload_part(
-            ctx.bucket(),
-            ctx.key(),
-            upload_id(ctx),
-            number,
+            &part_target(ctx, number),
             request_stream(body),
             md5,
+            &ctx.caller(),
         )
         .await?;
     let mut response = empty_response(StatusCode::OK);
@@ -73,6 +92,7 @@ pub(crate) async fn upload_part(
     if let Some(crc) = part.crc64 {
         headers.insert("x-oss-hash-crc64ecma", HeaderValue::from(crc));
     }
+    declare(encryption.as_ref(), headers);
     Ok(response)
 }
 
@@ -94,14 +114,7 @@ pub(crate) async fn upload_part_copy(
     };
     let copied = api
         .service
-        .upload_part_copy(
-            ctx.bucket(),
-            ctx.key(),
-            upload_id(ctx),
-            number,
-            &source,
-            range,
-        )
+        .upload_part_copy(&part_target(ctx, number), &source, range, &ctx.caller())
         .await?;
     let document = xml::CopyPartResult {
         last_modified: iso_time(copied.part.last_modified_ms),
@@ -118,6 +131,7 @@ pub(crate) async fn upload_part_copy(
     )) {
         headers.insert("content-range", v);
     }
+    declare(copied.encryption.as_ref(), headers);
     Ok(response)
 }
 
@@ -127,6 +141,7 @@ pub(crate) async fn complete(
     body: RequestBody,
 ) -> OssResult<Response<ResponseBody>> {
     let encode_url = url_encoding(ctx)?;
+    reject_sse_headers(&ctx.headers)?;
     let document = collect_small(body, MAX_XML_BODY).await?;
     let complete_all = header_str(&ctx.headers, "x-oss-complete-all")
         .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
@@ -172,7 +187,7 @@ pub(crate) async fn complete(
     };
     let mut response = xml_response(result.to_xml())?;
     let written = write_response(&object);
-    for name in ["etag", "x-oss-hash-crc64ecma"] {
+    for name in ["etag", "x-oss-hash-crc64ecma", SSE, SSE_DATA, SSE_KEY_ID] {
         if let Some(v) = written.headers().get(name) {
             response.headers_mut().insert(name, v.clone());
         }

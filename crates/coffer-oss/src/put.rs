@@ -4,6 +4,7 @@ use coffer_service::{ObjectRecord, PutOptions};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::body::{RequestBody, ResponseBody, request_stream};
+use crate::encryption::{declare, sse_request};
 use crate::error::{OssError, OssResult};
 use crate::headers::{content_md5, forbid_overwrite, object_attributes, quoted_etag};
 use crate::{OssApi, RequestContext, empty_response};
@@ -13,6 +14,8 @@ fn put_options(ctx: &RequestContext) -> OssResult<PutOptions> {
         attributes: object_attributes(&ctx.headers)?,
         content_md5: content_md5(&ctx.headers)?,
         forbid_overwrite: forbid_overwrite(&ctx.headers),
+        sse: sse_request(&ctx.headers)?,
+        caller: ctx.caller(),
     })
 }
 
@@ -30,6 +33,7 @@ pub(crate) fn write_response(object: &ObjectRecord) -> Response<ResponseBody> {
     if let Some(crc) = object.crc64 {
         set(headers, "x-oss-hash-crc64ecma", &crc.to_string());
     }
+    declare(object.encryption.as_ref(), headers);
     response
 }
 

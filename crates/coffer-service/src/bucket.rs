@@ -1,6 +1,6 @@
 //! Bucket lifecycle and bucket-level facts.
 
-use coffer_storage::{BucketAcl, BucketDeletion, BucketRecord, ObjectKind};
+use coffer_storage::{BucketAcl, BucketDeletion, BucketRecord, EncryptionRule, ObjectKind};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::names::validate_bucket_name;
@@ -13,6 +13,8 @@ pub struct NewBucket {
     pub acl: Option<BucketAcl>,
     pub storage_class: Option<String>,
     pub data_redundancy_type: Option<String>,
+    /// Default encryption given at creation (OSS accepts the SSE headers on PutBucket).
+    pub encryption: Option<EncryptionRule>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -47,6 +49,7 @@ impl Service {
             acl: new.acl.unwrap_or(BucketAcl::Private),
             storage_class: new.storage_class.unwrap_or_else(|| "Standard".into()),
             data_redundancy_type: new.data_redundancy_type.unwrap_or_else(|| "LRS".into()),
+            encryption: new.encryption.clone(),
         };
         match self.meta.create_bucket(record.clone()).await? {
             None => Ok(record),
@@ -71,6 +74,18 @@ impl Service {
             BucketDeletion::NotFound => Err(ServiceError::NoSuchBucket),
             BucketDeletion::NotEmpty => Err(ServiceError::BucketNotEmpty),
         }
+    }
+
+    /// Sets (`Some`) or removes (`None`) the bucket's default encryption. Existing objects
+    /// keep the encryption they were written with.
+    pub async fn set_bucket_encryption(
+        &self,
+        name: &str,
+        rule: Option<EncryptionRule>,
+    ) -> ServiceResult<()> {
+        let mut bucket = self.require_bucket(name).await?;
+        bucket.encryption = rule;
+        Ok(self.meta.update_bucket(bucket).await?)
     }
 
     pub async fn set_bucket_acl(&self, name: &str, acl: BucketAcl) -> ServiceResult<()> {

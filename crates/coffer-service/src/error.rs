@@ -53,6 +53,12 @@ pub enum ServiceError {
     /// The body ended before its declared length, or the client went away.
     #[error("incomplete body: {0}")]
     IncompleteBody(String),
+    /// The key protecting the object (or asked for) cannot be used.
+    #[error("key error: {0}")]
+    Key(#[from] crate::sse::KeyError),
+    /// Stored encrypted data failed authentication: tampering or corruption.
+    #[error("stored data of {bucket}/{key} failed its integrity check")]
+    Integrity { bucket: String, key: String },
     /// Stored data is missing or unreadable.
     #[error("internal error: {0}")]
     Internal(String),

@@ -4,9 +4,11 @@
 use std::pin::Pin;
 
 use bytes::Bytes;
+use coffer_crypto::{PACKAGE_PLAINTEXT, PackageSealer};
 use coffer_storage::{BlobId, BlobStore};
 use futures_util::{Stream, StreamExt};
 use md5::{Digest, Md5};
+use zeroize::Zeroizing;
 
 use crate::error::{ServiceError, ServiceResult};
 
@@ -28,16 +30,29 @@ pub(crate) struct Ingested {
 
 /// Streams `body` into a new blob and commits it. Nothing is committed if the body is
 /// longer than `max_size`, fails, or does not match `expected_md5`.
+///
+/// With a `sealer`, the blob holds sealed packages instead of the body: plaintext is
+/// gathered into package-sized pieces in memory and only ever written sealed. Digests are
+/// always of the plaintext, which is what clients check.
 pub(crate) async fn ingest(
     blobs: &dyn BlobStore,
     mut body: Body,
     max_size: u64,
     expected_md5: Option<[u8; 16]>,
+    mut sealer: Option<PackageSealer>,
 ) -> ServiceResult<Ingested> {
     let mut writer = blobs.create().await?;
     let mut md5 = Md5::new();
     let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz);
     let mut size: u64 = 0;
+    // Plaintext waiting to be sealed. A full package is held back until more data or the
+    // end arrives, because only then is it known whether it is the final one.
+    let mut pending = Zeroizing::new(Vec::with_capacity(if sealer.is_some() {
+        PACKAGE_PLAINTEXT
+    } else {
+        0
+    }));
+    let mut sealed = Vec::new();
     let outcome: ServiceResult<()> = async {
         while let Some(frame) = body.next().await {
             let frame = frame.map_err(|e| ServiceError::IncompleteBody(e.0))?;
@@ -47,7 +62,27 @@ pub(crate) async fn ingest(
             }
             md5.update(&frame);
             crc.update(&frame);
-            writer.write(&frame).await?;
+            let Some(sealer) = sealer.as_mut() else {
+                writer.write(&frame).await?;
+                continue;
+            };
+            let mut rest = &frame[..];
+            while !rest.is_empty() {
+                if pending.len() == PACKAGE_PLAINTEXT {
+                    sealed.clear();
+                    sealer.seal_into(&pending, false, &mut sealed);
+                    pending.clear();
+                    writer.write(&sealed).await?;
+                }
+                let take = (PACKAGE_PLAINTEXT - pending.len()).min(rest.len());
+                pending.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+            }
+        }
+        if let Some(sealer) = sealer.as_mut() {
+            sealed.clear();
+            sealer.seal_into(&pending, true, &mut sealed);
+            writer.write(&sealed).await?;
         }
         Ok(())
     }

@@ -9,28 +9,33 @@ mod conditions;
 mod copy;
 mod error;
 mod ingest;
+mod key_cache;
 mod list;
 mod multipart;
 mod names;
 mod object;
 mod range;
 mod read;
+mod sse;
 
 use std::sync::Arc;
 
 use coffer_storage::{BlobStore, MetaStore};
 
 pub use bucket::{BucketListing, BucketStat, NewBucket};
+pub use coffer_crypto::{CipherSuite, DataKey, Envelope, SseMethod};
 pub use conditions::Preconditions;
-pub use copy::{CopySource, MetadataDirective};
+pub use copy::{CopyOptions, CopySource, MetadataDirective};
 pub use error::{ServiceError, ServiceResult};
 pub use ingest::{Body, BodyError};
+pub use key_cache::MAX_TTL as MAX_KEY_CACHE_TTL;
 pub use list::{ListPage, ListQuery};
-pub use multipart::{CompletePart, PartCopyResult};
+pub use multipart::{CompletePart, PartCopyResult, PartTarget};
 pub use names::{validate_bucket_name, validate_object_key};
 pub use object::{AppendOutcome, ObjectAttributes, PutOptions};
 pub use range::{ByteRange, RangeMode, ResolvedRange};
 pub use read::ObjectBody;
+pub use sse::{IssuedKey, KeyContext, KeyError, KeyProvider, SseRequest, resolve_encryption};
 
 /// Largest object a single PUT, POST or append series may create: 5 GiB.
 pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -41,7 +46,8 @@ pub const MIN_PART_SIZE: u64 = 100 * 1024;
 pub const MAX_PART_NUMBER: u32 = 10_000;
 
 pub use coffer_storage::{
-    BucketAcl, BucketRecord, ObjectAcl, ObjectKind, ObjectRecord, PartRecord, UploadRecord,
+    BucketAcl, BucketRecord, EncryptionRule, ObjectAcl, ObjectKind, ObjectRecord, PartRecord,
+    UploadRecord,
 };
 
 /// The object store: metadata and blobs, and the rules that keep them consistent.
@@ -49,11 +55,31 @@ pub use coffer_storage::{
 pub struct Service {
     meta: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
+    keys: Option<Arc<dyn KeyProvider>>,
+    key_cache: Option<Arc<key_cache::KeyCache>>,
 }
 
 impl Service {
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>) -> Self {
-        Service { meta, blobs }
+        Service {
+            meta,
+            blobs,
+            keys: None,
+            key_cache: None,
+        }
+    }
+
+    /// Enables server-side encryption with keys from `keys`.
+    pub fn with_key_provider(mut self, keys: Arc<dyn KeyProvider>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Enables the per-bucket SSE-KMS data-key cache with the given TTL (at most
+    /// [`MAX_KEY_CACHE_TTL`]).
+    pub fn with_data_key_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.key_cache = Some(Arc::new(key_cache::KeyCache::new(ttl)));
+        self
     }
 
     /// Frees the blobs of records that are no longer reachable. Failures only leave

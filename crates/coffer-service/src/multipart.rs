@@ -5,15 +5,28 @@
 use coffer_storage::{ObjectKind, ObjectRecord, PartRecord, PutCondition, Segment, UploadRecord};
 use md5::{Digest, Md5};
 
+use coffer_crypto::{Envelope, PackageSealer};
+
 use crate::copy::CopySource;
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Body, Ingested, crc64_combine, hex_upper, ingest};
 use crate::names::validate_object_key;
+use crate::object::sealer;
 use crate::object::{
     DEFAULT_CONTENT_TYPE, DEFAULT_STORAGE_CLASS, ObjectAttributes, new_generation,
 };
 use crate::range::ByteRange;
+use crate::sse::{SseRequest, resolve_encryption};
 use crate::{MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE, Service, now_ms};
+
+/// Which part of which upload a part write addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct PartTarget<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub upload_id: &'a str,
+    pub part_number: u32,
+}
 
 /// One entry of a CompleteMultipartUpload request.
 #[derive(Debug, Clone)]
@@ -30,6 +43,8 @@ pub struct PartCopyResult {
     pub first: u64,
     pub last: u64,
     pub total: u64,
+    /// The upload's encryption, which the part was sealed under.
+    pub encryption: Option<Envelope>,
 }
 
 fn check_part_number(part_number: u32) -> ServiceResult<()> {
@@ -61,9 +76,20 @@ impl Service {
         bucket: &str,
         key: &str,
         attributes: ObjectAttributes,
+        sse: Option<&SseRequest>,
+        caller: &str,
     ) -> ServiceResult<UploadRecord> {
         validate_object_key(key)?;
-        self.require_bucket(bucket).await?;
+        let bucket_record = self.require_bucket(bucket).await?;
+        // The upload's encryption, and its data key, are fixed here for every part.
+        let encryption = match resolve_encryption(sse, bucket_record.encryption.as_ref()) {
+            Some(plan) => Some(
+                self.new_object_key(&plan, bucket, key, caller)
+                    .await?
+                    .envelope,
+            ),
+            None => None,
+        };
         let upload = UploadRecord {
             key: key.to_owned(),
             upload_id: uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
@@ -77,6 +103,7 @@ impl Service {
                 .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
             headers: attributes.headers,
             user_meta: attributes.user_meta,
+            encryption,
         };
         self.meta.create_upload(bucket, upload.clone()).await?;
         Ok(upload)
@@ -99,18 +126,40 @@ impl Service {
 
     pub async fn upload_part(
         &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        part_number: u32,
+        target: &PartTarget<'_>,
         body: Body,
         content_md5: Option<[u8; 16]>,
-    ) -> ServiceResult<PartRecord> {
+        caller: &str,
+    ) -> ServiceResult<(PartRecord, Option<Envelope>)> {
+        let PartTarget {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } = *target;
         check_part_number(part_number)?;
-        self.require_upload(bucket, key, upload_id).await?;
-        let data = ingest(&*self.blobs, body, MAX_PART_SIZE, content_md5).await?;
-        self.record_part(bucket, key, upload_id, part_from(part_number, data))
-            .await
+        let upload = self.require_upload(bucket, key, upload_id).await?;
+        let sealer = self.part_sealer(&upload, part_number, caller).await?;
+        let data = ingest(&*self.blobs, body, MAX_PART_SIZE, content_md5, sealer).await?;
+        let part = self
+            .record_part(bucket, key, upload_id, part_from(part_number, data))
+            .await?;
+        Ok((part, upload.encryption))
+    }
+
+    /// Parts of an encrypted upload seal under the upload's data key, derived per part
+    /// number, so completion can order them freely.
+    async fn part_sealer(
+        &self,
+        upload: &UploadRecord,
+        part_number: u32,
+        caller: &str,
+    ) -> ServiceResult<Option<PackageSealer>> {
+        let key = match &upload.encryption {
+            Some(envelope) => Some(self.object_key(envelope, caller).await?),
+            None => None,
+        };
+        sealer(&key, part_number)
     }
 
     async fn record_part(
@@ -141,15 +190,19 @@ impl Service {
     /// UploadPartCopy: a part whose bytes come from an existing object, optionally a range.
     pub async fn upload_part_copy(
         &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        part_number: u32,
+        target: &PartTarget<'_>,
         source: &CopySource,
         range: Option<ByteRange>,
+        caller: &str,
     ) -> ServiceResult<PartCopyResult> {
+        let PartTarget {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } = *target;
         check_part_number(part_number)?;
-        self.require_upload(bucket, key, upload_id).await?;
+        let upload = self.require_upload(bucket, key, upload_id).await?;
         let src = self.copy_source(source).await?;
         let resolved = match range {
             Some(r) => r.resolve(src.size, crate::RangeMode::Standard)?,
@@ -159,13 +212,9 @@ impl Service {
             Some(r) => (r.first, r.last),
             None => (0, src.size.saturating_sub(1)),
         };
-        let data = ingest(
-            &*self.blobs,
-            self.body_of(&src, resolved),
-            MAX_PART_SIZE,
-            None,
-        )
-        .await?;
+        let sealer = self.part_sealer(&upload, part_number, caller).await?;
+        let body = self.body_of(&source.bucket, &src, resolved, caller).await?;
+        let data = ingest(&*self.blobs, body, MAX_PART_SIZE, None, sealer).await?;
         let part = self
             .record_part(bucket, key, upload_id, part_from(part_number, data))
             .await?;
@@ -174,6 +223,7 @@ impl Service {
             first,
             last,
             total: src.size,
+            encryption: upload.encryption,
         })
     }
 
@@ -253,9 +303,11 @@ impl Service {
             content_type: upload.content_type,
             headers: upload.headers,
             user_meta: upload.user_meta,
+            encryption: upload.encryption,
             segments: chosen
                 .iter()
                 .map(|p| Segment {
+                    key_index: p.part_number,
                     blob: p.blob.clone(),
                     len: p.size,
                 })

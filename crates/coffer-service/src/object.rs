@@ -1,7 +1,10 @@
 //! Single-object writes: PUT, append, delete, ACL.
 
+use coffer_crypto::PackageSealer;
 use coffer_storage::{ObjectAcl, ObjectKind, ObjectRecord, PutCondition, Segment, StorageError};
 use md5::{Digest, Md5};
+
+use crate::sse::{ObjectKey, SseRequest, resolve_encryption};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Body, Ingested, hex_upper, ingest};
@@ -30,6 +33,10 @@ pub struct PutOptions {
     pub content_md5: Option<[u8; 16]>,
     /// Refuse to replace an existing object.
     pub forbid_overwrite: bool,
+    /// Server-side encryption the request asked for; the bucket default applies without.
+    pub sse: Option<SseRequest>,
+    /// Who is writing, for the key audit trail.
+    pub caller: String,
 }
 
 /// The result of an append: the object after it.
@@ -66,7 +73,9 @@ impl ObjectAttributes {
             segments: vec![Segment {
                 blob: data.blob.clone(),
                 len: data.size,
+                key_index: 0,
             }],
+            encryption: None,
         }
     }
 }
@@ -100,15 +109,31 @@ impl Service {
         options: PutOptions,
     ) -> ServiceResult<ObjectRecord> {
         validate_object_key(key)?;
-        self.require_bucket(bucket).await?;
+        let bucket_record = self.require_bucket(bucket).await?;
         let condition = self
             .write_condition(bucket, key, options.forbid_overwrite)
             .await?;
-        let data = ingest(&*self.blobs, body, MAX_OBJECT_SIZE, options.content_md5).await?;
+        let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref());
+        let object_key = match &plan {
+            Some(plan) => Some(
+                self.new_object_key(plan, bucket, key, &options.caller)
+                    .await?,
+            ),
+            None => None,
+        };
+        let data = ingest(
+            &*self.blobs,
+            body,
+            MAX_OBJECT_SIZE,
+            options.content_md5,
+            sealer(&object_key, 0)?,
+        )
+        .await?;
         let mut record = options
             .attributes
             .into_record(key, &data, ObjectKind::Normal);
         record.content_md5 = Some(base64_md5(&data.md5));
+        record.encryption = object_key.map(|k| k.envelope);
         self.install(bucket, record, condition, &[data.blob]).await
     }
 
@@ -179,7 +204,7 @@ impl Service {
         options: PutOptions,
     ) -> ServiceResult<AppendOutcome> {
         validate_object_key(key)?;
-        self.require_bucket(bucket).await?;
+        let bucket_record = self.require_bucket(bucket).await?;
         let current = self.meta.get_object(bucket, key).await?;
         let length = match &current {
             Some(object) if object.kind != ObjectKind::Appendable => {
@@ -192,7 +217,32 @@ impl Service {
             return Err(ServiceError::PositionNotEqualToLength { position, length });
         }
         let room = MAX_OBJECT_SIZE - length;
-        let data = ingest(&*self.blobs, body, room, options.content_md5).await?;
+        // The first append fixes the encryption; later appends ignore what they ask for
+        // and seal their segment under the object's own key.
+        let object_key = match &current {
+            Some(object) => match &object.encryption {
+                Some(envelope) => Some(self.object_key(envelope, &options.caller).await?),
+                None => None,
+            },
+            None => {
+                match resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref()) {
+                    Some(plan) => Some(
+                        self.new_object_key(&plan, bucket, key, &options.caller)
+                            .await?,
+                    ),
+                    None => None,
+                }
+            }
+        };
+        let key_index = current.as_ref().map_or(0, |o| o.segments.len() as u32);
+        let data = ingest(
+            &*self.blobs,
+            body,
+            room,
+            options.content_md5,
+            sealer(&object_key, key_index)?,
+        )
+        .await?;
         let now = now_ms();
         let (record, condition) = match current {
             Some(mut object) => {
@@ -207,6 +257,7 @@ impl Service {
                 object.segments.push(Segment {
                     blob: data.blob.clone(),
                     len: data.size,
+                    key_index,
                 });
                 (object, condition)
             }
@@ -215,6 +266,7 @@ impl Service {
                     .attributes
                     .into_record(key, &data, ObjectKind::Appendable);
                 record.etag = append_etag("", &data.md5);
+                record.encryption = object_key.map(|k| k.envelope);
                 (record, PutCondition::Absent)
             }
         };
@@ -273,6 +325,13 @@ fn append_etag(previous: &str, chunk_md5: &[u8; 16]) -> String {
     h.update(previous.as_bytes());
     h.update(chunk_md5);
     hex_upper(&h.finalize())
+}
+
+/// The package sealer for segment `index` of an encrypted object, or `None` for plaintext.
+pub(crate) fn sealer(key: &Option<ObjectKey>, index: u32) -> ServiceResult<Option<PackageSealer>> {
+    key.as_ref()
+        .map(|k| k.segment(index).map(PackageSealer::new))
+        .transpose()
 }
 
 fn base64_md5(md5: &[u8; 16]) -> String {

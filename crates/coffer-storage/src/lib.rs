@@ -23,6 +23,7 @@ pub use meta::{
     BucketDeletion, CompletedUpload, MetaStore, ObjectListing, PutCondition, sweep_orphans,
 };
 pub use records::{
-    BucketAcl, BucketRecord, ObjectAcl, ObjectKind, ObjectRecord, PartRecord, Segment, UploadRecord,
+    BucketAcl, BucketRecord, EncryptionRule, Envelope, ObjectAcl, ObjectKind, ObjectRecord,
+    PartRecord, Segment, UploadRecord,
 };
 pub use redb_meta::RedbMetaStore;

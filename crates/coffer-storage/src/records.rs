@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::blob::BlobId;
 
+pub use coffer_crypto::Envelope;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BucketAcl {
     Private,
@@ -31,6 +33,21 @@ pub struct BucketRecord {
     pub acl: BucketAcl,
     pub storage_class: String,
     pub data_redundancy_type: String,
+    /// Default server-side encryption for uploads that choose none.
+    #[serde(default)]
+    pub encryption: Option<EncryptionRule>,
+}
+
+/// Which server-side encryption a bucket applies by default (the OSS
+/// `ServerSideEncryptionRule`), exactly as configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptionRule {
+    /// `AES256`, `SM4` or `KMS`.
+    pub algorithm: String,
+    /// Only with `KMS`: the CMK; `None` means the default CMK.
+    pub kms_key_id: Option<String>,
+    /// Only with `KMS`: `SM4` to encrypt data with SM4 instead of AES-256.
+    pub kms_data_encryption: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +64,10 @@ pub struct Segment {
     pub blob: BlobId,
     /// Length of the object bytes this segment contributes.
     pub len: u64,
+    /// For encrypted objects, which derived key seals this segment: 0 for a single PUT,
+    /// the part number for multipart, the append index for appendable objects.
+    #[serde(default)]
+    pub key_index: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +93,9 @@ pub struct ObjectRecord {
     /// User metadata, lower-case names without the dialect prefix (`x-oss-meta-`).
     pub user_meta: Vec<(String, String)>,
     pub segments: Vec<Segment>,
+    /// How the object is encrypted; `None` for plaintext objects.
+    #[serde(default)]
+    pub encryption: Option<Envelope>,
 }
 
 /// An in-progress multipart upload and the object attributes fixed at initiation.
@@ -85,6 +109,9 @@ pub struct UploadRecord {
     pub content_type: String,
     pub headers: Vec<(String, String)>,
     pub user_meta: Vec<(String, String)>,
+    /// Fixed at initiation for every part; parts seal under derived keys.
+    #[serde(default)]
+    pub encryption: Option<Envelope>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -683,6 +683,7 @@ mod tests {
             acl: BucketAcl::Private,
             storage_class: "Standard".to_owned(),
             data_redundancy_type: "LRS".to_owned(),
+            encryption: None,
         }
     }
 
@@ -706,8 +707,10 @@ mod tests {
                 .map(|&blob| Segment {
                     blob: blob.clone(),
                     len: 1,
+                    key_index: 0,
                 })
                 .collect(),
+            encryption: None,
         }
     }
 
@@ -721,6 +724,7 @@ mod tests {
             content_type: "application/octet-stream".to_owned(),
             headers: Vec::new(),
             user_meta: Vec::new(),
+            encryption: None,
         }
     }
 

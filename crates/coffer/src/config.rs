@@ -11,6 +11,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:7071";
 pub const DEFAULT_DATA_DIR: &str = "./coffer-data";
 pub const DEFAULT_REGION: &str = "cn-hangzhou";
+pub const DEFAULT_SSE_OSS_ROTATION_DAYS: u64 = 30;
 
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
@@ -29,7 +30,14 @@ pub struct ServeArgs {
     /// Domain whose sub-domains address buckets (virtual-hosted style); repeatable
     #[arg(long = "domain", env = "COFFER_DOMAINS", value_delimiter = ',')]
     pub domains: Vec<String>,
-    /// TOML file with any of: listen, admin_listen, data_dir, region, domains
+    /// Days between automatic rotations of the SSE-OSS service master key [default: 30]
+    #[arg(long, env = "COFFER_SSE_OSS_ROTATION_DAYS")]
+    pub sse_oss_rotation_days: Option<u64>,
+    /// Seconds an SSE-KMS data key may serve a bucket's uploads (0 = one key per object) [default: 0]
+    #[arg(long, env = "COFFER_KMS_DATA_KEY_CACHE_SECONDS")]
+    pub kms_data_key_cache_seconds: Option<u64>,
+    /// TOML file with any of: listen, admin_listen, data_dir, region, domains,
+    /// sse_oss_rotation_days, kms_data_key_cache_seconds
     #[arg(long, env = "COFFER_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -43,6 +51,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     region: Option<String>,
     domains: Option<Vec<String>>,
+    sse_oss_rotation_days: Option<u64>,
+    kms_data_key_cache_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +62,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub region: String,
     pub domains: Vec<String>,
+    pub sse_oss_rotation: std::time::Duration,
+    /// `None`: every SSE-KMS object gets its own data key.
+    pub kms_data_key_cache: Option<std::time::Duration>,
 }
 
 impl Settings {
@@ -79,7 +92,21 @@ impl Settings {
         if domains.is_empty() {
             domains = vec!["localhost".to_owned(), format!("oss-{region}.aliyuncs.com")];
         }
+        let rotation_days = args
+            .sse_oss_rotation_days
+            .or(file.sse_oss_rotation_days)
+            .unwrap_or(DEFAULT_SSE_OSS_ROTATION_DAYS);
+        if rotation_days == 0 {
+            return Err("sse_oss_rotation_days must be at least 1".into());
+        }
+        let cache_seconds = args
+            .kms_data_key_cache_seconds
+            .or(file.kms_data_key_cache_seconds)
+            .unwrap_or(0);
         Ok(Settings {
+            sse_oss_rotation: std::time::Duration::from_secs(rotation_days * 86_400),
+            kms_data_key_cache: (cache_seconds > 0)
+                .then(|| std::time::Duration::from_secs(cache_seconds)),
             listen: args
                 .listen
                 .or(file.listen)

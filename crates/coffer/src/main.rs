@@ -3,6 +3,7 @@
 
 mod config;
 mod credentials;
+mod keys;
 mod server;
 
 use clap::{Parser, Subcommand};

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use coffer_kms::{Kms, KmsConfig, RootKey};
 use coffer_oss::{OssApi, OssConfig};
 use coffer_service::Service;
 use coffer_storage::{FsBlobStore, RedbMetaStore, sweep_orphans};
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use crate::credentials::RootCredentials;
+use crate::keys::BuiltinKms;
 
 /// hyper's read buffer for a request head; a head that does not fit gets 431. hyper may
 /// accept heads up to about twice this, so the exact header limit is checked per request.
@@ -72,7 +74,13 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .install_recorder()
         .map_err(|e| format!("installing metrics recorder: {e}"))?;
 
-    let service = Service::new(Arc::new(meta), Arc::new(blobs));
+    let kms = open_kms(&settings).await?;
+    let mut service = Service::new(Arc::new(meta), Arc::new(blobs))
+        .with_key_provider(Arc::new(BuiltinKms(kms.clone())));
+    if let Some(ttl) = settings.kms_data_key_cache {
+        service = service.with_data_key_cache(ttl);
+    }
+    tokio::spawn(kms_maintenance(kms.clone()));
     let api = Arc::new(OssApi::new(
         service,
         Arc::new(credentials),
@@ -186,5 +194,57 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {},
         _ = tokio::signal::ctrl_c() => {},
+    }
+}
+
+/// Opens the built-in KMS: key state under `<data>/kms/`, sealed by the root key.
+async fn open_kms(settings: &Settings) -> Result<Arc<Kms>, String> {
+    let data_dir = settings.data_dir.clone();
+    let rotation = settings.sse_oss_rotation;
+    tokio::task::spawn_blocking(move || {
+        let dir = data_dir.join("kms");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let root_key = RootKey::load_or_create(&data_dir.join("root.key"))
+            .map_err(|e| format!("loading the root key: {e}"))?;
+        let config = KmsConfig {
+            service_key_rotation: rotation,
+            audit_log: Some(dir.join("audit.log")),
+        };
+        let kms = Kms::open(&dir, root_key, config).map_err(|e| format!("opening the KMS: {e}"))?;
+        kms.rotate_service_key_if_due()
+            .map_err(|e| format!("rotating the service key: {e}"))?;
+        Ok(Arc::new(kms))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// How often time-driven key work runs: service key rotation, and destroying keys whose
+/// deletion window has ended.
+const KMS_MAINTENANCE_PERIOD: Duration = Duration::from_secs(60);
+
+async fn kms_maintenance(kms: Arc<Kms>) {
+    let mut tick = tokio::time::interval(KMS_MAINTENANCE_PERIOD);
+    loop {
+        tick.tick().await;
+        let kms = kms.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let rotated = kms.rotate_service_key_if_due()?;
+            let purged = kms.purge_expired()?;
+            Ok::<_, coffer_kms::KmsError>((rotated, purged))
+        })
+        .await;
+        match outcome {
+            Ok(Ok((rotated, purged))) => {
+                if rotated {
+                    tracing::info!("rotated the SSE-OSS service master key");
+                }
+                for key in purged {
+                    tracing::warn!(key_id = %key, "deletion window ended: key material destroyed");
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "KMS maintenance failed"),
+            Err(e) => tracing::error!(error = %e, "KMS maintenance task panicked"),
+        }
     }
 }

@@ -1,0 +1,106 @@
+//! The AEADs packages are sealed with, behind one small interface so a backend can change
+//! (ring to aws-lc-rs, a faster SM4) without touching the format.
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
+use serde::{Deserialize, Serialize};
+
+use crate::sm4::Sm4Gcm;
+
+/// Which AEAD a package uses. The discriminant is the byte stored in package headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CipherSuite {
+    /// AES-256-GCM (ring).
+    Aes256Gcm = 1,
+    /// SM4-GCM with a 128-bit key (Coffer's own AES-NI SM4).
+    Sm4Gcm = 2,
+}
+
+impl CipherSuite {
+    pub fn id(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_id(id: u8) -> Option<Self> {
+        match id {
+            1 => Some(CipherSuite::Aes256Gcm),
+            2 => Some(CipherSuite::Sm4Gcm),
+            _ => None,
+        }
+    }
+
+    /// Key length the cipher takes, in bytes.
+    pub fn key_len(self) -> usize {
+        match self {
+            CipherSuite::Aes256Gcm => 32,
+            CipherSuite::Sm4Gcm => 16,
+        }
+    }
+}
+
+/// Authentication failed: the data, its header or its position is not what was sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("stored data failed authentication")]
+pub struct Tampered;
+
+/// A keyed AEAD. Keys are expanded once per segment, then used for every package.
+pub(crate) enum KeyedCipher {
+    Aes256Gcm(Box<LessSafeKey>),
+    Sm4Gcm(Box<Sm4Gcm>),
+}
+
+impl KeyedCipher {
+    /// `key` must be `suite.key_len()` bytes (guaranteed by the key derivation).
+    pub(crate) fn new(suite: CipherSuite, key: &[u8]) -> Self {
+        match suite {
+            CipherSuite::Aes256Gcm => {
+                let unbound =
+                    UnboundKey::new(&AES_256_GCM, key).expect("derived AES key is 32 bytes");
+                KeyedCipher::Aes256Gcm(Box::new(LessSafeKey::new(unbound)))
+            }
+            CipherSuite::Sm4Gcm => {
+                let key: &[u8; 16] = key.try_into().expect("derived SM4 key is 16 bytes");
+                KeyedCipher::Sm4Gcm(Box::new(Sm4Gcm::new(key)))
+            }
+        }
+    }
+
+    pub(crate) fn seal(&self, nonce: [u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
+        match self {
+            KeyedCipher::Aes256Gcm(key) => {
+                let tag = key
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(aad),
+                        buf,
+                    )
+                    .expect("package sizes are far below GCM's limit");
+                tag.as_ref().try_into().expect("GCM tags are 16 bytes")
+            }
+            KeyedCipher::Sm4Gcm(cipher) => cipher.seal_in_place_detached(&nonce, aad, buf),
+        }
+    }
+
+    pub(crate) fn open(
+        &self,
+        nonce: [u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), Tampered> {
+        match self {
+            KeyedCipher::Aes256Gcm(key) => key
+                .open_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(aad),
+                    Tag::from(*tag),
+                    buf,
+                    0..,
+                )
+                .map(|_| ())
+                .map_err(|_| Tampered),
+            KeyedCipher::Sm4Gcm(cipher) => cipher
+                .open_in_place_detached(&nonce, aad, buf, tag)
+                .map_err(|_| Tampered),
+        }
+    }
+}

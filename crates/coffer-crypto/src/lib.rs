@@ -1,0 +1,19 @@
+//! Coffer's encryption: the sealed-package format and the ciphers behind it.
+//!
+//! Pure computation, no I/O. An encrypted object is a list of segments (one per PUT, part
+//! or append); each segment is stored as a run of fixed-size authenticated *packages*
+//! (see [`package`]). Every segment has its own key, derived from the object's data key
+//! (see [`keys`]), and the wrapped data key travels in the object's [`Envelope`].
+//! The format is specified, with test vectors, in `docs/encryption-format.md`.
+
+mod cipher;
+mod envelope;
+pub mod keys;
+pub mod package;
+#[path = "sm4_shim.rs"]
+pub mod sm4;
+
+pub use cipher::{CipherSuite, Tampered};
+pub use envelope::{Envelope, SseMethod};
+pub use keys::{DataKey, SegmentKey};
+pub use package::{PACKAGE_OVERHEAD, PACKAGE_PLAINTEXT, PackageOpener, PackageSealer};

@@ -1,0 +1,151 @@
+//! SM4 constants and the affine decomposition of the SM4 S-box.
+//!
+//! # Where the S-box decomposition comes from
+//!
+//! The SM4 S-box (GB/T 32907-2016) is known to have the algebraic form
+//! `S(x) = A · inv(A · x + C) + C`, with `inv` the multiplicative inverse in
+//! GF(2^8) modulo `f(z) = z^8 + z^7 + z^6 + z^5 + z^4 + z^2 + 1` (0x1F5),
+//! `A` the 8×8 circulant bit matrix whose row `i` is `0xA7` rotated left by
+//! `i`, and `C = 0xD3` (bit `i` of a byte is the coefficient of `z^i`).
+//!
+//! `β = 0x23` is a root of `f` in the AES field GF(2^8)/0x11B, so
+//! `T: z^i ↦ β^i` is a field isomorphism from GF(2^8)/0x1F5 onto the AES
+//! field. Writing the AES S-box as `AES_S(w) = M_aes · inv_aes(w) + 0x63`
+//! gives
+//!
+//! ```text
+//! SM4_S(x) = A2(AES_S(A1(x)))
+//! A1(x) = T·A·x + T·C                                 (= M1·x + C1)
+//! A2(y) = A·T⁻¹·M_aes⁻¹·(y + 0x63) + C                (= M2·y + C2)
+//! ```
+//!
+//! The matrices below were derived that way for this module (not taken from
+//! any other implementation); `tests::affine_maps_match_derivation`
+//! recomputes them from `A`, `C` and `β`, and `tests::sbox_*` check the
+//! composition against the standard S-box table over all 256 inputs.
+
+/// System parameter FK from GB/T 32907-2016.
+pub(crate) const FK: [u32; 4] = [0xa3b1_bac6, 0x56aa_3350, 0x677d_9197, 0xb270_22dc];
+
+/// Key-schedule constants CK: byte `j` of `CK[i]` is `(4i + j) · 7 mod 256`.
+pub(crate) const CK: [u32; 32] = {
+    let mut ck = [0u32; 32];
+    let mut i = 0;
+    while i < 32 {
+        let mut w = 0u32;
+        let mut j = 0;
+        while j < 4 {
+            w = (w << 8) | (((4 * i + j) * 7) & 0xff) as u32;
+            j += 1;
+        }
+        ck[i] = w;
+        i += 1;
+    }
+    ck
+};
+
+/// Columns of `M1` (the image of bit `i` is `M1_COLS[i]`).
+pub(crate) const M1_COLS: [u8; 8] = [0x8c, 0x30, 0x85, 0x9f, 0xdc, 0x2e, 0xc5, 0x08];
+/// Additive constant of `A1`.
+pub(crate) const C1: u8 = 0x3e;
+/// Columns of `M2`.
+pub(crate) const M2_COLS: [u8; 8] = [0xb8, 0xca, 0x3e, 0x67, 0xe0, 0x50, 0x9d, 0xc0];
+/// Additive constant of `A2`.
+pub(crate) const C2: u8 = 0x6c;
+
+/// Applies the linear map given by its columns to `x`.
+pub(crate) const fn apply_linear(cols: &[u8; 8], x: u8) -> u8 {
+    let mut r = 0u8;
+    let mut i = 0;
+    while i < 8 {
+        // Branch-free: mask is 0xff when bit i of x is set.
+        let mask = 0u8.wrapping_sub((x >> i) & 1);
+        r ^= cols[i] & mask;
+        i += 1;
+    }
+    r
+}
+
+/// `A1(x) = M1·x + C1`.
+pub(crate) const fn a1(x: u8) -> u8 {
+    apply_linear(&M1_COLS, x) ^ C1
+}
+
+/// `A2(y) = M2·y + C2`.
+pub(crate) const fn a2(y: u8) -> u8 {
+    apply_linear(&M2_COLS, y) ^ C2
+}
+
+/// Nibble lookup tables for an affine map `x ↦ M·x + c`, in the form used by
+/// `PSHUFB`: `M·x + c = lo[x & 15] ^ hi[x >> 4]` (the constant goes in `lo`).
+const fn nibble_tables(cols: &[u8; 8], c: u8) -> ([u8; 16], [u8; 16]) {
+    let mut lo = [0u8; 16];
+    let mut hi = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        lo[i] = apply_linear(cols, i as u8) ^ c;
+        hi[i] = apply_linear(cols, (i as u8) << 4);
+        i += 1;
+    }
+    (lo, hi)
+}
+
+const A1_TABLES: ([u8; 16], [u8; 16]) = nibble_tables(&M1_COLS, C1);
+const A2_TABLES: ([u8; 16], [u8; 16]) = nibble_tables(&M2_COLS, C2);
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const A1_LO: [u8; 16] = A1_TABLES.0;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const A1_HI: [u8; 16] = A1_TABLES.1;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const A2_LO: [u8; 16] = A2_TABLES.0;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const A2_HI: [u8; 16] = A2_TABLES.1;
+
+/// Multiplication in the AES field GF(2^8)/0x11B (compile-time use only).
+pub(crate) const fn gf_mul(mut a: u8, mut b: u8) -> u8 {
+    let mut r = 0u8;
+    while b != 0 {
+        if b & 1 != 0 {
+            r ^= a;
+        }
+        let carry = a & 0x80;
+        a <<= 1;
+        if carry != 0 {
+            a ^= 0x1b;
+        }
+        b >>= 1;
+    }
+    r
+}
+
+/// Inverse in the AES field (`0 ↦ 0`), as `a^254` (compile-time use only).
+pub(crate) const fn gf_inv(a: u8) -> u8 {
+    let mut r = 1u8;
+    let mut i = 0;
+    while i < 254 {
+        r = gf_mul(r, a);
+        i += 1;
+    }
+    r
+}
+
+/// The AES S-box, `M_aes · inv(w) + 0x63` (compile-time use only).
+pub(crate) const fn aes_sbox(w: u8) -> u8 {
+    let b = gf_inv(w);
+    b ^ b.rotate_left(1) ^ b.rotate_left(2) ^ b.rotate_left(3) ^ b.rotate_left(4) ^ 0x63
+}
+
+/// The SM4 S-box table, computed at compile time as `A2(AES_S(A1(x)))`.
+///
+/// Used only by the portable fallback and the key schedule on CPUs without
+/// AES-NI: a table lookup indexed by secret data is **not** constant time
+/// (cache timing).
+pub(crate) const SBOX: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut x = 0;
+    while x < 256 {
+        t[x] = a2(aes_sbox(a1(x as u8)));
+        x += 1;
+    }
+    t
+};

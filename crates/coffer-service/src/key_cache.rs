@@ -1,0 +1,60 @@
+//! The per-bucket data-key cache, in the spirit of S3 Bucket Keys: one SSE-KMS data key
+//! serves a bucket's uploads for a bounded time, so a burst of PUTs costs one KMS call
+//! instead of one each. Objects still get distinct segment keys, because every envelope
+//! has its own random salt.
+//!
+//! The trade-off is the TTL: a CMK disabled while a key is cached keeps protecting new
+//! uploads until the entry expires. Reads always go to the KMS.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use coffer_crypto::CipherSuite;
+use tokio::sync::Mutex;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::sse::{IssuedKey, KeyError, SseRequest};
+
+/// Longest TTL accepted, so a cached key never outlives a key-state change by long.
+pub const MAX_TTL: Duration = Duration::from_secs(15 * 60);
+
+type CacheKey = (String, CipherSuite, Option<String>);
+
+pub(crate) struct KeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<CacheKey, (IssuedKey, Instant)>>,
+}
+
+impl KeyCache {
+    pub fn new(ttl: Duration) -> Self {
+        KeyCache {
+            ttl: ttl.min(MAX_TTL),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Returns the bucket's cached key for `plan`, issuing (and caching) one if there is
+    /// none or it expired. The lock is held while issuing so a burst issues only once.
+    pub async fn get_or_issue<F>(
+        &self,
+        bucket: &str,
+        plan: &SseRequest,
+        issue: F,
+    ) -> ServiceResult<IssuedKey>
+    where
+        F: FnOnce() -> Result<IssuedKey, KeyError> + Send + 'static,
+    {
+        let key = (bucket.to_owned(), plan.suite, plan.kms_key_id.clone());
+        let mut entries = self.entries.lock().await;
+        if let Some((issued, expires)) = entries.get(&key)
+            && Instant::now() < *expires
+        {
+            return Ok(issued.clone());
+        }
+        let issued = tokio::task::spawn_blocking(issue)
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        entries.insert(key, (issued.clone(), Instant::now() + self.ttl));
+        Ok(issued)
+    }
+}

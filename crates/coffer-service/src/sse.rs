@@ -1,0 +1,237 @@
+//! Server-side encryption: which method an upload gets, and the keys that implement it.
+//!
+//! [`resolve_encryption`] is the one place precedence is decided (the request's own
+//! choice, then the bucket default, then none); every write path calls it. Keys come
+//! from a [`KeyProvider`], so the built-in KMS, an external KMS or a test double plug in
+//! without this crate knowing which.
+
+use std::collections::BTreeMap;
+
+use coffer_crypto::{CipherSuite, DataKey, Envelope, SegmentKey, SseMethod};
+use coffer_storage::EncryptionRule;
+
+use crate::error::{ServiceError, ServiceResult};
+
+/// What a request asked for, already validated by the dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseRequest {
+    pub method: SseMethod,
+    pub suite: CipherSuite,
+    /// SSE-KMS only: a CMK id or alias; `None` for the default CMK.
+    pub kms_key_id: Option<String>,
+}
+
+impl SseRequest {
+    /// The request equivalent of a bucket's default rule.
+    pub fn from_rule(rule: &EncryptionRule) -> Option<SseRequest> {
+        let sm4_data = rule.kms_data_encryption.as_deref() == Some("SM4");
+        match rule.algorithm.as_str() {
+            "AES256" => Some(SseRequest {
+                method: SseMethod::ServiceManaged,
+                suite: CipherSuite::Aes256Gcm,
+                kms_key_id: None,
+            }),
+            "SM4" => Some(SseRequest {
+                method: SseMethod::ServiceManaged,
+                suite: CipherSuite::Sm4Gcm,
+                kms_key_id: None,
+            }),
+            "KMS" => Some(SseRequest {
+                method: SseMethod::Kms,
+                suite: if sm4_data {
+                    CipherSuite::Sm4Gcm
+                } else {
+                    CipherSuite::Aes256Gcm
+                },
+                kms_key_id: rule.kms_key_id.clone().filter(|k| !k.is_empty()),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Precedence, for every write path (PUT, POST, first append, initiate, copy): an
+/// explicit request wins, else the bucket default applies, else the object is stored in
+/// plaintext. A copy never consults its source.
+pub fn resolve_encryption(
+    request: Option<&SseRequest>,
+    bucket_default: Option<&EncryptionRule>,
+) -> Option<SseRequest> {
+    match request {
+        Some(r) => Some(r.clone()),
+        None => bucket_default.and_then(SseRequest::from_rule),
+    }
+}
+
+/// What a key provider binds a wrapped key to: unwrapping with any other context fails.
+pub type KeyContext = BTreeMap<String, String>;
+
+/// A data key in plaintext (for this request only) and wrapped (for the envelope).
+#[derive(Clone)]
+pub struct IssuedKey {
+    pub plaintext: DataKey,
+    /// The resolved CMK id, or `service` for SSE-OSS.
+    pub key_id: String,
+    pub key_version: u32,
+    pub wrapped: Vec<u8>,
+}
+
+/// Why a key could not be issued or unwrapped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("key {0} not found")]
+    KeyNotFound(String),
+    #[error("alias {0} not found")]
+    AliasNotFound(String),
+    #[error("key is disabled")]
+    Disabled,
+    #[error("key is pending deletion")]
+    PendingDeletion,
+    /// The key's material was destroyed: what it protected is unrecoverable.
+    #[error("key {0} was deleted")]
+    Deleted(String),
+    #[error("invalid key parameter: {0}")]
+    InvalidParameter(String),
+    /// The wrapped key does not open under its key and context.
+    #[error("wrapped data key failed authentication")]
+    InvalidCiphertext,
+    #[error("key service unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Issues and unwraps data keys. Implementations are synchronous and may block; the
+/// service calls them off the async executor.
+pub trait KeyProvider: Send + Sync + 'static {
+    fn issue(
+        &self,
+        method: SseMethod,
+        kms_key_id: Option<&str>,
+        context: &KeyContext,
+        caller: &str,
+    ) -> Result<IssuedKey, KeyError>;
+    fn unwrap(
+        &self,
+        envelope: &Envelope,
+        context: &KeyContext,
+        caller: &str,
+    ) -> Result<DataKey, KeyError>;
+}
+
+/// The context a data key is wrapped under: the object it protects. A key shared by a
+/// bucket's objects (the data-key cache) is bound to the bucket alone.
+pub(crate) fn key_context(bucket: &str, object: Option<&str>) -> KeyContext {
+    let mut c = KeyContext::new();
+    c.insert("bucket".into(), bucket.into());
+    if let Some(o) = object {
+        c.insert("object".into(), o.into());
+    }
+    c
+}
+
+pub(crate) fn envelope_context(envelope: &Envelope) -> KeyContext {
+    key_context(
+        &envelope.bucket,
+        (!envelope.object.is_empty()).then_some(envelope.object.as_str()),
+    )
+}
+
+/// An object's plaintext data key together with its envelope, ready to derive segment keys.
+pub(crate) struct ObjectKey {
+    pub envelope: Envelope,
+    data_key: DataKey,
+}
+
+impl ObjectKey {
+    pub fn segment(&self, index: u32) -> ServiceResult<SegmentKey> {
+        let salt = self
+            .envelope
+            .salt_array()
+            .ok_or_else(|| ServiceError::Internal("envelope salt is not 16 bytes".into()))?;
+        Ok(SegmentKey::derive(
+            &self.data_key,
+            &salt,
+            self.envelope.suite,
+            index,
+        ))
+    }
+}
+
+impl crate::Service {
+    fn keys(&self) -> ServiceResult<std::sync::Arc<dyn KeyProvider>> {
+        self.keys
+            .clone()
+            .ok_or_else(|| ServiceError::Internal("no key provider configured".into()))
+    }
+
+    /// Issues a fresh data key for a new object (or upload) under `plan`.
+    pub(crate) async fn new_object_key(
+        &self,
+        plan: &SseRequest,
+        bucket: &str,
+        object: &str,
+        caller: &str,
+    ) -> ServiceResult<ObjectKey> {
+        let keys = self.keys()?;
+        let cached = plan.method == SseMethod::Kms && self.key_cache.is_some();
+        let context = key_context(bucket, (!cached).then_some(object));
+        let issue = {
+            let (method, key_id, caller, context) = (
+                plan.method,
+                plan.kms_key_id.clone(),
+                caller.to_owned(),
+                context.clone(),
+            );
+            move || keys.issue(method, key_id.as_deref(), &context, &caller)
+        };
+        let issued = match &self.key_cache {
+            Some(cache) => cache.get_or_issue(bucket, plan, issue).await?,
+            None => tokio::task::spawn_blocking(issue)
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))??,
+        };
+        let envelope = Envelope {
+            format: Envelope::FORMAT,
+            method: plan.method,
+            suite: plan.suite,
+            key_id: issued.key_id.clone(),
+            key_version: issued.key_version,
+            wrapped_key: issued.wrapped.clone(),
+            salt: rand::random::<[u8; 16]>().to_vec(),
+            bucket: bucket.to_owned(),
+            object: if cached {
+                String::new()
+            } else {
+                object.to_owned()
+            },
+        };
+        Ok(ObjectKey {
+            envelope,
+            data_key: issued.plaintext,
+        })
+    }
+
+    /// Unwraps the data key of an existing object or upload.
+    pub(crate) async fn object_key(
+        &self,
+        envelope: &Envelope,
+        caller: &str,
+    ) -> ServiceResult<ObjectKey> {
+        if envelope.format != Envelope::FORMAT {
+            return Err(ServiceError::Internal(format!(
+                "unknown envelope format {}",
+                envelope.format
+            )));
+        }
+        let keys = self.keys()?;
+        let (env, caller) = (envelope.clone(), caller.to_owned());
+        let data_key = tokio::task::spawn_blocking(move || {
+            keys.unwrap(&env, &envelope_context(&env), &caller)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        Ok(ObjectKey {
+            envelope: envelope.clone(),
+            data_key,
+        })
+    }
+}
