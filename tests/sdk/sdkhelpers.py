@@ -202,3 +202,97 @@ def force_delete_bucket(server, name: str):
         b.delete_bucket()
     except oss2.exceptions.NoSuchBucket:
         pass
+
+
+# ---------------------------------------------------------------- server-side encryption
+# Used by the test_sse_*.py files (reference §1, §2, §7).
+
+SSE_HDR = "x-oss-server-side-encryption"
+SSE_DATA_HDR = "x-oss-server-side-data-encryption"
+SSE_KEY_HDR = "x-oss-server-side-encryption-key-id"
+SSE_HEADER_NAMES = (SSE_HDR, SSE_DATA_HDR, SSE_KEY_HDR)
+
+# The five effective object encryption methods.
+SSE_METHODS = ["none", "AES256", "SM4", "KMS", "KMS+SM4"]
+
+# Coffer seals plaintext in packages of 64 KiB (coffer-crypto PACKAGE_PLAINTEXT).
+SSE_PACKAGE = 64 * KB
+
+
+def sse_split(method):
+    """'KMS+SM4' -> ('KMS', 'SM4'); 'AES256' -> ('AES256', None); 'none' -> (None, None)."""
+    if method == "none":
+        return None, None
+    alg, _, data = method.partition("+")
+    return alg, (data or None)
+
+
+def sse_headers(method, key_id=None) -> dict:
+    """Request headers selecting `method` (optionally with an explicit CMK id)."""
+    alg, data = sse_split(method)
+    out = {}
+    if alg:
+        out[SSE_HDR] = alg
+    if data:
+        out[SSE_DATA_HDR] = data
+    if key_id is not None:
+        out[SSE_KEY_HDR] = key_id
+    return out
+
+
+def sse_v2_kwargs(method, key_id=None) -> dict:
+    """The same as keyword arguments of the v2 SDK's request models."""
+    alg, data = sse_split(method)
+    out = {}
+    if alg:
+        out["server_side_encryption"] = alg
+    if data:
+        out["server_side_data_encryption"] = data
+    if key_id is not None:
+        out["server_side_encryption_key_id"] = key_id
+    return out
+
+
+def sse_rule(method, key_id=None) -> oss2.models.ServerSideEncryptionRule:
+    alg, data = sse_split(method)
+    return oss2.models.ServerSideEncryptionRule(alg, key_id, data)
+
+
+def sse_of(headers):
+    """(algorithm, data algorithm, key id) as reported by the response headers."""
+    return tuple(hget(headers, n) for n in SSE_HEADER_NAMES)
+
+
+def assert_sse(headers, method, key_id=None, what=""):
+    """Assert that response headers report exactly `method` (§2.1): the algorithm header,
+    the data-encryption header only for KMS+SM4, and a non-empty key id for every KMS
+    object (equal to `key_id` when given). Returns the reported key id."""
+    alg, data = sse_split(method)
+    got = sse_of(headers)
+    ctx = "%s: expected %s, got SSE headers %r" % (what or "response", method, got)
+    assert got[0] == alg, ctx
+    assert got[1] == data, ctx
+    if alg == "KMS":
+        assert got[2], ctx + " (KMS objects always report the key id)"
+        if key_id is not None:
+            assert got[2] == key_id, ctx
+    else:
+        assert got[2] is None, ctx
+    return got[2]
+
+
+def assert_sse_v2(result, method, key_id=None, what=""):
+    """Like assert_sse, on the fields the v2 SDK parses into Get/Head/Append/Copy results."""
+    alg, data = sse_split(method)
+    got = (result.server_side_encryption, result.server_side_data_encryption,
+           result.server_side_encryption_key_id)
+    ctx = "%s: expected %s, got %r" % (what or "v2 result", method, got)
+    assert got[0] == alg, ctx
+    assert got[1] == data, ctx
+    if alg == "KMS":
+        assert got[2], ctx
+        if key_id is not None:
+            assert got[2] == key_id, ctx
+    else:
+        assert got[2] is None, ctx
+    return got[2]
