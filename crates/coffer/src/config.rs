@@ -18,7 +18,7 @@ pub struct ServeArgs {
     /// Address of the OSS API listener [default: 127.0.0.1:7070]
     #[arg(long, env = "COFFER_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Address of the admin listener (/metrics, /health) [default: 127.0.0.1:7071]
+    /// Address of the admin listener (/metrics, /health, /admin) [default: 127.0.0.1:7071]
     #[arg(long, env = "COFFER_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
     /// Where metadata and object data live [default: ./coffer-data]

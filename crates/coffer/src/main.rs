@@ -1,6 +1,7 @@
 //! `coffer`: the server and its admin commands. Everything substantial lives in the
 //! library crates; this binary parses configuration and wires them together.
 
+mod cli_kms;
 mod config;
 mod credentials;
 mod keys;
@@ -23,11 +24,14 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(config::ServeArgs),
+    /// Manage the built-in KMS of a running server (through its admin listener).
+    Kms(cli_kms::KmsArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Kms(args) => cli_kms::run(args),
         Command::Serve(args) => {
             let settings = match config::Settings::resolve(args) {
                 Ok(s) => s,

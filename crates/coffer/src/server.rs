@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use coffer_admin::AdminApi;
 use coffer_kms::{Kms, KmsConfig, RootKey};
 use coffer_oss::{OssApi, OssConfig};
 use coffer_service::Service;
@@ -81,9 +82,15 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         service = service.with_data_key_cache(ttl);
     }
     tokio::spawn(kms_maintenance(kms.clone()));
+    let credentials = Arc::new(credentials);
+    let admin_routes = Arc::new(AdminRoutes {
+        api: AdminApi::new(kms.clone(), credentials.clone(), settings.region.clone()),
+        metrics,
+        kms: kms.clone(),
+    });
     let api = Arc::new(OssApi::new(
         service,
-        Arc::new(credentials),
+        credentials,
         OssConfig {
             region: settings.region.clone(),
             domains: settings.domains.clone(),
@@ -125,10 +132,10 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             },
             accepted = admin.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let metrics = metrics.clone();
+                    let routes = admin_routes.clone();
                     let service = service_fn(move |req: Request<Incoming>| {
-                        let metrics = metrics.clone();
-                        async move { Ok::<_, Infallible>(admin_response(&req, &metrics)) }
+                        let routes = routes.clone();
+                        async move { Ok::<_, Infallible>(admin_response(req, &routes).await) }
                     });
                     serve_connection(&graceful, stream, peer, service);
                 }
@@ -175,9 +182,24 @@ fn serve_connection<S, B>(
     });
 }
 
-fn admin_response(req: &Request<Incoming>, metrics: &PrometheusHandle) -> Response<Full<Bytes>> {
-    let (status, body) = match req.uri().path() {
-        "/metrics" => (StatusCode::OK, metrics.render()),
+/// What the admin listener serves: `/metrics` and `/health` (unauthenticated) and the signed
+/// admin API under `/admin/`.
+struct AdminRoutes {
+    api: AdminApi,
+    metrics: PrometheusHandle,
+    kms: Arc<Kms>,
+}
+
+async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
+    if path == "/admin" || path.starts_with("/admin/") {
+        return routes.api.handle(req).await;
+    }
+    let (status, body) = match path {
+        "/metrics" => {
+            export_kms_usage(&routes.kms).await;
+            (StatusCode::OK, routes.metrics.render())
+        }
         "/health" => (StatusCode::OK, "ok\n".to_owned()),
         _ => (StatusCode::NOT_FOUND, "not found\n".to_owned()),
     };
@@ -186,6 +208,31 @@ fn admin_response(req: &Request<Incoming>, metrics: &PrometheusHandle) -> Respon
         .header("content-type", "text/plain; version=0.0.4")
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_default()
+}
+
+/// Sets `coffer_kms_key_calls{key_id, operation}` from the KMS's in-memory usage counters
+/// (live CMKs and the SSE-OSS service key, `key_id="service"`), so a scrape sees current values.
+async fn export_kms_usage(kms: &Arc<Kms>) {
+    let kms = kms.clone();
+    match tokio::task::spawn_blocking(move || kms.usage_snapshot()).await {
+        Ok(usage) => {
+            for (key_id, usage) in usage {
+                metrics::gauge!(
+                    "coffer_kms_key_calls",
+                    "key_id" => key_id.clone(),
+                    "operation" => "GenerateDataKey"
+                )
+                .set(usage.generate_data_key as f64);
+                metrics::gauge!(
+                    "coffer_kms_key_calls",
+                    "key_id" => key_id,
+                    "operation" => "Decrypt"
+                )
+                .set(usage.decrypt as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "reading KMS usage for /metrics failed"),
+    }
 }
 
 async fn shutdown_signal() {

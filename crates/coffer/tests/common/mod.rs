@@ -408,10 +408,19 @@ impl Req<'_> {
             builder = builder.header(name, value);
         }
         let request = builder.body(Full::new(req.body.clone())).unwrap();
-        let response = req.server.http.request(request).await.map_err(|e| e.to_string())?;
+        let response = req
+            .server
+            .http
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok(Resp { status: parts.status, headers: parts.headers, body })
+        Ok(Resp {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     }
 }
 

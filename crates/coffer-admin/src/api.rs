@@ -1,0 +1,607 @@
+//! The server side: authenticates admin requests and runs them against the KMS.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use base64::Engine;
+use bytes::Bytes;
+use coffer_kms::{KeyMetadata, Kms, KmsError};
+use coffer_oss::auth::{AuthContext, AuthError, Principal, RequestParts, SecretLookup};
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use md5::{Digest, Md5};
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::{ADMIN_BUCKET, MAX_BODY_BYTES};
+
+/// Path (without the leading `/`) under which the KMS actions live.
+const KMS_KEY_PREFIX: &str = "admin/kms/";
+
+/// Serves the admin API. Cheap to clone; share one per server.
+#[derive(Clone)]
+pub struct AdminApi {
+    kms: Arc<Kms>,
+    keys: Arc<dyn SecretLookup + Send + Sync>,
+    region: String,
+}
+
+impl fmt::Debug for AdminApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminApi")
+            .field("kms", &self.kms)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminApi {
+    /// `keys` are the access keys allowed to call the API (the server's root key);
+    /// `region` is the region V4 signatures must name.
+    pub fn new(
+        kms: Arc<Kms>,
+        keys: Arc<dyn SecretLookup + Send + Sync>,
+        region: impl Into<String>,
+    ) -> AdminApi {
+        AdminApi {
+            kms,
+            keys,
+            region: region.into(),
+        }
+    }
+
+    /// Serves one request. Never fails: every error becomes a JSON error response.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = req.uri().path().to_owned();
+        let result = self.handle_inner(req).await;
+        match &result {
+            Ok(_) => tracing::debug!(%path, "admin request served"),
+            Err(e) => {
+                tracing::info!(%path, code = e.code, status = e.status.as_u16(), "admin request failed")
+            }
+        }
+        match result {
+            Ok(value) => json_response(StatusCode::OK, &value),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn handle_inner<B>(&self, req: Request<B>) -> Result<Value, ApiError>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        let key = object_key(parts.uri.path())?;
+        let query = parse_query(parts.uri.query())?;
+
+        // Authentication first, from the head alone: unauthenticated callers learn nothing
+        // about the actions and cannot make the server buffer a body.
+        let request_parts = RequestParts {
+            method: parts.method.as_str(),
+            bucket: Some(ADMIN_BUCKET),
+            key: Some(&key),
+            query: &query,
+            headers: &parts.headers,
+        };
+        let ctx = AuthContext {
+            region: self.region.clone(),
+            now: SystemTime::now(),
+        };
+        match coffer_oss::auth::authenticate(&request_parts, self.keys.as_ref(), &ctx) {
+            Ok(Principal::AccessKey { .. }) => {}
+            Ok(Principal::Anonymous) => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    "The admin API requires a request signed with the root AccessKey.",
+                ));
+            }
+            Err(e) => return Err(ApiError::from_auth(e)),
+        }
+
+        if parts.method != Method::POST {
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The admin API only accepts POST.",
+            ));
+        }
+        let action = key
+            .strip_prefix(KMS_KEY_PREFIX)
+            .and_then(Action::from_name)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "InvalidAction",
+                    format!("No admin action at {}.", parts.uri.path()),
+                )
+            })?;
+
+        let body = read_body(&parts.headers, body).await?;
+        check_content_md5(&parts.headers, &body)?;
+        let call = action.parse(&body)?;
+
+        let kms = self.kms.clone();
+        tokio::task::spawn_blocking(move || call.run(&kms))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "admin KMS call panicked");
+                ApiError::internal("the KMS call did not complete")
+            })?
+    }
+}
+
+/// The object key a request is signed for: the decoded path without its leading `/`.
+fn object_key(path: &str) -> Result<String, ApiError> {
+    let raw = path.strip_prefix('/').unwrap_or(path);
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidURI",
+                "The request path is not valid UTF-8.",
+            )
+        })
+}
+
+/// Decoded query pairs in order, as the OSS front end decodes them (`+` is a space).
+fn parse_query(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidArgument",
+                    "The query string is not valid UTF-8.",
+                )
+            })
+    };
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+async fn read_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "IncompleteBody",
+            format!("The request body could not be read: {e}"),
+        )),
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "EntityTooLarge",
+        format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+    )
+}
+
+/// The signature does not cover the body, but it covers `Content-MD5`: a body must come with
+/// one, and must match it.
+fn check_content_md5(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let invalid = |message: &str| ApiError::new(StatusCode::BAD_REQUEST, "InvalidDigest", message);
+    let Some(value) = headers.get("content-md5") else {
+        return if body.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid(
+                "A request with a body must carry a Content-MD5 header (it is what the signature covers).",
+            ))
+        };
+    };
+    let provided = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.trim())
+                .ok()
+        })
+        .ok_or_else(|| invalid("The Content-MD5 you specified is not valid."))?;
+    if provided.as_slice() != Md5::digest(body).as_slice() {
+        return Err(invalid(
+            "The Content-MD5 you specified did not match what we received.",
+        ));
+    }
+    Ok(())
+}
+
+/// An error response: `{"Code", "Message", …}` with an HTTP status.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// Further fields of the JSON body (authentication diagnostics).
+    extra: Vec<(&'static str, String)>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+    }
+
+    fn invalid_parameter(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", message)
+    }
+
+    fn from_auth(e: AuthError) -> ApiError {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::FORBIDDEN);
+        let extra = e
+            .extra
+            .into_iter()
+            // The hex dump only repeats StringToSign.
+            .filter(|(name, _)| *name != "StringToSignBytes")
+            .collect();
+        ApiError {
+            status,
+            code: e.code,
+            message: e.message,
+            extra,
+        }
+    }
+
+    fn from_kms(e: KmsError) -> ApiError {
+        let status = match &e {
+            KmsError::KeyNotFound(_) | KmsError::AliasNotFound(_) | KmsError::KeyDeleted => {
+                StatusCode::NOT_FOUND
+            }
+            KmsError::KeyDisabled | KmsError::KeyPendingDeletion => StatusCode::CONFLICT,
+            KmsError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            KmsError::InvalidCiphertext | KmsError::Storage(_) => {
+                tracing::error!(error = %e, "admin KMS call failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let mut body = Map::new();
+        body.insert("Code".into(), Value::from(self.code));
+        body.insert("Message".into(), Value::from(self.message));
+        for (name, value) in self.extra {
+            body.insert(name.into(), Value::from(value));
+        }
+        json_response(self.status, &Value::Object(body))
+    }
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_default()
+}
+
+/// The actions, before their parameters are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    CreateKey,
+    ListKeys,
+    DescribeKey,
+    EnableKey,
+    DisableKey,
+    ScheduleKeyDeletion,
+    CancelKeyDeletion,
+    DeleteKeyNow,
+    RotateKey,
+    CreateAlias,
+    DeleteAlias,
+    ListAliases,
+    GetKeyUsage,
+}
+
+impl Action {
+    fn from_name(name: &str) -> Option<Action> {
+        Some(match name {
+            "CreateKey" => Action::CreateKey,
+            "ListKeys" => Action::ListKeys,
+            "DescribeKey" => Action::DescribeKey,
+            "EnableKey" => Action::EnableKey,
+            "DisableKey" => Action::DisableKey,
+            "ScheduleKeyDeletion" => Action::ScheduleKeyDeletion,
+            "CancelKeyDeletion" => Action::CancelKeyDeletion,
+            "DeleteKeyNow" => Action::DeleteKeyNow,
+            "RotateKey" => Action::RotateKey,
+            "CreateAlias" => Action::CreateAlias,
+            "DeleteAlias" => Action::DeleteAlias,
+            "ListAliases" => Action::ListAliases,
+            "GetKeyUsage" => Action::GetKeyUsage,
+            _ => return None,
+        })
+    }
+
+    /// Parses the parameters; an empty body means `{}`.
+    fn parse(self, body: &[u8]) -> Result<Call, ApiError> {
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            body
+        };
+        Ok(match self {
+            Action::CreateKey => {
+                let p: CreateKeyParams = params(body)?;
+                Call::CreateKey(p.description.unwrap_or_default())
+            }
+            Action::ListKeys => {
+                params::<NoParams>(body)?;
+                Call::ListKeys
+            }
+            Action::ListAliases => {
+                params::<NoParams>(body)?;
+                Call::ListAliases
+            }
+            Action::DescribeKey => Call::DescribeKey(key_id(body)?),
+            Action::EnableKey => Call::EnableKey(key_id(body)?),
+            Action::DisableKey => Call::DisableKey(key_id(body)?),
+            Action::CancelKeyDeletion => Call::CancelKeyDeletion(key_id(body)?),
+            Action::DeleteKeyNow => Call::DeleteKeyNow(key_id(body)?),
+            Action::RotateKey => Call::RotateKey(key_id(body)?),
+            Action::GetKeyUsage => Call::GetKeyUsage(key_id(body)?),
+            Action::ScheduleKeyDeletion => {
+                let p: ScheduleParams = params(body)?;
+                Call::ScheduleKeyDeletion(p.key_id, p.pending_window_in_days)
+            }
+            Action::CreateAlias => {
+                let p: CreateAliasParams = params(body)?;
+                Call::CreateAlias(p.alias_name, p.key_id)
+            }
+            Action::DeleteAlias => {
+                let p: AliasParams = params(body)?;
+                Call::DeleteAlias(p.alias_name)
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct NoParams {}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct CreateKeyParams {
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct KeyIdParams {
+    key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ScheduleParams {
+    key_id: String,
+    pending_window_in_days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct CreateAliasParams {
+    alias_name: String,
+    key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct AliasParams {
+    alias_name: String,
+}
+
+/// Syntax errors are `MalformedJSON`; valid JSON of the wrong shape (not an object, unknown or
+/// missing parameters, wrong types) is `InvalidParameter`.
+fn params<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MalformedJSON",
+            format!("The request body is not valid JSON: {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::invalid_parameter(
+            "The request body must be a JSON object.",
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::invalid_parameter(format!("Invalid parameters: {e}")))
+}
+
+fn key_id(body: &[u8]) -> Result<String, ApiError> {
+    params::<KeyIdParams>(body).map(|p| p.key_id)
+}
+
+/// A parsed call, ready to run on a blocking thread.
+#[derive(Debug)]
+enum Call {
+    CreateKey(String),
+    ListKeys,
+    DescribeKey(String),
+    EnableKey(String),
+    DisableKey(String),
+    ScheduleKeyDeletion(String, u32),
+    CancelKeyDeletion(String),
+    DeleteKeyNow(String),
+    RotateKey(String),
+    CreateAlias(String, String),
+    DeleteAlias(String),
+    ListAliases,
+    GetKeyUsage(String),
+}
+
+impl Call {
+    fn run(self, kms: &Kms) -> Result<Value, ApiError> {
+        let meta = |r: Result<KeyMetadata, KmsError>| {
+            let meta = r.map_err(ApiError::from_kms)?;
+            serde_json::to_value(meta).map_err(|e| ApiError::internal(e.to_string()))
+        };
+        let empty = |r: Result<(), KmsError>| r.map(|()| json!({})).map_err(ApiError::from_kms);
+        match self {
+            Call::CreateKey(description) => meta(kms.create_key(&description)),
+            Call::ListKeys => {
+                let keys = serde_json::to_value(kms.list_keys())
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                Ok(json!({ "Keys": keys }))
+            }
+            Call::DescribeKey(key) => meta(kms.describe_key(&key)),
+            Call::EnableKey(key) => meta(kms.enable_key(&key)),
+            Call::DisableKey(key) => meta(kms.disable_key(&key)),
+            Call::ScheduleKeyDeletion(key, days) => meta(kms.schedule_key_deletion(&key, days)),
+            Call::CancelKeyDeletion(key) => meta(kms.cancel_key_deletion(&key)),
+            Call::DeleteKeyNow(key) => empty(kms.delete_key_now(&key)),
+            Call::RotateKey(key) => meta(kms.rotate_key(&key)),
+            Call::CreateAlias(alias, key) => empty(kms.create_alias(&alias, &key)),
+            Call::DeleteAlias(alias) => empty(kms.delete_alias(&alias)),
+            Call::ListAliases => {
+                let aliases: Vec<Value> = kms
+                    .list_aliases()
+                    .into_iter()
+                    .map(|(alias, key)| json!({ "AliasName": alias, "KeyId": key }))
+                    .collect();
+                Ok(json!({ "Aliases": aliases }))
+            }
+            Call::GetKeyUsage(key) => {
+                let m = kms.describe_key(&key).map_err(ApiError::from_kms)?;
+                Ok(json!({
+                    "KeyId": m.key_id,
+                    "Usage": {
+                        "GenerateDataKey": m.usage.generate_data_key,
+                        "Decrypt": m.usage.decrypt,
+                    },
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_round_trip_their_names() {
+        for name in crate::KMS_ACTIONS {
+            let action = Action::from_name(name).expect(name);
+            assert_eq!(format!("{action:?}"), name);
+        }
+        assert_eq!(Action::from_name("createkey"), None);
+        assert_eq!(Action::from_name(""), None);
+    }
+
+    #[test]
+    fn query_is_decoded_like_the_oss_front_end() {
+        let q = parse_query(Some("a=b%20c&d&e=f+g&&x%2Fy=")).unwrap();
+        let expected: Vec<(String, String)> = [("a", "b c"), ("d", ""), ("e", "f g"), ("x/y", "")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(q, expected);
+        assert!(parse_query(None).unwrap().is_empty());
+        assert!(parse_query(Some("a=%FF")).is_err());
+    }
+
+    #[test]
+    fn object_key_strips_the_slash_and_decodes() {
+        assert_eq!(
+            object_key("/admin/kms/CreateKey").unwrap(),
+            "admin/kms/CreateKey"
+        );
+        assert_eq!(
+            object_key("/admin/kms/Create%4Bey").unwrap(),
+            "admin/kms/CreateKey"
+        );
+        assert!(object_key("/%FF").is_err());
+    }
+
+    #[test]
+    fn parameters_are_strict() {
+        assert!(matches!(
+            Action::DescribeKey.parse(br#"{"KeyId":"k"}"#),
+            Ok(Call::DescribeKey(k)) if k == "k"
+        ));
+        let err = Action::DescribeKey.parse(br#"{"KeyID":"k"}"#).unwrap_err();
+        assert_eq!(err.code, "InvalidParameter");
+        let err = Action::DescribeKey.parse(b"").unwrap_err();
+        assert_eq!(err.code, "InvalidParameter");
+        let err = Action::ListKeys.parse(b"{").unwrap_err();
+        assert_eq!(err.code, "MalformedJSON");
+        let err = Action::ListKeys.parse(b"[]").unwrap_err();
+        assert_eq!(err.code, "InvalidParameter");
+        assert!(matches!(Action::ListKeys.parse(b" \n"), Ok(Call::ListKeys)));
+        assert!(matches!(
+            Action::CreateKey.parse(b"{}"),
+            Ok(Call::CreateKey(d)) if d.is_empty()
+        ));
+        let err = Action::ScheduleKeyDeletion
+            .parse(br#"{"KeyId":"k","PendingWindowInDays":-1}"#)
+            .unwrap_err();
+        assert_eq!(err.code, "InvalidParameter");
+    }
+
+    #[test]
+    fn content_md5_is_required_with_a_body_and_checked() {
+        let mut headers = HeaderMap::new();
+        assert!(check_content_md5(&headers, b"").is_ok());
+        assert_eq!(
+            check_content_md5(&headers, b"{}").unwrap_err().code,
+            "InvalidDigest"
+        );
+        let good = base64::engine::general_purpose::STANDARD.encode(Md5::digest(b"{}"));
+        headers.insert("content-md5", good.parse().unwrap());
+        assert!(check_content_md5(&headers, b"{}").is_ok());
+        assert!(check_content_md5(&headers, b"{ }").is_err());
+        headers.insert("content-md5", "not base64!".parse().unwrap());
+        assert!(check_content_md5(&headers, b"{}").is_err());
+    }
+}

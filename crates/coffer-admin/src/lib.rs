@@ -1,0 +1,74 @@
+//! Coffer's admin API: manages the built-in KMS over HTTP, in the RPC style of Alibaba Cloud
+//! KMS's API.
+//!
+//! # Protocol
+//!
+//! `POST /admin/kms/<Action>` with a JSON object as the body (an empty body means `{}`); the
+//! response is JSON too. Parameter and field names are PascalCase, as in Alibaba's API:
+//!
+//! | Action | Parameters | Result |
+//! |---|---|---|
+//! | `CreateKey` | `Description?` | the new key's metadata |
+//! | `ListKeys` | — | `{"Keys": [metadata, …]}` |
+//! | `DescribeKey` | `KeyId` (id or alias) | metadata |
+//! | `EnableKey`, `DisableKey`, `CancelKeyDeletion`, `RotateKey` | `KeyId` | metadata |
+//! | `ScheduleKeyDeletion` | `KeyId`, `PendingWindowInDays` (7–30) | metadata |
+//! | `DeleteKeyNow` | `KeyId` | `{}` |
+//! | `CreateAlias` | `AliasName`, `KeyId` | `{}` |
+//! | `DeleteAlias` | `AliasName` | `{}` |
+//! | `ListAliases` | — | `{"Aliases": [{"AliasName", "KeyId"}, …]}` |
+//! | `GetKeyUsage` | `KeyId` | `{"KeyId", "Usage": {"GenerateDataKey", "Decrypt"}}` |
+//!
+//! "metadata" is [`coffer_kms::KeyMetadata`] as JSON (`KeyId`, `KeyState`, `Aliases`,
+//! `PrimaryKeyVersion`, `Usage`, …). Unknown parameters are rejected.
+//!
+//! Errors are `{"Code": "…", "Message": "…"}` with these statuses: `KeyNotFound`,
+//! `AliasNotFound`, `KeyDeleted` 404; `KeyDisabled`, `KeyPendingDeletion` 409;
+//! `InvalidParameter` 400 (also for a body that is JSON of the wrong shape); `MalformedJSON`
+//! 400; `InvalidDigest` 400; `InvalidAction` 404; `MethodNotAllowed` 405; `EntityTooLarge` 413
+//! (bodies are limited to [`MAX_BODY_BYTES`]); `Storage`, `InternalError` 500. Authentication
+//! failures keep the OSS verifier's status and code: `AccessDenied`, `InvalidAccessKeyId`,
+//! `SignatureDoesNotMatch`, `RequestTimeTooSkewed` (403) or `InvalidArgument` (400, a
+//! malformed `Authorization`); `SignatureDoesNotMatch` also carries `StringToSign` and, for
+//! V4, `CanonicalRequest`, as OSS does.
+//!
+//! # Authentication
+//!
+//! Every request must carry an OSS V4 or V1 signature (header or presigned URL) by an access
+//! key the server knows: the root AccessKey. The signature is computed as if the request
+//! addressed bucket [`ADMIN_BUCKET`] and the object named by the path without its leading `/`
+//! (`admin/kms/CreateKey`), so it covers the action. The body is not part of an OSS
+//! signature (V4 signs `UNSIGNED-PAYLOAD`), so a request with a body must carry a
+//! `Content-MD5` header, which both signature versions sign, and the server checks the body
+//! against it. Signatures are valid for 15 minutes, so a captured request can be replayed
+//! within that window: keep the admin listener on a trusted network.
+
+mod api;
+mod client;
+
+pub use api::AdminApi;
+pub use client::{AdminClient, AdminError};
+
+/// The bucket name requests are signed for.
+pub const ADMIN_BUCKET: &str = "coffer-admin";
+/// The path prefix of the KMS actions.
+pub const KMS_PATH_PREFIX: &str = "/admin/kms/";
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The actions under [`KMS_PATH_PREFIX`].
+pub const KMS_ACTIONS: [&str; 13] = [
+    "CreateKey",
+    "ListKeys",
+    "DescribeKey",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "DeleteKeyNow",
+    "RotateKey",
+    "CreateAlias",
+    "DeleteAlias",
+    "ListAliases",
+    "GetKeyUsage",
+];
