@@ -20,6 +20,7 @@ mod get;
 mod headers;
 mod list;
 mod multipart;
+mod post;
 mod put;
 mod router;
 pub mod xml;
@@ -240,20 +241,26 @@ impl OssApi {
         let operation = router::classify(&parts.method, &target, &query, has_copy_source)?;
         outcome.operation = operation.name();
 
-        let principal = auth::authenticate(
-            &RequestParts {
-                method: parts.method.as_str(),
-                bucket: target.bucket.as_deref(),
-                key: target.key.as_deref(),
-                query: &query.0,
-                headers: &parts.headers,
-            },
-            &*self.keys,
-            &AuthContext {
-                region: self.config.region.clone(),
-                now: SystemTime::now(),
-            },
-        )?;
+        // PostObject is signed inside its form, not in headers or the URL (which OSS ignores
+        // for it): its handler verifies the policy and derives the caller itself.
+        let principal = if operation == Operation::PostObject {
+            Principal::Anonymous
+        } else {
+            auth::authenticate(
+                &RequestParts {
+                    method: parts.method.as_str(),
+                    bucket: target.bucket.as_deref(),
+                    key: target.key.as_deref(),
+                    query: &query.0,
+                    headers: &parts.headers,
+                },
+                &*self.keys,
+                &AuthContext {
+                    region: self.config.region.clone(),
+                    now: SystemTime::now(),
+                },
+            )?
+        };
         let ctx = RequestContext {
             target,
             query,
@@ -261,7 +268,9 @@ impl OssApi {
             principal,
             host: host.to_owned(),
         };
-        access::authorize(self, &ctx, operation).await?;
+        if operation != Operation::PostObject {
+            access::authorize(self, &ctx, operation).await?;
+        }
         if operation.reads_request_body() && !has_length_or_chunked(&ctx.headers) {
             return Err(OssError::missing_content_length());
         }
@@ -284,6 +293,7 @@ impl OssApi {
             ListMultipartUploads => multipart::list_uploads(self, &ctx).await,
             DeleteMultipleObjects => delete::delete_multiple(self, &ctx, body).await,
             PutObject => put::put_object(self, &ctx, body).await,
+            PostObject => post::post_object(self, &ctx, body).await,
             AppendObject => put::append_object(self, &ctx, body).await,
             CopyObject => copy::copy_object(self, &ctx).await,
             GetObject => get::get_object(self, &ctx, false).await,

@@ -138,6 +138,7 @@ pub enum Operation {
     ListMultipartUploads,
     DeleteMultipleObjects,
     PutObject,
+    PostObject,
     CopyObject,
     GetObject,
     HeadObject,
@@ -174,6 +175,7 @@ impl Operation {
             ListMultipartUploads => "ListMultipartUploads",
             DeleteMultipleObjects => "DeleteMultipleObjects",
             PutObject => "PutObject",
+            PostObject => "PostObject",
             CopyObject => "CopyObject",
             GetObject => "GetObject",
             HeadObject => "HeadObject",
@@ -202,7 +204,7 @@ impl Operation {
 
     pub fn reads_request_body(self) -> bool {
         use Operation::*;
-        matches!(self, PutObject | AppendObject | UploadPart)
+        matches!(self, PutObject | PostObject | AppendObject | UploadPart)
     }
 }
 
@@ -276,6 +278,8 @@ pub fn classify(
                 Method::GET if query.get("list-type") == Some("2") => ListObjectsV2,
                 Method::GET => ListObjects,
                 Method::POST if query.has("delete") => DeleteMultipleObjects,
+                // Browser form upload; the handler insists on multipart/form-data.
+                Method::POST => PostObject,
                 _ => return Err(OssError::method_not_allowed()),
             }
         }
@@ -383,5 +387,9 @@ mod tests {
             Operation::ListObjectsV2
         );
         assert!(classify(&Method::GET, &t(Some("b"), None), &q("cors"), false).is_err());
+        assert_eq!(
+            classify(&Method::POST, &t(Some("b"), None), &q(""), false).unwrap(),
+            Operation::PostObject
+        );
     }
 }

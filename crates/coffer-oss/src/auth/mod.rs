@@ -10,6 +10,7 @@
 
 mod dates;
 mod error;
+pub mod post_policy;
 pub mod signer;
 mod v1;
 mod v4;
