@@ -10,7 +10,6 @@ mod cipher;
 mod envelope;
 pub mod keys;
 pub mod package;
-#[path = "sm4_shim.rs"]
 pub mod sm4;
 
 pub use cipher::{CipherSuite, Tampered};

@@ -35,6 +35,9 @@ pub enum KmsError {
     /// (e.g. cancelling the deletion of a key that is not pending deletion).
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    /// The caller's policies do not allow this use of the key.
+    #[error("This request is forbidden by kms")]
+    AccessDenied,
     /// Unwrapping failed: another encryption context, a tampered blob or an unknown version.
     #[error("the ciphertext is invalid for this key and encryption context")]
     InvalidCiphertext,
@@ -53,6 +56,7 @@ impl KmsError {
             KmsError::KeyPendingDeletion => "KeyPendingDeletion",
             KmsError::KeyDeleted => "KeyDeleted",
             KmsError::InvalidParameter(_) => "InvalidParameter",
+            KmsError::AccessDenied => "AccessDenied",
             KmsError::InvalidCiphertext => "InvalidCiphertext",
             KmsError::Storage(_) => "Storage",
         }

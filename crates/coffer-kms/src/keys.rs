@@ -95,6 +95,25 @@ impl RootKey {
     pub(crate) fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// A 32-byte key for another component, derived from the root key with HKDF-SHA256
+    /// (empty salt, info = `"coffer/root/" + purpose`). Distinct purposes give independent
+    /// keys, and none reveals the root key or the keys it seals in the KMS state.
+    pub fn derive_subkey(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        struct Len32;
+        impl ring::hkdf::KeyType for Len32 {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &[]).extract(&self.0[..]);
+        let info = [b"coffer/root/".as_slice(), purpose.as_bytes()];
+        let mut out = Zeroizing::new([0u8; 32]);
+        prk.expand(&info, Len32)
+            .and_then(|okm| okm.fill(&mut out[..]))
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        out
+    }
 }
 
 impl Drop for RootKey {
@@ -317,6 +336,28 @@ mod tests {
         assert_eq!(format!("{key:?}"), "DataKey(..)");
         let root = RootKey::from_bytes([0xab; 32]);
         assert_eq!(format!("{root:?}"), "RootKey(..)");
+    }
+
+    #[test]
+    fn subkeys_are_hkdf_sha256_and_separated_by_purpose() {
+        let root = RootKey::from_bytes([0x0b; 32]);
+        let a = root.derive_subkey("identity-seal");
+        assert_eq!(*a, *root.derive_subkey("identity-seal"), "deterministic");
+        assert_ne!(*a, *root.derive_subkey("identity-seal2"));
+        assert_ne!(*a, *root.derive_subkey(""));
+        assert_ne!(&*a, root.bytes());
+        assert_ne!(
+            *a,
+            *RootKey::from_bytes([0x0c; 32]).derive_subkey("identity-seal")
+        );
+        // HKDF-SHA256 with an empty salt, computed independently with ring's HMAC:
+        // PRK = HMAC(zeros(32), IKM); OKM = HMAC(PRK, info || 0x01) (one block is 32 bytes).
+        use ring::hmac;
+        let prk = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &[0u8; 32]), &[0x0b; 32]);
+        let mut msg = b"coffer/root/identity-seal".to_vec();
+        msg.push(1);
+        let okm = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, prk.as_ref()), &msg);
+        assert_eq!(&a[..], okm.as_ref());
     }
 
     #[test]

@@ -139,7 +139,16 @@ pub struct Kms {
     rng: SystemRandom,
     state: Mutex<State>,
     audit: Option<AuditLog>,
+    /// Who may use which key; unset means every caller may (the server sets it).
+    access: std::sync::OnceLock<Arc<dyn KeyAccess>>,
     _dir_lock: File,
+}
+
+/// Decides whether a caller may use a CMK for a data-path action (`kms:GenerateDataKey`,
+/// `kms:Decrypt`). The KMS asks after resolving the key id, so policies see real ids, and
+/// audits refusals like any other outcome.
+pub trait KeyAccess: Send + Sync {
+    fn allowed(&self, caller: &str, action: &str, key_id: &str) -> bool;
 }
 
 impl std::fmt::Debug for Kms {
@@ -240,6 +249,7 @@ impl Kms {
                 usage: HashMap::new(),
             }),
             audit,
+            access: std::sync::OnceLock::new(),
             _dir_lock: dir_lock,
         };
         if created {
@@ -250,6 +260,18 @@ impl Kms {
             ]);
         }
         Ok(kms)
+    }
+
+    /// Installs the permission check for CMK use. Can be set once.
+    pub fn set_key_access(&self, access: Arc<dyn KeyAccess>) {
+        let _ = self.access.set(access);
+    }
+
+    fn permit(&self, caller: &str, action: &str, key_id: &str) -> Result<(), KmsError> {
+        match self.access.get() {
+            Some(access) if !access.allowed(caller, action, key_id) => Err(KmsError::AccessDenied),
+            _ => Ok(()),
+        }
     }
 
     // ------------------------------------------------------------------ data path
@@ -278,6 +300,7 @@ impl Kms {
             let record = &st.file.keys[&id];
             let version = primary_version(record);
             event.set_key(&id, Some(version));
+            self.permit(caller, "kms:GenerateDataKey", &id)?;
             usable(record)?;
             let plaintext = DataKey::random(&self.rng)?;
             let ciphertext = crypto::seal(
@@ -322,6 +345,7 @@ impl Kms {
             }
             let id = resolve(&st.file, &wrapped.key_id)?;
             event.set_key(&id, None);
+            self.permit(caller, "kms:Decrypt", &id)?;
             usable(&st.file.keys[&id])?;
             let material = st
                 .material

@@ -33,8 +33,8 @@ pub use keys::{
     DataKey, EncryptionContext, GeneratedKey, KeySelector, ROOT_KEY_ENV, RootKey, WrappedKey,
 };
 pub use kms::{
-    DEFAULT_KEY_ALIAS, KeyMetadata, KeyState, KeyUsage, Kms, KmsConfig, RESERVED_ALIAS_PREFIX,
-    SERVICE_KEY_ID, ServiceKeyInfo,
+    DEFAULT_KEY_ALIAS, KeyAccess, KeyMetadata, KeyState, KeyUsage, Kms, KmsConfig,
+    RESERVED_ALIAS_PREFIX, SERVICE_KEY_ID, ServiceKeyInfo,
 };
 
 /// The state file's name inside the directory given to [`Kms::open`].

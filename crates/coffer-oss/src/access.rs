@@ -1,54 +1,366 @@
-//! Who may do what. Today: the root account may do everything; anonymous callers get what
-//! the bucket and object ACLs grant, as on OSS. RAM users and policies extend this module.
+//! Who may do what: RAM policies of the caller, the bucket policy, and ACLs, combined as
+//! OSS combines them.
+//!
+//! 1. An explicit Deny in any policy that applies wins.
+//! 2. The root account is allowed everything else on its own resources.
+//! 3. An Allow from the caller's RAM policies or from the bucket policy allows.
+//! 4. Otherwise the ACLs decide: object reads (and, under `public-read-write`, writes)
+//!    and listings can be public; everything else is denied.
+//!
+//! KMS permissions are enforced by the KMS itself, after it resolves the key (see
+//! `coffer_kms::KeyAccess`), so that refusals are audited with the key they concern.
 
-use coffer_service::{BucketAcl, ObjectAcl, ServiceError};
+use std::sync::Arc;
 
-use crate::auth::Principal;
+use coffer_iam::{Decision, Policy, PolicyKind, PrincipalRef, keys, oss_resource};
+use coffer_service::{BucketAcl, BucketRecord, ObjectAcl, ServiceError};
+
+use crate::auth::{Principal, SecretLookup};
+use crate::encryption::{SSE, SSE_DATA, SSE_KEY_ID};
 use crate::error::{OssError, OssResult};
+use crate::headers::header_str;
 use crate::router::Operation;
 use crate::{OssApi, RequestContext};
 
-fn denied() -> OssError {
+/// Who an access key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerIdentity {
+    /// The account's root AccessKey pair.
+    Root,
+    /// A RAM user of the account.
+    User { name: String, id: String },
+}
+
+/// The credential and identity store the front end authenticates and authorizes against.
+pub trait Identities: SecretLookup + Send + Sync {
+    /// Who owns `access_key_id`; `None` if no active key has that id.
+    fn caller(&self, access_key_id: &str) -> Option<CallerIdentity>;
+    /// The RAM policies attached to a user.
+    fn user_policies(&self, user_name: &str) -> Vec<Arc<Policy>>;
+}
+
+/// The OSS action an operation needs (§6.2 of the reference; published in
+/// docs/access-control.md). CopyObject and UploadPartCopy also need `oss:GetObject` on
+/// their source.
+pub fn action_of(op: Operation) -> &'static str {
+    use Operation::*;
+    match op {
+        ListBuckets => "oss:ListBuckets",
+        PutBucket => "oss:PutBucket",
+        DeleteBucket => "oss:DeleteBucket",
+        GetBucketInfo => "oss:GetBucketInfo",
+        GetBucketLocation => "oss:GetBucketLocation",
+        GetBucketStat => "oss:GetBucketStat",
+        PutBucketAcl => "oss:PutBucketAcl",
+        GetBucketAcl => "oss:GetBucketAcl",
+        PutBucketEncryption => "oss:PutBucketEncryption",
+        GetBucketEncryption => "oss:GetBucketEncryption",
+        DeleteBucketEncryption => "oss:DeleteBucketEncryption",
+        PutBucketPolicy => "oss:PutBucketPolicy",
+        GetBucketPolicy => "oss:GetBucketPolicy",
+        DeleteBucketPolicy => "oss:DeleteBucketPolicy",
+        ListObjects | ListObjectsV2 => "oss:ListObjects",
+        ListMultipartUploads => "oss:ListMultipartUploads",
+        DeleteMultipleObjects | DeleteObject => "oss:DeleteObject",
+        PutObject
+        | PostObject
+        | AppendObject
+        | InitiateMultipartUpload
+        | UploadPart
+        | CompleteMultipartUpload
+        | CopyObject
+        | UploadPartCopy => "oss:PutObject",
+        GetObject | HeadObject | GetObjectMeta => "oss:GetObject",
+        PutObjectAcl => "oss:PutObjectAcl",
+        GetObjectAcl => "oss:GetObjectAcl",
+        AbortMultipartUpload => "oss:AbortMultipartUpload",
+        ListParts => "oss:ListParts",
+    }
+}
+
+/// Whether the operation addresses an object (resource `bucket/key`) rather than the bucket.
+fn addresses_object(op: Operation) -> bool {
+    use Operation::*;
+    !matches!(
+        op,
+        ListBuckets
+            | PutBucket
+            | DeleteBucket
+            | GetBucketInfo
+            | GetBucketLocation
+            | GetBucketStat
+            | PutBucketAcl
+            | GetBucketAcl
+            | PutBucketEncryption
+            | GetBucketEncryption
+            | DeleteBucketEncryption
+            | PutBucketPolicy
+            | GetBucketPolicy
+            | DeleteBucketPolicy
+            | ListObjects
+            | ListObjectsV2
+            | ListMultipartUploads
+            | DeleteMultipleObjects
+            | PostObject
+    )
+}
+
+fn denied_by_policy() -> OssError {
+    OssError::access_denied("You are forbidden to access this resource by a policy.")
+}
+
+fn denied_by_acl() -> OssError {
     OssError::access_denied("You have no right to access this object because of bucket acl.")
 }
 
-pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation) -> OssResult<()> {
-    if matches!(ctx.principal, Principal::AccessKey { .. }) {
-        return Ok(());
+/// A parsed bucket policy, cached against the exact text it came from.
+pub(crate) type PolicyCache =
+    std::sync::Mutex<std::collections::HashMap<String, (String, Arc<Policy>)>>;
+
+impl OssApi {
+    fn bucket_policy(&self, bucket: &BucketRecord) -> Option<Arc<Policy>> {
+        let text = bucket.policy.as_ref()?;
+        let mut cache = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached_text, policy)) = cache.get(&bucket.name)
+            && cached_text == text
+        {
+            return Some(policy.clone());
+        }
+        let kind = PolicyKind::Bucket {
+            bucket: bucket.name.clone(),
+        };
+        // Stored policies were validated when they were put; one that no longer parses
+        // (a newer server wrote it) must not silently grant or deny.
+        match coffer_iam::parse_policy(text, &kind) {
+            Ok(policy) => {
+                let policy = Arc::new(policy);
+                cache.insert(bucket.name.clone(), (text.clone(), policy.clone()));
+                Some(policy)
+            }
+            Err(e) => {
+                tracing::error!(bucket = %bucket.name, error = %e, "stored bucket policy does not parse; denying");
+                Some(Arc::new(
+                    coffer_iam::parse_policy(
+                        r#"{"Version":"1","Statement":[{"Effect":"Deny","Principal":["*"],"Action":["oss:*"],"Resource":["*"]}]}"#,
+                        &PolicyKind::Identity,
+                    )
+                    .ok()?,
+                ))
+            }
+        }
     }
-    use Operation::*;
-    // Only object data and listings can ever be public; configuration never is. Copies
-    // are refused too: they would need read access to a second, unchecked object.
-    let object_op = matches!(
+}
+
+/// The request's own condition values: the encryption it asks for, listing parameters.
+fn condition_values(ctx: &RequestContext, op: Operation) -> Vec<(&'static str, String)> {
+    let mut values = Vec::new();
+    if action_of(op) == "oss:PutObject" {
+        for (key, header) in [
+            (keys::SSE, SSE),
+            (keys::SSE_DATA, SSE_DATA),
+            (keys::SSE_KEY_ID, SSE_KEY_ID),
+        ] {
+            if let Some(v) = header_str(&ctx.headers, header) {
+                values.push((key, v.to_owned()));
+            }
+        }
+        // PostObject carries them as form fields, which its handler copies into headers
+        // before asking; nothing else to add here.
+    }
+    if matches!(
         op,
-        GetObject | HeadObject | GetObjectMeta | PutObject | AppendObject | DeleteObject
-    );
-    if !(object_op || matches!(op, ListObjects | ListObjectsV2)) {
-        return Err(OssError::access_denied(
-            "AccessDenied: anonymous access is not allowed for this operation.",
-        ));
+        Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListMultipartUploads
+    ) {
+        for (key, param) in [(keys::PREFIX, "prefix"), (keys::DELIMITER, "delimiter")] {
+            if let Some(v) = ctx.query.get(param) {
+                values.push((key, v.to_owned()));
+            }
+        }
     }
+    values
+}
+
+pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation) -> OssResult<()> {
+    let caller = match &ctx.principal {
+        Principal::AccessKey { access_key_id } => Some((
+            access_key_id.as_str(),
+            api.identities
+                .caller(access_key_id)
+                .ok_or_else(|| OssError::access_denied("The AccessKey was disabled or deleted."))?,
+        )),
+        Principal::Anonymous => None,
+    };
+    let account = api.config.owner_id.as_str();
+    let principal = match &caller {
+        None => PrincipalRef::Anonymous,
+        Some((_, CallerIdentity::Root)) => PrincipalRef::Root { account },
+        Some((_, CallerIdentity::User { name, id })) => PrincipalRef::User { account, id, name },
+    };
+    let identity: Vec<Arc<Policy>> = match &caller {
+        Some((_, CallerIdentity::User { name, .. })) => api.identities.user_policies(name),
+        _ => Vec::new(),
+    };
+    let identity_refs: Vec<&Policy> = identity.iter().map(|p| &**p).collect();
+    let values = condition_values(ctx, op);
+    let values_ref: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, v.clone())).collect();
+    let mut request = coffer_iam::RequestContext::new(principal, time::OffsetDateTime::now_utc());
+    request.source_ip = ctx.remote;
+    request.user_agent = header_str(&ctx.headers, "user-agent");
+    request.access_key_id = caller.as_ref().map(|(id, _)| *id);
+    request.values = &values_ref;
+
+    if op == Operation::ListBuckets {
+        return match coffer_iam::combine(
+            &identity_refs,
+            None,
+            action_of(op),
+            &oss_resource(None, None),
+            &request,
+        ) {
+            Decision::Allow => Ok(()),
+            _ => Err(denied_by_policy()),
+        };
+    }
+
     let bucket = match api.service.get_bucket(ctx.bucket()).await {
-        Ok(bucket) => bucket,
-        Err(ServiceError::NoSuchBucket) => return Err(ServiceError::NoSuchBucket.into()),
+        Ok(bucket) => Some(bucket),
+        Err(ServiceError::NoSuchBucket) => None,
         Err(e) => return Err(e.into()),
     };
-    let mut effective = match bucket.acl {
+    request.resource_owner = Some(bucket.as_ref().map_or(account, |b| b.owner.as_str()));
+    let key = addresses_object(op).then(|| ctx.key());
+    let resource = oss_resource(Some(ctx.bucket()), key);
+    let bucket_policy = bucket.as_ref().and_then(|b| api.bucket_policy(b));
+    let decision = coffer_iam::combine(
+        &identity_refs,
+        bucket_policy.as_deref(),
+        action_of(op),
+        &resource,
+        &request,
+    );
+    match decision {
+        Decision::Deny => return Err(denied_by_policy()),
+        Decision::Allow => {}
+        Decision::NotApplicable => {
+            // A missing bucket: only its (would-be) owner learns that it is missing.
+            let Some(bucket) = &bucket else {
+                return if caller.is_some() {
+                    Err(ServiceError::NoSuchBucket.into())
+                } else {
+                    Err(denied_by_acl())
+                };
+            };
+            acl_allows(api, ctx, op, bucket).await?;
+        }
+    }
+    if matches!(op, Operation::CopyObject | Operation::UploadPartCopy) {
+        authorize_copy_source(api, ctx, &identity_refs, &mut request).await?;
+    }
+    Ok(())
+}
+
+/// Copies read their source: `oss:GetObject` on it, under its own bucket's policy and ACL.
+async fn authorize_copy_source<'a>(
+    api: &'a OssApi,
+    ctx: &RequestContext,
+    identity: &[&Policy],
+    request: &mut coffer_iam::RequestContext<'a>,
+) -> OssResult<()> {
+    let source = crate::copy::copy_source(ctx)?;
+    let bucket = match api.service.get_bucket(&source.bucket).await {
+        Ok(bucket) => bucket,
+        // The copy itself reports a missing source bucket.
+        Err(ServiceError::NoSuchBucket) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    request.resource_owner = Some(&api.config.owner_id);
+    request.values = &[];
+    let resource = oss_resource(Some(&source.bucket), Some(&source.key));
+    let policy = api.bucket_policy(&bucket);
+    match coffer_iam::combine(
+        identity,
+        policy.as_deref(),
+        "oss:GetObject",
+        &resource,
+        request,
+    ) {
+        Decision::Deny => Err(denied_by_policy()),
+        Decision::Allow => Ok(()),
+        Decision::NotApplicable => {
+            let acl = effective_acl(api, &bucket, &source.key).await;
+            if matches!(acl, ObjectAcl::PublicRead | ObjectAcl::PublicReadWrite) {
+                Ok(())
+            } else {
+                Err(denied_by_acl())
+            }
+        }
+    }
+}
+
+/// The ACL that governs `key`: its own, unless `default`, then the bucket's.
+async fn effective_acl(api: &OssApi, bucket: &BucketRecord, key: &str) -> ObjectAcl {
+    if !key.is_empty()
+        && let Ok(object) = api.service.head_object(&bucket.name, key).await
+        && object.acl != ObjectAcl::Default
+    {
+        return object.acl;
+    }
+    match bucket.acl {
         BucketAcl::Private => ObjectAcl::Private,
         BucketAcl::PublicRead => ObjectAcl::PublicRead,
         BucketAcl::PublicReadWrite => ObjectAcl::PublicReadWrite,
-    };
-    // An object's own ACL overrides the bucket's for reads of that object.
-    if object_op
-        && let Ok(object) = api.service.head_object(ctx.bucket(), ctx.key()).await
-        && object.acl != ObjectAcl::Default
-    {
-        effective = object.acl;
     }
-    let allowed = match effective {
+}
+
+/// ACL fallback when no policy decides: object data and listings can be public;
+/// configuration never is.
+async fn acl_allows(
+    api: &OssApi,
+    ctx: &RequestContext,
+    op: Operation,
+    bucket: &BucketRecord,
+) -> OssResult<()> {
+    use Operation::*;
+    let reads = matches!(
+        op,
+        GetObject | HeadObject | GetObjectMeta | ListObjects | ListObjectsV2
+    );
+    let writes = matches!(op, PutObject | PostObject | AppendObject | DeleteObject);
+    if !(reads || writes) {
+        return Err(denied_by_acl());
+    }
+    let key = if matches!(op, ListObjects | ListObjectsV2) {
+        ""
+    } else {
+        ctx.key()
+    };
+    let allowed = match effective_acl(api, bucket, key).await {
         ObjectAcl::PublicReadWrite => true,
-        ObjectAcl::PublicRead => op.is_read(),
+        ObjectAcl::PublicRead => reads,
         _ => false,
     };
-    if allowed { Ok(()) } else { Err(denied()) }
+    if allowed {
+        Ok(())
+    } else {
+        Err(denied_by_acl())
+    }
+}
+
+/// Validates a bucket policy document for `bucket`, naming the fault when it is refused.
+pub(crate) fn validate_bucket_policy(bucket: &str, text: &str) -> OssResult<()> {
+    coffer_iam::parse_policy(
+        text,
+        &PolicyKind::Bucket {
+            bucket: bucket.to_owned(),
+        },
+    )
+    .map(|_| ())
+    .map_err(|e| {
+        OssError::new(
+            400,
+            "InvalidPolicyDocument",
+            "0031-00000001",
+            format!("Invalid policy document: {e}"),
+        )
+    })
 }

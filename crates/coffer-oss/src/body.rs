@@ -60,3 +60,23 @@ pub async fn collect_small(mut body: RequestBody, limit: usize) -> OssResult<Byt
     }
     Ok(buf.freeze())
 }
+
+/// Most of an unread request body the server reads and discards before answering an
+/// early error: enough that ordinary clients, still sending, can read the answer instead
+/// of failing on a closed socket; bounded so a refused client cannot make the server read
+/// gigabytes.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub async fn drain(mut body: RequestBody) {
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}

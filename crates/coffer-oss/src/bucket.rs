@@ -222,3 +222,63 @@ pub(crate) async fn get_bucket_stat(
     };
     xml_response(document.to_xml())
 }
+
+/// Largest bucket policy accepted, as on OSS (16 KiB).
+const MAX_POLICY_BYTES: usize = 16 * 1024;
+
+pub(crate) async fn put_bucket_policy(
+    api: &OssApi,
+    ctx: &RequestContext,
+    body: RequestBody,
+) -> OssResult<Response<ResponseBody>> {
+    api.service.get_bucket(ctx.bucket()).await?;
+    let document = collect_small(body, MAX_POLICY_BYTES).await.map_err(|_| {
+        OssError::new(
+            400,
+            "InvalidPolicyDocument",
+            "0031-00000002",
+            "The policy document is larger than 16 KB.",
+        )
+    })?;
+    let text = std::str::from_utf8(&document).map_err(|_| {
+        OssError::new(
+            400,
+            "InvalidPolicyDocument",
+            "0031-00000003",
+            "The policy document is not UTF-8.",
+        )
+    })?;
+    crate::access::validate_bucket_policy(ctx.bucket(), text)?;
+    api.service
+        .set_bucket_policy(ctx.bucket(), Some(text.to_owned()))
+        .await?;
+    Ok(empty_response(StatusCode::OK))
+}
+
+pub(crate) async fn get_bucket_policy(
+    api: &OssApi,
+    ctx: &RequestContext,
+) -> OssResult<Response<ResponseBody>> {
+    let bucket = api.service.get_bucket(ctx.bucket()).await?;
+    let Some(policy) = bucket.policy else {
+        return Err(OssError::new(
+            404,
+            "NoSuchBucketPolicy",
+            "0031-00000004",
+            "The bucket policy does not exist.",
+        ));
+    };
+    Response::builder()
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CONTENT_LENGTH, policy.len())
+        .body(crate::body::full(policy))
+        .map_err(|e| OssError::internal(&e.to_string()))
+}
+
+pub(crate) async fn delete_bucket_policy(
+    api: &OssApi,
+    ctx: &RequestContext,
+) -> OssResult<Response<ResponseBody>> {
+    api.service.set_bucket_policy(ctx.bucket(), None).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}

@@ -291,6 +291,7 @@ fn key_error(e: coffer_service::KeyError) -> OssError {
             "0005-00000208",
             "The specified parameter KMS keyId is not valid",
         ),
+        AccessDenied => OssError::access_denied("This request is forbidden by kms"),
         InvalidCiphertext => {
             tracing::error!("a stored data key failed to unwrap under its key and context");
             OssError::new(

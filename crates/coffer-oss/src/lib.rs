@@ -7,7 +7,7 @@
 //! OSS-specific (header names, XML, signatures, error codes) lives in this crate, so
 //! another dialect can sit beside it over the same service.
 
-mod access;
+pub mod access;
 mod acl;
 pub mod auth;
 mod body;
@@ -38,7 +38,8 @@ pub use error::OssError;
 use http_body_util::BodyExt;
 pub use router::Operation;
 
-use auth::{AuthContext, Principal, RequestParts, SecretLookup};
+pub use access::{CallerIdentity, Identities, action_of};
+use auth::{AuthContext, Principal, RequestParts};
 use error::OssResult;
 use router::{Query, Target};
 
@@ -66,8 +67,10 @@ impl OssConfig {
 /// The OSS front end: turns HTTP requests into service calls.
 pub struct OssApi {
     service: Service,
-    keys: Arc<dyn SecretLookup + Send + Sync>,
+    identities: Arc<dyn Identities>,
     config: OssConfig,
+    /// Parsed bucket policies, by bucket.
+    policies: access::PolicyCache,
 }
 
 /// Everything an operation handler needs to know about its request.
@@ -78,6 +81,8 @@ pub(crate) struct RequestContext {
     pub principal: Principal,
     /// `Host` as the client sent it, echoed as `HostId` in errors.
     pub host: String,
+    /// The client's address, for `acs:SourceIp` conditions.
+    pub remote: Option<std::net::IpAddr>,
 }
 
 impl RequestContext {
@@ -105,15 +110,12 @@ struct Outcome {
 }
 
 impl OssApi {
-    pub fn new(
-        service: Service,
-        keys: Arc<dyn SecretLookup + Send + Sync>,
-        config: OssConfig,
-    ) -> Self {
+    pub fn new(service: Service, identities: Arc<dyn Identities>, config: OssConfig) -> Self {
         OssApi {
             service,
-            keys,
+            identities,
             config,
+            policies: Default::default(),
         }
     }
 
@@ -212,6 +214,25 @@ impl OssApi {
         bucket_for_log: &mut String,
     ) -> OssResult<Response<ResponseBody>> {
         let (parts, body) = req.into_parts();
+        let (ctx, operation) = match self.prepare(parts, host, outcome, bucket_for_log).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                body::drain(body).await;
+                return Err(e);
+            }
+        };
+        self.run(operation, &ctx, body).await
+    }
+
+    /// Everything decided before an operation runs: target, operation, signature,
+    /// permission. A refusal here leaves the request body unread.
+    async fn prepare(
+        &self,
+        parts: http::request::Parts,
+        host: &str,
+        outcome: &mut Outcome,
+        bucket_for_log: &mut String,
+    ) -> OssResult<(RequestContext, Operation)> {
         let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > self.config.max_uri_bytes {
             return Err(OssError::invalid_argument(
@@ -254,7 +275,7 @@ impl OssApi {
                     query: &query.0,
                     headers: &parts.headers,
                 },
-                &*self.keys,
+                &*self.identities,
                 &AuthContext {
                     region: self.config.region.clone(),
                     now: SystemTime::now(),
@@ -267,6 +288,10 @@ impl OssApi {
             headers: parts.headers,
             principal,
             host: host.to_owned(),
+            remote: parts
+                .extensions
+                .get::<std::net::SocketAddr>()
+                .map(|a| a.ip()),
         };
         if operation != Operation::PostObject {
             access::authorize(self, &ctx, operation).await?;
@@ -274,40 +299,51 @@ impl OssApi {
         if operation.reads_request_body() && !has_length_or_chunked(&ctx.headers) {
             return Err(OssError::missing_content_length());
         }
+        Ok((ctx, operation))
+    }
 
+    async fn run(
+        &self,
+        operation: Operation,
+        ctx: &RequestContext,
+        body: RequestBody,
+    ) -> OssResult<Response<ResponseBody>> {
         use Operation::*;
         match operation {
-            ListBuckets => bucket::list_buckets(self, &ctx).await,
-            PutBucket => bucket::put_bucket(self, &ctx, body).await,
-            DeleteBucket => bucket::delete_bucket(self, &ctx).await,
-            GetBucketInfo => bucket::get_bucket_info(self, &ctx).await,
-            GetBucketLocation => bucket::get_bucket_location(self, &ctx).await,
-            GetBucketStat => bucket::get_bucket_stat(self, &ctx).await,
-            PutBucketAcl => acl::put_bucket_acl(self, &ctx).await,
-            GetBucketAcl => acl::get_bucket_acl(self, &ctx).await,
-            PutBucketEncryption => encryption::put_bucket_encryption(self, &ctx, body).await,
-            GetBucketEncryption => encryption::get_bucket_encryption(self, &ctx).await,
-            DeleteBucketEncryption => encryption::delete_bucket_encryption(self, &ctx).await,
-            ListObjects => list::list_objects_v1(self, &ctx).await,
-            ListObjectsV2 => list::list_objects_v2(self, &ctx).await,
-            ListMultipartUploads => multipart::list_uploads(self, &ctx).await,
-            DeleteMultipleObjects => delete::delete_multiple(self, &ctx, body).await,
-            PutObject => put::put_object(self, &ctx, body).await,
-            PostObject => post::post_object(self, &ctx, body).await,
-            AppendObject => put::append_object(self, &ctx, body).await,
-            CopyObject => copy::copy_object(self, &ctx).await,
-            GetObject => get::get_object(self, &ctx, false).await,
-            HeadObject => get::get_object(self, &ctx, true).await,
-            GetObjectMeta => get::get_object_meta(self, &ctx).await,
-            DeleteObject => delete::delete_object(self, &ctx).await,
-            PutObjectAcl => acl::put_object_acl(self, &ctx).await,
-            GetObjectAcl => acl::get_object_acl(self, &ctx).await,
-            InitiateMultipartUpload => multipart::initiate(self, &ctx).await,
-            UploadPart => multipart::upload_part(self, &ctx, body).await,
-            UploadPartCopy => multipart::upload_part_copy(self, &ctx).await,
-            CompleteMultipartUpload => multipart::complete(self, &ctx, body).await,
-            AbortMultipartUpload => multipart::abort(self, &ctx).await,
-            ListParts => multipart::list_parts(self, &ctx).await,
+            ListBuckets => bucket::list_buckets(self, ctx).await,
+            PutBucket => bucket::put_bucket(self, ctx, body).await,
+            DeleteBucket => bucket::delete_bucket(self, ctx).await,
+            GetBucketInfo => bucket::get_bucket_info(self, ctx).await,
+            GetBucketLocation => bucket::get_bucket_location(self, ctx).await,
+            GetBucketStat => bucket::get_bucket_stat(self, ctx).await,
+            PutBucketAcl => acl::put_bucket_acl(self, ctx).await,
+            GetBucketAcl => acl::get_bucket_acl(self, ctx).await,
+            PutBucketEncryption => encryption::put_bucket_encryption(self, ctx, body).await,
+            GetBucketEncryption => encryption::get_bucket_encryption(self, ctx).await,
+            DeleteBucketEncryption => encryption::delete_bucket_encryption(self, ctx).await,
+            PutBucketPolicy => bucket::put_bucket_policy(self, ctx, body).await,
+            GetBucketPolicy => bucket::get_bucket_policy(self, ctx).await,
+            DeleteBucketPolicy => bucket::delete_bucket_policy(self, ctx).await,
+            ListObjects => list::list_objects_v1(self, ctx).await,
+            ListObjectsV2 => list::list_objects_v2(self, ctx).await,
+            ListMultipartUploads => multipart::list_uploads(self, ctx).await,
+            DeleteMultipleObjects => delete::delete_multiple(self, ctx, body).await,
+            PutObject => put::put_object(self, ctx, body).await,
+            PostObject => post::post_object(self, ctx, body).await,
+            AppendObject => put::append_object(self, ctx, body).await,
+            CopyObject => copy::copy_object(self, ctx).await,
+            GetObject => get::get_object(self, ctx, false).await,
+            HeadObject => get::get_object(self, ctx, true).await,
+            GetObjectMeta => get::get_object_meta(self, ctx).await,
+            DeleteObject => delete::delete_object(self, ctx).await,
+            PutObjectAcl => acl::put_object_acl(self, ctx).await,
+            GetObjectAcl => acl::get_object_acl(self, ctx).await,
+            InitiateMultipartUpload => multipart::initiate(self, ctx).await,
+            UploadPart => multipart::upload_part(self, ctx, body).await,
+            UploadPartCopy => multipart::upload_part_copy(self, ctx).await,
+            CompleteMultipartUpload => multipart::complete(self, ctx, body).await,
+            AbortMultipartUpload => multipart::abort(self, ctx).await,
+            ListParts => multipart::list_parts(self, ctx).await,
         }
     }
 }

@@ -207,7 +207,7 @@ pub(crate) async fn post_object(
         .ok_or_else(|| OssError::invalid_argument("key", "", "The key form field is required."))?;
     let auth = post_policy::authenticate(
         &form,
-        &*api.keys,
+        &*api.identities,
         &AuthContext {
             region: api.config.region.clone(),
             now: SystemTime::now(),
@@ -232,6 +232,7 @@ pub(crate) async fn post_object(
         headers: object_headers(&form, file_type.as_deref())?,
         principal: auth.principal,
         host: ctx.host.clone(),
+        remote: ctx.remote,
     };
     // PostObject needs what PutObject of the same key needs (oss:PutObject); anonymous
     // forms therefore need a public-read-write bucket.

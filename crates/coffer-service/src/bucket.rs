@@ -50,6 +50,7 @@ impl Service {
             storage_class: new.storage_class.unwrap_or_else(|| "Standard".into()),
             data_redundancy_type: new.data_redundancy_type.unwrap_or_else(|| "LRS".into()),
             encryption: new.encryption.clone(),
+            policy: None,
         };
         match self.meta.create_bucket(record.clone()).await? {
             None => Ok(record),
@@ -85,6 +86,13 @@ impl Service {
     ) -> ServiceResult<()> {
         let mut bucket = self.require_bucket(name).await?;
         bucket.encryption = rule;
+        Ok(self.meta.update_bucket(bucket).await?)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the bucket policy. The dialect validates it.
+    pub async fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> ServiceResult<()> {
+        let mut bucket = self.require_bucket(name).await?;
+        bucket.policy = policy;
         Ok(self.meta.update_bucket(bucket).await?)
     }
 

@@ -92,6 +92,9 @@ pub enum KeyError {
     Deleted(String),
     #[error("invalid key parameter: {0}")]
     InvalidParameter(String),
+    /// The caller may not use the key.
+    #[error("this request is forbidden by kms")]
+    AccessDenied,
     /// The wrapped key does not open under its key and context.
     #[error("wrapped data key failed authentication")]
     InvalidCiphertext,

@@ -36,6 +36,9 @@ pub struct BucketRecord {
     /// Default server-side encryption for uploads that choose none.
     #[serde(default)]
     pub encryption: Option<EncryptionRule>,
+    /// The bucket policy document, as the owner stored it (validated on the way in).
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 /// Which server-side encryption a bucket applies by default (the OSS

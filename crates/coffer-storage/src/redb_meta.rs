@@ -684,6 +684,7 @@ mod tests {
             storage_class: "Standard".to_owned(),
             data_redundancy_type: "LRS".to_owned(),
             encryption: None,
+            policy: None,
         }
     }
 

@@ -19,6 +19,7 @@ fn key_error(e: KmsError, key_id: Option<&str>) -> KeyError {
         KmsError::KeyDeleted => KeyError::Deleted(id),
         KmsError::InvalidParameter(p) => KeyError::InvalidParameter(p),
         KmsError::InvalidCiphertext => KeyError::InvalidCiphertext,
+        KmsError::AccessDenied => KeyError::AccessDenied,
         KmsError::Storage(detail) => KeyError::Unavailable(detail),
     }
 }

@@ -1,9 +1,11 @@
 //! `coffer`: the server and its admin commands. Everything substantial lives in the
 //! library crates; this binary parses configuration and wires them together.
 
+mod cli_admin;
 mod cli_kms;
 mod config;
 mod credentials;
+mod identities;
 mod keys;
 mod server;
 
@@ -26,12 +28,15 @@ enum Command {
     Serve(config::ServeArgs),
     /// Manage the built-in KMS of a running server (through its admin listener).
     Kms(cli_kms::KmsArgs),
+    /// Manage RAM users, AccessKeys and policies of a running server (through its admin listener).
+    Admin(cli_admin::AdminArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Kms(args) => cli_kms::run(args),
+        Command::Admin(args) => cli_admin::run(args),
         Command::Serve(args) => {
             let settings = match config::Settings::resolve(args) {
                 Ok(s) => s,

@@ -22,7 +22,10 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use crate::credentials::RootCredentials;
+use crate::identities::ServerIdentities;
 use crate::keys::BuiltinKms;
+use coffer_identity::IdentityStore;
+use zeroize::Zeroizing;
 
 /// hyper's read buffer for a request head; a head that does not fit gets 431. hyper may
 /// accept heads up to about twice this, so the exact header limit is checked per request.
@@ -75,7 +78,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .install_recorder()
         .map_err(|e| format!("installing metrics recorder: {e}"))?;
 
-    let kms = open_kms(&settings).await?;
+    let (kms, identity_key) = open_kms(&settings).await?;
+    let iam_dir = settings.data_dir.join("iam");
+    let users = tokio::task::spawn_blocking(move || IdentityStore::open(&iam_dir, identity_key))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("opening the identity store: {e}"))?;
     let mut service = Service::new(Arc::new(meta), Arc::new(blobs))
         .with_key_provider(Arc::new(BuiltinKms(kms.clone())));
     if let Some(ttl) = settings.kms_data_key_cache {
@@ -83,6 +91,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     }
     tokio::spawn(kms_maintenance(kms.clone()));
     let credentials = Arc::new(credentials);
+    let identities = Arc::new(ServerIdentities {
+        root: credentials.clone(),
+        users: Arc::new(users),
+        account: ROOT_ACCOUNT.to_owned(),
+    });
+    kms.set_key_access(identities.clone());
     let admin_routes = Arc::new(AdminRoutes {
         api: AdminApi::new(kms.clone(), credentials.clone(), settings.region.clone()),
         metrics,
@@ -90,7 +104,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     });
     let api = Arc::new(OssApi::new(
         service,
-        credentials,
+        identities.clone(),
         OssConfig {
             region: settings.region.clone(),
             domains: settings.domains.clone(),
@@ -122,8 +136,10 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let api = api.clone();
-                    let service = service_fn(move |req: Request<Incoming>| {
+                    let service = service_fn(move |mut req: Request<Incoming>| {
                         let api = api.clone();
+                        // The peer address feeds `acs:SourceIp` policy conditions.
+                        req.extensions_mut().insert(peer);
                         async move { Ok::<_, Infallible>(api.handle(req).await) }
                     });
                     serve_connection(&graceful, stream, peer, service);
@@ -245,7 +261,9 @@ async fn shutdown_signal() {
 }
 
 /// Opens the built-in KMS: key state under `<data>/kms/`, sealed by the root key.
-async fn open_kms(settings: &Settings) -> Result<Arc<Kms>, String> {
+/// Opens the built-in KMS, and derives from the same root key the key that seals the
+/// identity store's secrets.
+async fn open_kms(settings: &Settings) -> Result<(Arc<Kms>, Zeroizing<[u8; 32]>), String> {
     let data_dir = settings.data_dir.clone();
     let rotation = settings.sse_oss_rotation;
     tokio::task::spawn_blocking(move || {
@@ -257,10 +275,11 @@ async fn open_kms(settings: &Settings) -> Result<Arc<Kms>, String> {
             service_key_rotation: rotation,
             audit_log: Some(dir.join("audit.log")),
         };
+        let identity_key = root_key.derive_subkey("identities");
         let kms = Kms::open(&dir, root_key, config).map_err(|e| format!("opening the KMS: {e}"))?;
         kms.rotate_service_key_if_due()
             .map_err(|e| format!("rotating the service key: {e}"))?;
-        Ok(Arc::new(kms))
+        Ok((Arc::new(kms), identity_key))
     })
     .await
     .map_err(|e| e.to_string())?

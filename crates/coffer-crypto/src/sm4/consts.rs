@@ -78,6 +78,7 @@ pub(crate) const fn a2(y: u8) -> u8 {
 
 /// Nibble lookup tables for an affine map `x ↦ M·x + c`, in the form used by
 /// `PSHUFB`: `M·x + c = lo[x & 15] ^ hi[x >> 4]` (the constant goes in `lo`).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const fn nibble_tables(cols: &[u8; 8], c: u8) -> ([u8; 16], [u8; 16]) {
     let mut lo = [0u8; 16];
     let mut hi = [0u8; 16];
@@ -90,7 +91,9 @@ const fn nibble_tables(cols: &[u8; 8], c: u8) -> ([u8; 16], [u8; 16]) {
     (lo, hi)
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const A1_TABLES: ([u8; 16], [u8; 16]) = nibble_tables(&M1_COLS, C1);
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const A2_TABLES: ([u8; 16], [u8; 16]) = nibble_tables(&M2_COLS, C2);
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const A1_LO: [u8; 16] = A1_TABLES.0;
@@ -129,11 +132,59 @@ pub(crate) const fn gf_inv(a: u8) -> u8 {
     r
 }
 
+/// The linear part `M_aes` of the AES S-box's affine map.
+pub(crate) const fn m_aes(b: u8) -> u8 {
+    b ^ b.rotate_left(1) ^ b.rotate_left(2) ^ b.rotate_left(3) ^ b.rotate_left(4)
+}
+
 /// The AES S-box, `M_aes · inv(w) + 0x63` (compile-time use only).
 pub(crate) const fn aes_sbox(w: u8) -> u8 {
-    let b = gf_inv(w);
-    b ^ b.rotate_left(1) ^ b.rotate_left(2) ^ b.rotate_left(3) ^ b.rotate_left(4) ^ 0x63
+    m_aes(gf_inv(w)) ^ 0x63
 }
+
+/// Columns of `G2 = M2 · M_aes`: with a plain AES-field inversion (as GFNI's
+/// `GF2P8AFFINEINVQB` computes it), `SM4_S(x) = G2 · inv(A1(x)) + G2_CONST`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const G2_COLS: [u8; 8] = {
+    let mut cols = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        cols[i] = apply_linear(&M2_COLS, m_aes(1 << i));
+        i += 1;
+    }
+    cols
+};
+/// `A2(M_aes·y + 0x63) = G2·y + G2_CONST` (equals the `C = 0xD3` of the
+/// algebraic description).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const G2_CONST: u8 = C2 ^ apply_linear(&M2_COLS, 0x63);
+
+/// Encodes a linear map (given by its columns) as the 64-bit bit matrix of
+/// the GFNI affine instructions: output bit `i` is the parity of
+/// `x & matrix.byte[7 - i]`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const fn gfni_matrix(cols: &[u8; 8]) -> u64 {
+    let mut q = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        let mut row = 0u8;
+        let mut j = 0;
+        while j < 8 {
+            row |= ((cols[j] >> i) & 1) << j;
+            j += 1;
+        }
+        q |= (row as u64) << (8 * (7 - i));
+        i += 1;
+    }
+    q
+}
+
+/// `M1` as a GFNI matrix.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const GFNI_M1: u64 = gfni_matrix(&M1_COLS);
+/// `G2` as a GFNI matrix.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const GFNI_G2: u64 = gfni_matrix(&G2_COLS);
 
 /// The SM4 S-box table, computed at compile time as `A2(AES_S(A1(x)))`.
 ///

@@ -2,9 +2,10 @@
 //!
 //! [`Sm4`] implements the RustCrypto `cipher` 0.5 encryption traits, so it
 //! drops into generic modes such as `ctr::Ctr32BE` and
-//! `aes_gcm::AesGcm<Sm4, U12>`; [`Sm4Gcm`] is that AEAD with a small
-//! byte-slice API. Decryption of single blocks is not provided (CTR and GCM
-//! only use the forward direction).
+//! `aes_gcm::AesGcm<Sm4, U12>`. [`Sm4Gcm`] is SM4-GCM with a byte-slice API;
+//! its output equals `AesGcm<Sm4, U12>`, but it batches the CTR tail (see
+//! `gcm.rs`). Decryption of single blocks is not provided (CTR and GCM only
+//! use the forward direction).
 //!
 //! # Backends
 //!
@@ -13,15 +14,19 @@
 //!
 //! | backend | CPU features | blocks per call | constant time |
 //! |---|---|---|---|
+//! | [`Sm4Backend::Avx512Gfni`] | AVX-512F/BW, GFNI | 64 | yes |
+//! | [`Sm4Backend::Avx2Gfni`] | AVX2, GFNI | 32 | yes |
 //! | [`Sm4Backend::Vaes`] | AVX2, AES-NI, VAES | 32 | yes |
 //! | [`Sm4Backend::Avx2`] | AVX2, AES-NI | 32 | yes |
 //! | [`Sm4Backend::AesNi`] | SSSE3, AES-NI | 16 | yes |
 //! | [`Sm4Backend::Portable`] | none | 1 | **no** (table S-box) |
 //!
-//! The x86 backends compute the S-box as `A2(AES_S(A1(x)))` with the AES-NI
-//! `AESENCLAST` instruction and `PSHUFB` nibble lookups (the technique of
-//! Markku-Juhani Saarinen's MIT-licensed *sm4ni*; the affine maps were
-//! re-derived here, see `consts.rs`). The portable fallback uses a 256-byte
+//! The x86 backends use the fact that the SM4 S-box is affine-equivalent to
+//! inversion in GF(2^8). The AES-NI backends compute it as `A2(AES_S(A1(x)))`
+//! with `AESENCLAST` and `PSHUFB` nibble lookups (the technique of
+//! Markku-Juhani Saarinen's MIT-licensed *sm4ni*); the GFNI backends use
+//! `GF2P8AFFINEQB` + `GF2P8AFFINEINVQB`. The affine maps were re-derived
+//! here, see `consts.rs`. The portable fallback uses a 256-byte
 //! S-box table, which leaks through cache timing; it is only selected on
 //! non-x86_64 targets and on x86_64 CPUs without AES-NI or SSSE3.
 
@@ -30,18 +35,24 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::sync::OnceLock;
 
-use aes_gcm::AeadInOut;
-use aes_gcm::AesGcm;
-use aes_gcm::aes::cipher::consts::{U1, U12, U16};
-#[cfg(target_arch = "x86_64")]
-use aes_gcm::aes::cipher::{ParBlocks, array::ArraySize, consts::U32, inout::InOutBuf};
+use aes_gcm::aes::cipher::consts::{U1, U16};
 use aes_gcm::aes::cipher::{
     AlgorithmName, Block, BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt,
     BlockSizeUser, InOut, Key, KeyInit, KeySizeUser, ParBlocksSizeUser,
 };
+#[cfg(target_arch = "x86_64")]
+use aes_gcm::aes::cipher::{
+    ParBlocks,
+    array::ArraySize,
+    consts::{U32, U64},
+    inout::InOutBuf,
+};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+pub use gcm::{Sm4Gcm, Sm4GcmError};
+
 mod consts;
+mod gcm;
 mod soft;
 #[cfg(test)]
 mod tests;
@@ -51,6 +62,11 @@ mod x86;
 /// An SM4 implementation strategy. See the [module docs](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Sm4Backend {
+    /// x86_64 with AVX-512F, AVX-512BW and GFNI: 512-bit registers, GFNI
+    /// S-box, `VPROLD` rotations.
+    Avx512Gfni,
+    /// x86_64 with AVX2 and GFNI: 256-bit registers, GFNI S-box.
+    Avx2Gfni,
     /// x86_64 with AVX2, AES-NI and VAES: 256-bit `VAESENCLAST` S-box.
     Vaes,
     /// x86_64 with AVX2 and AES-NI: 256-bit registers, 128-bit `AESENCLAST`.
@@ -63,7 +79,14 @@ pub enum Sm4Backend {
 
 impl Sm4Backend {
     /// All backends, fastest first.
-    pub const ALL: [Sm4Backend; 4] = [Self::Vaes, Self::Avx2, Self::AesNi, Self::Portable];
+    pub const ALL: [Sm4Backend; 6] = [
+        Self::Avx512Gfni,
+        Self::Avx2Gfni,
+        Self::Vaes,
+        Self::Avx2,
+        Self::AesNi,
+        Self::Portable,
+    ];
 
     /// The fastest backend this CPU supports (detected once, then cached).
     pub fn detect() -> Self {
@@ -80,6 +103,16 @@ impl Sm4Backend {
     pub fn is_available(self) -> bool {
         match self {
             #[cfg(target_arch = "x86_64")]
+            Self::Avx512Gfni => {
+                std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw")
+                    && std::is_x86_feature_detected!("gfni")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2Gfni => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("gfni")
+            }
+            #[cfg(target_arch = "x86_64")]
             Self::Vaes => {
                 std::is_x86_feature_detected!("avx2")
                     && std::is_x86_feature_detected!("aes")
@@ -92,7 +125,7 @@ impl Sm4Backend {
             #[cfg(target_arch = "x86_64")]
             Self::AesNi => aesni_available(),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::Vaes | Self::Avx2 | Self::AesNi => false,
+            Self::Avx512Gfni | Self::Avx2Gfni | Self::Vaes | Self::Avx2 | Self::AesNi => false,
             Self::Portable => true,
         }
     }
@@ -182,15 +215,40 @@ impl BlockSizeUser for Sm4 {
 
 impl BlockCipherEncrypt for Sm4 {
     fn encrypt_with_backend(&self, f: impl BlockCipherEncClosure<BlockSize = U16>) {
+        // In every x86 arm, the `unsafe` constructor's requirement (the CPU
+        // has the kernel's features) holds because `self.backend` is always
+        // available: `Sm4::with_backend` checks it and nothing changes it.
         match self.backend {
-            // SAFETY (all three): `self.backend.is_available()` is an
-            // invariant of `Sm4`, so the CPU has the kernel's features.
             #[cfg(target_arch = "x86_64")]
-            Sm4Backend::Vaes => f.call(&unsafe { SimdBackend::<VaesKernel>::new(&self.rk) }),
+            Sm4Backend::Avx512Gfni => {
+                // SAFETY: AVX-512F/BW + GFNI available (invariant of `Sm4`).
+                let backend = unsafe { SimdBackend::<Avx512GfniKernel>::new(&self.rk) };
+                f.call(&backend)
+            }
             #[cfg(target_arch = "x86_64")]
-            Sm4Backend::Avx2 => f.call(&unsafe { SimdBackend::<Avx2Kernel>::new(&self.rk) }),
+            Sm4Backend::Avx2Gfni => {
+                // SAFETY: AVX2 + GFNI available (invariant of `Sm4`).
+                let backend = unsafe { SimdBackend::<Avx2GfniKernel>::new(&self.rk) };
+                f.call(&backend)
+            }
             #[cfg(target_arch = "x86_64")]
-            Sm4Backend::AesNi => f.call(&unsafe { SimdBackend::<AesNiKernel>::new(&self.rk) }),
+            Sm4Backend::Vaes => {
+                // SAFETY: AVX2 + AES-NI + VAES available (invariant of `Sm4`).
+                let backend = unsafe { SimdBackend::<VaesKernel>::new(&self.rk) };
+                f.call(&backend)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Sm4Backend::Avx2 => {
+                // SAFETY: AVX2 + AES-NI available (invariant of `Sm4`).
+                let backend = unsafe { SimdBackend::<Avx2Kernel>::new(&self.rk) };
+                f.call(&backend)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Sm4Backend::AesNi => {
+                // SAFETY: SSSE3 + AES-NI available (invariant of `Sm4`).
+                let backend = unsafe { SimdBackend::<AesNiKernel>::new(&self.rk) };
+                f.call(&backend)
+            }
             _ => f.call(&SoftBackend(&self.rk)),
         }
     }
@@ -231,6 +289,30 @@ trait Kernel {
     /// # Safety
     /// The CPU must support the kernel's target features.
     unsafe fn encrypt(rk: &[u32; 32], buf: &mut [u8]);
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Avx512GfniKernel;
+#[cfg(target_arch = "x86_64")]
+impl Kernel for Avx512GfniKernel {
+    type ParBlocks = U64;
+    const GROUP_BLOCKS: usize = x86::avx512_gfni::GROUP_BLOCKS;
+    unsafe fn encrypt(rk: &[u32; 32], buf: &mut [u8]) {
+        // SAFETY: forwarded from this function's contract (AVX-512F/BW+GFNI).
+        unsafe { x86::avx512_gfni::encrypt(rk, buf) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Avx2GfniKernel;
+#[cfg(target_arch = "x86_64")]
+impl Kernel for Avx2GfniKernel {
+    type ParBlocks = U32;
+    const GROUP_BLOCKS: usize = x86::avx2_gfni::GROUP_BLOCKS;
+    unsafe fn encrypt(rk: &[u32; 32], buf: &mut [u8]) {
+        // SAFETY: forwarded from this function's contract (AVX2+GFNI).
+        unsafe { x86::avx2_gfni::encrypt(rk, buf) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -308,7 +390,7 @@ impl<K: Kernel> ParBlocksSizeUser for SimdBackend<'_, K> {
 impl<K: Kernel> BlockCipherEncBackend for SimdBackend<'_, K> {
     #[inline]
     fn encrypt_block(&self, mut block: InOut<'_, '_, Block<Self>>) {
-        let mut buf = [0u8; 128];
+        let mut buf = [0u8; 256];
         let buf = &mut buf[..16 * K::GROUP_BLOCKS];
         buf[..16].copy_from_slice(block.get_in());
         self.run(buf);
@@ -333,77 +415,5 @@ impl<K: Kernel> BlockCipherEncBackend for SimdBackend<'_, K> {
         let used = n.div_ceil(K::GROUP_BLOCKS) * K::GROUP_BLOCKS;
         self.run(&mut buf.as_flattened_mut()[..16 * used]);
         blocks.get_out().copy_from_slice(&buf[..n]);
-    }
-}
-
-/// SM4-GCM authentication failure: the tag does not match the ciphertext,
-/// nonce and associated data.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, thiserror::Error)]
-#[error("SM4-GCM authentication failed")]
-pub struct Sm4GcmError;
-
-/// SM4-GCM (96-bit nonce, 128-bit tag): `aes_gcm::AesGcm<Sm4, U12>`.
-#[derive(Clone)]
-pub struct Sm4Gcm {
-    inner: AesGcm<Sm4, U12>,
-    backend: Sm4Backend,
-}
-
-impl Sm4Gcm {
-    /// A key for the fastest available SM4 backend.
-    pub fn new(key: &[u8; 16]) -> Self {
-        Self::from_cipher(Sm4::from_key(key))
-    }
-
-    /// A key for a specific SM4 backend; `None` if this CPU cannot run it.
-    pub fn with_backend(key: &[u8; 16], backend: Sm4Backend) -> Option<Self> {
-        Sm4::with_backend(key, backend).map(Self::from_cipher)
-    }
-
-    fn from_cipher(cipher: Sm4) -> Self {
-        let backend = cipher.backend();
-        Self {
-            inner: AesGcm::from(cipher),
-            backend,
-        }
-    }
-
-    /// The SM4 backend in use.
-    pub fn backend(&self) -> Sm4Backend {
-        self.backend
-    }
-
-    /// Encrypts `buf` in place and returns the tag.
-    ///
-    /// # Panics
-    /// If `buf` is longer than GCM allows (2^36 − 32 bytes) or `aad` longer
-    /// than 2^61 − 1 bytes.
-    pub fn seal_in_place_detached(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
-        self.inner
-            .encrypt_inout_detached(nonce.into(), aad, buf.into())
-            .expect("SM4-GCM input exceeds the GCM length limits")
-            .into()
-    }
-
-    /// Verifies `tag` and decrypts `buf` in place. On failure `buf` is left
-    /// unchanged (the tag is checked, in constant time, before decryption).
-    pub fn open_in_place_detached(
-        &self,
-        nonce: &[u8; 12],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8; 16],
-    ) -> Result<(), Sm4GcmError> {
-        self.inner
-            .decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into())
-            .map_err(|_| Sm4GcmError)
-    }
-}
-
-impl fmt::Debug for Sm4Gcm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sm4Gcm")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
     }
 }

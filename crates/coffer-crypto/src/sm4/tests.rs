@@ -67,7 +67,10 @@ fn detect_picks_an_available_backend() {
     assert!(Sm4Backend::Portable.is_available());
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("aes") && std::is_x86_feature_detected!("ssse3") {
-        assert!(b.is_constant_time(), "an AES-NI CPU must not use the table S-box");
+        assert!(
+            b.is_constant_time(),
+            "an AES-NI CPU must not use the table S-box"
+        );
     }
 }
 
@@ -101,17 +104,35 @@ fn simd_sbox_matches_standard_for_all_inputs() {
         }
         assert_eq!(out, STANDARD_SBOX);
     };
+    if Sm4Backend::Avx512Gfni.is_available() {
+        // SAFETY: AVX-512F/BW and GFNI were detected.
+        run(256, &|c| unsafe {
+            x86::avx512_gfni::sbox_bytes(c.try_into().unwrap())
+        });
+    }
+    if Sm4Backend::Avx2Gfni.is_available() {
+        // SAFETY: AVX2 and GFNI were detected.
+        run(128, &|c| unsafe {
+            x86::avx2_gfni::sbox_bytes(c.try_into().unwrap())
+        });
+    }
     if Sm4Backend::Vaes.is_available() {
         // SAFETY: AVX2, AES-NI and VAES were detected.
-        run(128, &|c| unsafe { x86::vaes::sbox_bytes(c.try_into().unwrap()) });
+        run(128, &|c| unsafe {
+            x86::vaes::sbox_bytes(c.try_into().unwrap())
+        });
     }
     if Sm4Backend::Avx2.is_available() {
         // SAFETY: AVX2 and AES-NI were detected.
-        run(128, &|c| unsafe { x86::avx2::sbox_bytes(c.try_into().unwrap()) });
+        run(128, &|c| unsafe {
+            x86::avx2::sbox_bytes(c.try_into().unwrap())
+        });
     }
     if Sm4Backend::AesNi.is_available() {
         // SAFETY: SSSE3 and AES-NI were detected.
-        run(64, &|c| unsafe { x86::aesni::sbox_bytes(c.try_into().unwrap()) });
+        run(64, &|c| unsafe {
+            x86::aesni::sbox_bytes(c.try_into().unwrap())
+        });
         for x in 0..=255u8 {
             let w = u32::from_be_bytes([x, x ^ 0x5a, x.wrapping_add(1), !x]);
             let want = u32::from_be_bytes(w.to_be_bytes().map(|b| STANDARD_SBOX[b as usize]));
@@ -146,7 +167,9 @@ fn affine_maps_match_derivation() {
     };
     // A: row i (output bit i) is 0xA7 rotated left by i.
     let a = |x: u8| -> u8 {
-        (0..8).fold(0u8, |acc, i| acc | ((((0xa7u8.rotate_left(i) & x).count_ones() & 1) as u8) << i))
+        (0..8).fold(0u8, |acc, i| {
+            acc | ((((0xa7u8.rotate_left(i) & x).count_ones() & 1) as u8) << i)
+        })
     };
     let c = 0xd3u8;
     // beta = 0x23 is a root of z^8+z^7+z^6+z^5+z^4+z^2+1 in GF(2^8)/0x11B.
@@ -162,12 +185,17 @@ fn affine_maps_match_derivation() {
     let t_cols = mul_1f5_root_powers(beta);
     let t = |x: u8| apply(&t_cols, x);
     let t_inv = invert(&t);
-    let m_aes = |b: u8| b ^ b.rotate_left(1) ^ b.rotate_left(2) ^ b.rotate_left(3) ^ b.rotate_left(4);
+    let m_aes =
+        |b: u8| b ^ b.rotate_left(1) ^ b.rotate_left(2) ^ b.rotate_left(3) ^ b.rotate_left(4);
     let m_aes_inv = invert(&m_aes);
     for i in 0..8 {
         let e = 1u8 << i;
         assert_eq!(consts::M1_COLS[i], t(a(e)), "M1 column {i}");
-        assert_eq!(consts::M2_COLS[i], a(t_inv[m_aes_inv[e as usize] as usize]), "M2 column {i}");
+        assert_eq!(
+            consts::M2_COLS[i],
+            a(t_inv[m_aes_inv[e as usize] as usize]),
+            "M2 column {i}"
+        );
     }
     assert_eq!(consts::C1, t(c));
     assert_eq!(consts::C2, a(t_inv[m_aes_inv[0x63] as usize]) ^ c);
@@ -183,7 +211,7 @@ fn known_answer_gbt32907() {
         c.encrypt_block(&mut block);
         assert_eq!(<[u8; 16]>::from(block), want, "{backend:?}");
         // The same block at every position of a full batch and of a tail.
-        for n in [1, 7, 8, 15, 16, 31, 32, 33] {
+        for n in [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100] {
             let data: Vec<u8> = key.iter().copied().cycle().take(16 * n).collect();
             let out = our_blocks(&c, &data);
             assert!(out.chunks(16).all(|b| b == want), "{backend:?}, {n} blocks");
@@ -208,11 +236,32 @@ fn known_answer_gbt32907_million_iterations() {
     }
 }
 
+/// Every batch/tail split of every backend (up to two full batches of the
+/// widest kernel plus a tail) against RustCrypto `sm4`.
+#[test]
+fn every_block_count_matches_rustcrypto() {
+    let key = h16("00112233445566778899aabbccddeeff");
+    let data: Vec<u8> = (0..16 * 130).map(|i| (i * 131 + 17) as u8).collect();
+    let want = reference_blocks(&key, &data);
+    for backend in available_backends() {
+        let c = Sm4::with_backend(&key, backend).unwrap();
+        for n in 1..=130 {
+            assert_eq!(
+                our_blocks(&c, &data[..16 * n]),
+                want[..16 * n],
+                "{backend:?}, {n} blocks"
+            );
+        }
+    }
+}
+
 #[test]
 fn key_schedule_agrees_across_sbox_implementations() {
     let mut k = [0u8; 16];
     for i in 0..64u8 {
-        k.iter_mut().enumerate().for_each(|(j, b)| *b = i.wrapping_mul(37) ^ (j as u8 * 11));
+        k.iter_mut()
+            .enumerate()
+            .for_each(|(j, b)| *b = i.wrapping_mul(37) ^ (j as u8 * 11));
         let mut table = [0u32; 32];
         super::soft::expand_key(&k, &mut table);
         let mut dispatched = [0u32; 32];
@@ -224,8 +273,14 @@ fn key_schedule_agrees_across_sbox_implementations() {
 #[test]
 fn unavailable_backend_is_refused() {
     for backend in Sm4Backend::ALL {
-        assert_eq!(Sm4::with_backend(&[7; 16], backend).is_some(), backend.is_available());
-        assert_eq!(Sm4Gcm::with_backend(&[7; 16], backend).is_some(), backend.is_available());
+        assert_eq!(
+            Sm4::with_backend(&[7; 16], backend).is_some(),
+            backend.is_available()
+        );
+        assert_eq!(
+            Sm4Gcm::with_backend(&[7; 16], backend).is_some(),
+            backend.is_available()
+        );
     }
 }
 
@@ -242,7 +297,10 @@ fn gcm_known_answer_against_reference_empty_and_short() {
     let key = h16("0123456789abcdeffedcba9876543210");
     let nonce = [0x11u8; 12];
     let reference = AesGcm::<sm4::Sm4, U12>::new(&key.into());
-    for len in [0usize, 1, 15, 16, 17, 255, 256, 511, 512, 513, 4096] {
+    for len in [
+        0usize, 1, 15, 16, 17, 255, 256, 511, 512, 513, 1007, 1008, 1009, 1024, 2032, 2033, 4096,
+        65536, 65551,
+    ] {
         let pt: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
         let mut want = pt.clone();
         let want_tag = reference
@@ -254,7 +312,8 @@ fn gcm_known_answer_against_reference_empty_and_short() {
             let tag = g.seal_in_place_detached(&nonce, b"aad", &mut buf);
             assert_eq!(buf, want, "{backend:?} len {len}");
             assert_eq!(tag, <[u8; 16]>::from(want_tag), "{backend:?} len {len}");
-            g.open_in_place_detached(&nonce, b"aad", &mut buf, &tag).unwrap();
+            g.open_in_place_detached(&nonce, b"aad", &mut buf, &tag)
+                .unwrap();
             assert_eq!(buf, pt);
         }
     }
@@ -269,7 +328,7 @@ proptest! {
     #[test]
     fn blocks_match_rustcrypto(
         key in any::<[u8; 16]>(),
-        data in (1usize..64).prop_flat_map(|n| proptest::collection::vec(any::<u8>(), 16 * n)),
+        data in (1usize..130).prop_flat_map(|n| proptest::collection::vec(any::<u8>(), 16 * n)),
     ) {
         let want = reference_blocks(&key, &data);
         for backend in available_backends() {
@@ -295,7 +354,7 @@ proptest! {
         key in any::<[u8; 16]>(),
         nonce in any::<[u8; 12]>(),
         aad in proptest::collection::vec(any::<u8>(), 0..48),
-        pt in proptest::collection::vec(any::<u8>(), 0..1200),
+        pt in proptest::collection::vec(any::<u8>(), 0..2500),
         flip in any::<prop::sample::Index>(),
         bit in 0u8..8,
     ) {
@@ -311,6 +370,17 @@ proptest! {
             let tag = g.seal_in_place_detached(&nonce, &aad, &mut ct);
             prop_assert_eq!(&ct, &want, "{:?}", backend);
             prop_assert_eq!(tag, want_tag, "{:?}", backend);
+
+            // Our `Sm4` inside RustCrypto's `AesGcm` (the `cipher` traits,
+            // including `ctr`'s single-block tail path) gives the same.
+            let generic = AesGcm::<Sm4, U12>::from(Sm4::with_backend(&key, backend).unwrap());
+            let mut ct2 = pt.clone();
+            let tag2: [u8; 16] = generic
+                .encrypt_inout_detached(&nonce.into(), &aad, ct2.as_mut_slice().into())
+                .unwrap()
+                .into();
+            prop_assert_eq!(&ct2, &want, "{:?} in AesGcm", backend);
+            prop_assert_eq!(tag2, want_tag, "{:?} in AesGcm", backend);
 
             // Tampered tag.
             let mut bad_tag = tag;
