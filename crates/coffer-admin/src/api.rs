@@ -1,4 +1,5 @@
-//! The server side: authenticates admin requests and runs them against the KMS.
+//! The server side: authenticates admin requests and runs them against the KMS or the
+//! identity store.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,6 +7,7 @@ use std::time::SystemTime;
 
 use base64::Engine;
 use bytes::Bytes;
+use coffer_identity::{IdentityError, IdentityStore, Keyring};
 use coffer_kms::{KeyMetadata, Kms, KmsError};
 use coffer_oss::auth::{AuthContext, AuthError, Principal, RequestParts, SecretLookup};
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
@@ -17,31 +19,61 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use crate::ram::RamAction;
 use crate::{ADMIN_BUCKET, MAX_BODY_BYTES};
 
 /// Path (without the leading `/`) under which the KMS actions live.
 const KMS_KEY_PREFIX: &str = "admin/kms/";
+/// Path (without the leading `/`) under which the RAM actions live.
+const RAM_KEY_PREFIX: &str = "admin/ram/";
+
+/// Decides whether a RAM user may call a KMS admin action. Root may always; without an
+/// authorizer ([`AdminApi::with_kms_authorizer`]) RAM users may call none.
+pub trait KmsActionAuthorizer: Send + Sync {
+    /// `access_key_id` signed the request (a RAM user's Active key); `action` is
+    /// `kms:<Action>` (`kms:CreateKey`); `key_id` is the key the call names, as given: the
+    /// `KeyId` parameter (an id or an `alias/…` name), for `DeleteAlias` the `AliasName`, and
+    /// `None` for `CreateKey`, `ListKeys` and `ListAliases`.
+    fn allowed(&self, access_key_id: &str, action: &str, key_id: Option<&str>) -> bool;
+}
 
 /// Serves the admin API. Cheap to clone; share one per server.
 #[derive(Clone)]
 pub struct AdminApi {
     kms: Arc<Kms>,
+    /// The root AccessKey.
     keys: Arc<dyn SecretLookup + Send + Sync>,
+    /// Root and the RAM users, once [`AdminApi::with_identities`] supplied a store.
+    keyring: Option<Keyring>,
+    kms_authorizer: Option<Arc<dyn KmsActionAuthorizer>>,
     region: String,
+}
+
+/// Who signed a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Caller {
+    Root,
+    /// A RAM user's Active AccessKey.
+    User {
+        access_key_id: String,
+    },
 }
 
 impl fmt::Debug for AdminApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdminApi")
             .field("kms", &self.kms)
+            .field("identities", &self.keyring.is_some())
+            .field("kms_authorizer", &self.kms_authorizer.is_some())
             .field("region", &self.region)
             .finish_non_exhaustive()
     }
 }
 
 impl AdminApi {
-    /// `keys` are the access keys allowed to call the API (the server's root key);
-    /// `region` is the region V4 signatures must name.
+    /// `keys` is the root AccessKey, allowed every action; `region` is the region V4
+    /// signatures must name. Without [`with_identities`](Self::with_identities) the RAM
+    /// actions are absent and only root keys authenticate.
     pub fn new(
         kms: Arc<Kms>,
         keys: Arc<dyn SecretLookup + Send + Sync>,
@@ -50,8 +82,23 @@ impl AdminApi {
         AdminApi {
             kms,
             keys,
+            keyring: None,
+            kms_authorizer: None,
             region: region.into(),
         }
+    }
+
+    /// Serves the RAM actions (`/admin/ram/…`, root only) from `identities`, and lets its
+    /// users' Active keys authenticate (for KMS actions their authorizer allows).
+    pub fn with_identities(mut self, identities: Arc<IdentityStore>) -> AdminApi {
+        self.keyring = Some(Keyring::new(self.keys.clone(), identities));
+        self
+    }
+
+    /// Lets RAM users call the KMS actions `authorizer` allows them.
+    pub fn with_kms_authorizer(mut self, authorizer: Arc<dyn KmsActionAuthorizer>) -> AdminApi {
+        self.kms_authorizer = Some(authorizer);
+        self
     }
 
     /// Serves one request. Never fails: every error becomes a JSON error response.
@@ -96,17 +143,28 @@ impl AdminApi {
             region: self.region.clone(),
             now: SystemTime::now(),
         };
-        match coffer_oss::auth::authenticate(&request_parts, self.keys.as_ref(), &ctx) {
-            Ok(Principal::AccessKey { .. }) => {}
+        let lookup: &dyn SecretLookup = match &self.keyring {
+            Some(keyring) => keyring,
+            None => self.keys.as_ref(),
+        };
+        let caller = match coffer_oss::auth::authenticate(&request_parts, lookup, &ctx) {
+            // Root is asked first, as in the keyring, so the same id means the same owner.
+            Ok(Principal::AccessKey { access_key_id }) => {
+                if self.keys.secret_for(&access_key_id).is_some() {
+                    Caller::Root
+                } else {
+                    Caller::User { access_key_id }
+                }
+            }
             Ok(Principal::Anonymous) => {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "AccessDenied",
-                    "The admin API requires a request signed with the root AccessKey.",
+                    "The admin API requires a signed request.",
                 ));
             }
             Err(e) => return Err(ApiError::from_auth(e)),
-        }
+        };
 
         if parts.method != Method::POST {
             return Err(ApiError::new(
@@ -115,20 +173,56 @@ impl AdminApi {
                 "The admin API only accepts POST.",
             ));
         }
+        let no_action = || {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "InvalidAction",
+                format!("No admin action at {}.", parts.uri.path()),
+            )
+        };
+        if let Some(name) = key.strip_prefix(RAM_KEY_PREFIX) {
+            // Identities are root's business alone; a RAM user learns nothing more here.
+            if let Caller::User { access_key_id } = &caller {
+                tracing::info!(%access_key_id, "RAM user refused a RAM admin action");
+                return Err(access_denied(
+                    "Only the root AccessKey may manage RAM users, AccessKeys and policies.",
+                ));
+            }
+            let Some(identities) = self.keyring.as_ref().map(|k| k.identities().clone()) else {
+                return Err(no_action());
+            };
+            let action = RamAction::from_name(name).ok_or_else(no_action)?;
+            let body = read_body(&parts.headers, body).await?;
+            check_content_md5(&parts.headers, &body)?;
+            let call = action.parse(&body)?;
+            return tokio::task::spawn_blocking(move || call.run(&identities))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "admin RAM call panicked");
+                    ApiError::internal("the RAM call did not complete")
+                })?;
+        }
+
         let action = key
             .strip_prefix(KMS_KEY_PREFIX)
             .and_then(Action::from_name)
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "InvalidAction",
-                    format!("No admin action at {}.", parts.uri.path()),
-                )
-            })?;
+            .ok_or_else(no_action)?;
+        if matches!(caller, Caller::User { .. }) && self.kms_authorizer.is_none() {
+            return Err(kms_denied(action));
+        }
 
         let body = read_body(&parts.headers, body).await?;
         check_content_md5(&parts.headers, &body)?;
         let call = action.parse(&body)?;
+        if let Caller::User { access_key_id } = &caller {
+            let allowed = self.kms_authorizer.as_ref().is_some_and(|a| {
+                a.allowed(access_key_id, &format!("kms:{action:?}"), call.key_param())
+            });
+            if !allowed {
+                tracing::info!(%access_key_id, action = ?action, "RAM user refused a KMS admin action");
+                return Err(kms_denied(action));
+            }
+        }
 
         let kms = self.kms.clone();
         tokio::task::spawn_blocking(move || call.run(&kms))
@@ -138,6 +232,14 @@ impl AdminApi {
                 ApiError::internal("the KMS call did not complete")
             })?
     }
+}
+
+fn access_denied(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "AccessDenied", message)
+}
+
+fn kms_denied(action: Action) -> ApiError {
+    access_denied(format!("You are not authorized to perform kms:{action:?}."))
 }
 
 /// The object key a request is signed for: the decoded path without its leading `/`.
@@ -243,16 +345,20 @@ fn check_content_md5(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
 
 /// An error response: `{"Code", "Message", …}` with an HTTP status.
 #[derive(Debug)]
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    pub(crate) code: &'static str,
     message: String,
     /// Further fields of the JSON body (authentication diagnostics).
     extra: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -261,11 +367,11 @@ impl ApiError {
         }
     }
 
-    fn internal(message: impl Into<String>) -> ApiError {
+    pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
-    fn invalid_parameter(message: impl Into<String>) -> ApiError {
+    pub(crate) fn invalid_parameter(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "InvalidParameter", message)
     }
 
@@ -292,8 +398,31 @@ impl ApiError {
             }
             KmsError::KeyDisabled | KmsError::KeyPendingDeletion => StatusCode::CONFLICT,
             KmsError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            KmsError::AccessDenied => StatusCode::FORBIDDEN,
             KmsError::InvalidCiphertext | KmsError::Storage(_) => {
                 tracing::error!(error = %e, "admin KMS call failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+
+    pub(crate) fn from_identity(e: IdentityError) -> ApiError {
+        let status = match &e {
+            IdentityError::NoSuchUser(_)
+            | IdentityError::NoSuchAccessKey(_)
+            | IdentityError::NoSuchPolicy(_)
+            | IdentityError::NotAttached { .. } => StatusCode::NOT_FOUND,
+            IdentityError::UserAlreadyExists(_)
+            | IdentityError::PolicyAlreadyExists(_)
+            | IdentityError::AlreadyAttached { .. }
+            | IdentityError::DeleteConflict(_)
+            | IdentityError::LimitExceeded(_) => StatusCode::CONFLICT,
+            IdentityError::MalformedPolicy(_) | IdentityError::InvalidParameter(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            IdentityError::Storage(_) => {
+                tracing::error!(error = %e, "admin RAM call failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
@@ -404,7 +533,7 @@ impl Action {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct NoParams {}
+pub(crate) struct NoParams {}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -441,7 +570,7 @@ struct AliasParams {
 
 /// Syntax errors are `MalformedJSON`; valid JSON of the wrong shape (not an object, unknown or
 /// missing parameters, wrong types) is `InvalidParameter`.
-fn params<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn params<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -481,6 +610,23 @@ enum Call {
 }
 
 impl Call {
+    /// The key (or alias) the call names, for authorization.
+    fn key_param(&self) -> Option<&str> {
+        match self {
+            Call::CreateKey(_) | Call::ListKeys | Call::ListAliases => None,
+            Call::DescribeKey(key)
+            | Call::EnableKey(key)
+            | Call::DisableKey(key)
+            | Call::ScheduleKeyDeletion(key, _)
+            | Call::CancelKeyDeletion(key)
+            | Call::DeleteKeyNow(key)
+            | Call::RotateKey(key)
+            | Call::CreateAlias(_, key)
+            | Call::DeleteAlias(key)
+            | Call::GetKeyUsage(key) => Some(key),
+        }
+    }
+
     fn run(self, kms: &Kms) -> Result<Value, ApiError> {
         let meta = |r: Result<KeyMetadata, KmsError>| {
             let meta = r.map_err(ApiError::from_kms)?;

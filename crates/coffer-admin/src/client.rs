@@ -16,7 +16,7 @@ use md5::{Digest, Md5};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::{ADMIN_BUCKET, KMS_PATH_PREFIX};
+use crate::{ADMIN_BUCKET, KMS_PATH_PREFIX, RAM_PATH_PREFIX};
 
 /// How long a call may take, connection included, unless changed with
 /// [`AdminClient::with_timeout`].
@@ -146,10 +146,25 @@ impl AdminClient {
     /// Calls a KMS action (`CreateKey`, `DescribeKey`, …) with `params` as the JSON body and
     /// returns the JSON result.
     pub async fn call(&self, action: &str, params: Value) -> Result<Value, AdminError> {
+        self.call_under(KMS_PATH_PREFIX, action, params).await
+    }
+
+    /// Calls a RAM action (`CreateUser`, `CreateAccessKey`, …) with `params` as the JSON body
+    /// and returns the JSON result.
+    pub async fn call_ram(&self, action: &str, params: Value) -> Result<Value, AdminError> {
+        self.call_under(RAM_PATH_PREFIX, action, params).await
+    }
+
+    async fn call_under(
+        &self,
+        prefix: &str,
+        action: &str,
+        params: Value,
+    ) -> Result<Value, AdminError> {
         if action.is_empty() || !action.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(AdminError::InvalidAction(action.to_owned()));
         }
-        let path = format!("{KMS_PATH_PREFIX}{action}");
+        let path = format!("{prefix}{action}");
         let body = serde_json::to_vec(&params).map_err(|e| AdminError::Sign(e.to_string()))?;
         let request = self.signed_request(&path, Bytes::from(body))?;
         match tokio::time::timeout(self.timeout, self.send(request)).await {
@@ -281,6 +296,10 @@ mod tests {
         for bad in ["", "../metrics", "CreateKey?x=1", "Create Key", "a/b"] {
             assert_eq!(
                 client.call(bad, serde_json::json!({})).await,
+                Err(AdminError::InvalidAction(bad.to_owned()))
+            );
+            assert_eq!(
+                client.call_ram(bad, serde_json::json!({})).await,
                 Err(AdminError::InvalidAction(bad.to_owned()))
             );
         }

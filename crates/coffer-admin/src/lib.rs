@@ -1,5 +1,5 @@
-//! Coffer's admin API: manages the built-in KMS over HTTP, in the RPC style of Alibaba Cloud
-//! KMS's API.
+//! Coffer's admin API: manages the built-in KMS and the RAM identities over HTTP, in the RPC
+//! style of Alibaba Cloud KMS's and RAM's APIs.
 //!
 //! # Protocol
 //!
@@ -22,6 +22,36 @@
 //! "metadata" is [`coffer_kms::KeyMetadata`] as JSON (`KeyId`, `KeyState`, `Aliases`,
 //! `PrimaryKeyVersion`, `Usage`, …). Unknown parameters are rejected.
 //!
+//! `POST /admin/ram/<Action>` manages RAM users, their AccessKeys and identity policies
+//! ([`coffer_identity::IdentityStore`]); these actions exist only on a server that gave the
+//! API an identity store ([`AdminApi::with_identities`]), and only root may call them:
+//!
+//! | Action | Parameters | Result |
+//! |---|---|---|
+//! | `CreateUser` | `UserName`, `DisplayName?` | `{"User": user}` |
+//! | `GetUser` | `UserName` | `{"User": user}` |
+//! | `ListUsers` | — | `{"Users": [user, …]}` |
+//! | `DeleteUser` (with its keys and attachments) | `UserName` | `{}` |
+//! | `CreateAccessKey` | `UserName` | `{"AccessKey": {"AccessKeyId", "AccessKeySecret", "Status", "CreateDate"}}` — the only time the secret is shown |
+//! | `ListAccessKeys` | `UserName` | `{"AccessKeys": [{"AccessKeyId", "Status", "CreateDate"}, …]}` |
+//! | `UpdateAccessKey` | `UserName`, `UserAccessKeyId`, `Status` (`Active`/`Inactive`) | `{}` |
+//! | `DeleteAccessKey` | `UserName`, `UserAccessKeyId` | `{}` |
+//! | `CreatePolicy` | `PolicyName`, `PolicyDocument` (the JSON text), `Description?` | `{"Policy": policy}` |
+//! | `GetPolicy` | `PolicyName`, `PolicyType?` | `{"Policy": policy}` (with `PolicyDocument`) |
+//! | `ListPolicies` | — | `{"Policies": [policy, …]}` (without documents) |
+//! | `DeletePolicy` (refused while attached) | `PolicyName`, `PolicyType?` | `{}` |
+//! | `AttachPolicyToUser`, `DetachPolicyFromUser` | `PolicyName`, `UserName`, `PolicyType?` | `{}` |
+//! | `ListPoliciesForUser` | `UserName` | `{"Policies": [{"PolicyName", "PolicyType", "Description", "AttachDate"}, …]}` |
+//!
+//! "user" is `{"UserId", "UserName", "DisplayName", "CreateDate", "UpdateDate"}`; "policy" is
+//! `{"PolicyName", "PolicyType": "Custom", "Description", "CreateDate", "UpdateDate",
+//! "AttachmentCount"}`. `PolicyType`, where accepted, must be `Custom`. RAM errors use RAM's
+//! codes: `EntityNotExist.User`, `EntityNotExist.AccessKey`, `EntityNotExist.Policy`,
+//! `EntityNotExist.User.Policy` 404; `EntityAlreadyExists.User`,
+//! `EntityAlreadyExists.Policy`, `EntityAlreadyExists.User.Policy`, `DeleteConflict.Policy.User`,
+//! `LimitExceeded.AccessKey` 409; `MalformedPolicyDocument` (the message names the fault),
+//! `InvalidParameter` 400.
+//!
 //! Errors are `{"Code": "…", "Message": "…"}` with these statuses: `KeyNotFound`,
 //! `AliasNotFound`, `KeyDeleted` 404; `KeyDisabled`, `KeyPendingDeletion` 409;
 //! `InvalidParameter` 400 (also for a body that is JSON of the wrong shape); `MalformedJSON`
@@ -35,7 +65,10 @@
 //! # Authentication
 //!
 //! Every request must carry an OSS V4 or V1 signature (header or presigned URL) by an access
-//! key the server knows: the root AccessKey. The signature is computed as if the request
+//! key the server knows: the root AccessKey, or (with an identity store) a RAM user's Active
+//! AccessKey. Root may call every action. A RAM user gets `AccessDenied` (403) for every
+//! `/admin/ram/` action, and for a KMS action unless the server's [`KmsActionAuthorizer`]
+//! allows the user `kms:<Action>` (without an authorizer, never). The signature is computed as if the request
 //! addressed bucket [`ADMIN_BUCKET`] and the object named by the path without its leading `/`
 //! (`admin/kms/CreateKey`), so it covers the action. The body is not part of an OSS
 //! signature (V4 signs `UNSIGNED-PAYLOAD`), so a request with a body must carry a
@@ -45,14 +78,17 @@
 
 mod api;
 mod client;
+mod ram;
 
-pub use api::AdminApi;
+pub use api::{AdminApi, KmsActionAuthorizer};
 pub use client::{AdminClient, AdminError};
 
 /// The bucket name requests are signed for.
 pub const ADMIN_BUCKET: &str = "coffer-admin";
 /// The path prefix of the KMS actions.
 pub const KMS_PATH_PREFIX: &str = "/admin/kms/";
+/// The path prefix of the RAM actions.
+pub const RAM_PATH_PREFIX: &str = "/admin/ram/";
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -71,4 +107,23 @@ pub const KMS_ACTIONS: [&str; 13] = [
     "DeleteAlias",
     "ListAliases",
     "GetKeyUsage",
+];
+
+/// The actions under [`RAM_PATH_PREFIX`].
+pub const RAM_ACTIONS: [&str; 15] = [
+    "CreateUser",
+    "DeleteUser",
+    "ListUsers",
+    "GetUser",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+    "CreatePolicy",
+    "DeletePolicy",
+    "ListPolicies",
+    "GetPolicy",
+    "AttachPolicyToUser",
+    "DetachPolicyFromUser",
+    "ListPoliciesForUser",
 ];

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use coffer_iam::Policy;
 use coffer_oss::auth::{SecretKey, SecretLookup};
+use coffer_oss::{CallerIdentity, Identities};
 
 use crate::{IdentityStore, UserInfo};
 
@@ -18,7 +20,8 @@ pub enum KeyOwner {
 
 /// Knows the root key (first) and the RAM users' Active keys. Use it as the
 /// [`SecretLookup`] of a front end that serves RAM users too, and
-/// [`owner`](Keyring::owner) to learn who signed a request once it is authenticated.
+/// [`owner`](Keyring::owner) to learn who signed a request once it is authenticated. It is
+/// the OSS front end's [`Identities`].
 #[derive(Clone)]
 pub struct Keyring {
     root: Arc<dyn SecretLookup + Send + Sync>,
@@ -58,5 +61,21 @@ impl SecretLookup for Keyring {
         self.root
             .secret_for(access_key_id)
             .or_else(|| self.users.secret_for(access_key_id))
+    }
+}
+
+impl Identities for Keyring {
+    fn caller(&self, access_key_id: &str) -> Option<CallerIdentity> {
+        self.owner(access_key_id).map(|owner| match owner {
+            KeyOwner::Root => CallerIdentity::Root,
+            KeyOwner::User(user) => CallerIdentity::User {
+                name: user.user_name,
+                id: user.user_id,
+            },
+        })
+    }
+
+    fn user_policies(&self, user_name: &str) -> Vec<Arc<Policy>> {
+        self.users.policies_of(user_name)
     }
 }

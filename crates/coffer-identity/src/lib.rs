@@ -31,8 +31,8 @@ pub use store::{
 };
 
 /// The purpose to give `coffer_kms::RootKey::derive_subkey` for the key that seals AccessKey
-/// secrets.
-pub const SEAL_KEY_PURPOSE: &str = "identity/access-key-secrets";
+/// secrets. Never change it: stores sealed under the old key would no longer open.
+pub const SEAL_KEY_PURPOSE: &str = "identities";
 /// The identity file's name inside the directory given to [`IdentityStore::open`].
 pub const FILE_NAME: &str = file::FILE_NAME;
 

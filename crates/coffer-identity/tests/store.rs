@@ -503,10 +503,32 @@ fn the_keyring_knows_root_and_users() {
         keyring.secret_for(&info.access_key_id).unwrap().expose(),
         secret.as_str()
     );
+    // As the OSS front end sees it.
+    use coffer_oss::{CallerIdentity, Identities};
+    assert_eq!(keyring.caller("LTAIroot"), Some(CallerIdentity::Root));
+    assert_eq!(
+        keyring.caller(&info.access_key_id),
+        Some(CallerIdentity::User {
+            name: "alice".into(),
+            id: store.get_user("alice").unwrap().user_id
+        })
+    );
+    assert!(keyring.user_policies("alice").is_empty());
+    store
+        .create_policy(
+            "P",
+            r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"oss:GetObject","Resource":"*"}]}"#,
+            None,
+        )
+        .unwrap();
+    store.attach_policy("P", "alice").unwrap();
+    assert_eq!(keyring.user_policies("alice").len(), 1);
+
     store
         .set_access_key_status("alice", &info.access_key_id, false)
         .unwrap();
     assert_eq!(keyring.owner(&info.access_key_id), None);
+    assert_eq!(keyring.caller(&info.access_key_id), None);
     assert!(keyring.secret_for(&info.access_key_id).is_none());
     assert_eq!(keyring.owner("LTAIother"), None);
 }

@@ -43,6 +43,47 @@ impl Identities for ServerIdentities {
     }
 }
 
+impl ServerIdentities {
+    /// Whether RAM user `name` may perform `action` on `resource` by its policies.
+    fn user_allowed(
+        &self,
+        access_key_id: &str,
+        name: &str,
+        id: &str,
+        action: &str,
+        resource: &str,
+    ) -> bool {
+        let policies = self.users.policies_of(name);
+        let refs: Vec<&coffer_iam::Policy> = policies.iter().map(|p| &**p).collect();
+        let principal = PrincipalRef::User {
+            account: &self.account,
+            id,
+            name,
+        };
+        let mut ctx = RequestContext::new(principal, time::OffsetDateTime::now_utc());
+        ctx.access_key_id = Some(access_key_id);
+        coffer_iam::combine(&refs, None, action, resource, &ctx) == Decision::Allow
+    }
+}
+
+impl coffer_admin::KmsActionAuthorizer for ServerIdentities {
+    /// RAM users may administer keys as their policies allow (`kms:CreateKey` on `*`,
+    /// `kms:DisableKey` on `key/<id>`, ...). Root is authorized by the admin API itself.
+    fn allowed(&self, access_key_id: &str, action: &str, key_id: Option<&str>) -> bool {
+        let resource = match key_id {
+            None => "acs:kms:*:*:*".to_owned(),
+            Some(alias) if alias.starts_with("alias/") => coffer_iam::kms_alias_resource(alias),
+            Some(id) => kms_resource(id),
+        };
+        match self.caller(access_key_id) {
+            Some(CallerIdentity::User { name, id }) => {
+                self.user_allowed(access_key_id, &name, &id, action, &resource)
+            }
+            _ => false,
+        }
+    }
+}
+
 impl coffer_kms::KeyAccess for ServerIdentities {
     /// Root may use every key; RAM users what their policies allow on
     /// `acs:kms:*:*:key/<id>`; anonymous callers no CMK at all, so an SSE-KMS object is

@@ -98,7 +98,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     });
     kms.set_key_access(identities.clone());
     let admin_routes = Arc::new(AdminRoutes {
-        api: AdminApi::new(kms.clone(), credentials.clone(), settings.region.clone()),
+        api: AdminApi::new(kms.clone(), credentials.clone(), settings.region.clone())
+            .with_identities(identities.users.clone())
+            .with_kms_authorizer(identities.clone()),
         metrics,
         kms: kms.clone(),
     });
