@@ -296,3 +296,170 @@ def assert_sse_v2(result, method, key_id=None, what=""):
     else:
         assert got[2] is None, ctx
     return got[2]
+
+
+# ---------------------------------------------------------------- access control
+# Used by the test_access_*.py files (docs/access-control.md).
+
+import json as _json  # noqa: E402
+import subprocess as _subprocess  # noqa: E402
+import time as _time  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+KMS_FORBIDDEN = "This request is forbidden by kms"
+
+
+def coffer_bin() -> _Path:
+    """The binary under test: $COFFER_BIN (relative to the repository root) or
+    target/debug/coffer (same resolution as conftest._coffer_bin)."""
+    root = _Path(__file__).resolve().parents[2]
+    p = _Path(os.environ.get("COFFER_BIN") or str(root / "target" / "debug" / "coffer"))
+    return p if p.is_absolute() else root / p
+
+
+def has_subcommand(name: str) -> bool:
+    try:
+        r = _subprocess.run([str(coffer_bin()), name, "--help"], capture_output=True,
+                            timeout=30, stdin=_subprocess.DEVNULL)
+    except (OSError, _subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+class CofferCli:
+    """Runs `coffer admin ...` / `coffer kms ...` against the test server's admin listener,
+    with the root credentials in the environment (global flags go after the subcommand)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.binary = str(coffer_bin())
+        self.env = dict(os.environ, OSS_ACCESS_KEY_ID=server.access_key_id,
+                        OSS_ACCESS_KEY_SECRET=server.access_key_secret, COFFER_REGION=REGION)
+
+    def run(self, *args, check=True, stdin=None):
+        argv = [self.binary] + [str(a) for a in args] + [
+            "--admin-endpoint", self.server.admin_endpoint]
+        r = _subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=30,
+                            input=stdin, stdin=None if stdin is not None else _subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError("%s -> exit %s\nstdout: %s\nstderr: %s" % (
+                " ".join(args), r.returncode, r.stdout, r.stderr))
+        return r
+
+    def json(self, *args):
+        r = self.run(*(list(args) + ["--json"]))
+        try:
+            return _json.loads(r.stdout) if r.stdout.strip() else {}
+        except ValueError:
+            raise AssertionError("`coffer %s --json` printed no JSON: %r" % (" ".join(args),
+                                                                           r.stdout))
+
+    # -- admin
+    def create_user(self, name):
+        return self.json("admin", "user", "create", name)["User"]
+
+    def delete_user(self, name, check=True):
+        return self.run("admin", "user", "delete", name, check=check)
+
+    def create_key(self, user):
+        k = self.json("admin", "key", "create", user)["AccessKey"]
+        return k["AccessKeyId"], k["AccessKeySecret"]
+
+    def create_policy(self, name, document, check=True):
+        if not isinstance(document, str):
+            document = _json.dumps(document)
+        return self.run("admin", "policy", "create", name, "--document", document, check=check)
+
+    def attach(self, policy, user):
+        return self.run("admin", "policy", "attach", policy, user)
+
+    def detach(self, policy, user, check=True):
+        return self.run("admin", "policy", "detach", policy, user, check=check)
+
+    def delete_policy(self, name, check=True):
+        return self.run("admin", "policy", "delete", name, check=check)
+
+    # -- kms
+    def create_cmk(self):
+        out = self.json("kms", "create")
+        key_id = out.get("KeyId") or (out.get("KeyMetadata") or {}).get("KeyId")
+        assert key_id, out
+        return key_id
+
+
+def statement(effect, actions, resources, condition=None, principal=None, sid=None):
+    s = {"Effect": effect,
+         "Action": [actions] if isinstance(actions, str) else list(actions),
+         "Resource": [resources] if isinstance(resources, str) else list(resources)}
+    if principal is not None:
+        s["Principal"] = principal
+    if condition is not None:
+        s["Condition"] = condition
+    if sid is not None:
+        s["Sid"] = sid
+    return s
+
+
+def policy_doc(*statements) -> str:
+    return _json.dumps({"Version": "1", "Statement": list(statements)})
+
+
+def allow(actions, resources="*", **kw):
+    return statement("Allow", actions, resources, **kw)
+
+
+def deny(actions, resources="*", **kw):
+    return statement("Deny", actions, resources, **kw)
+
+
+def bucket_arn(bucket, key_pattern=None):
+    return "acs:oss:*:*:%s" % bucket if key_pattern is None else \
+        "acs:oss:*:*:%s/%s" % (bucket, key_pattern)
+
+
+def kms_arn(key_id):
+    return "acs:kms:*:*:key/%s" % key_id
+
+
+def kms_audit_path(server) -> str:
+    """The KMS audit log of the test server (<data dir>/kms/audit.log)."""
+    return os.path.join(server.data_dir, "kms", "audit.log")
+
+
+def kms_audit_events(server):
+    try:
+        with open(kms_audit_path(server), "r", encoding="utf-8") as f:
+            return [_json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def wait_for_audit(server, pred, timeout=2.0):
+    """The audit events matching `pred`, waiting a little for the log to be written."""
+    deadline = _time.monotonic() + timeout
+    while True:
+        hits = [e for e in kms_audit_events(server) if pred(e)]
+        if hits or _time.monotonic() > deadline:
+            return hits
+        _time.sleep(0.05)
+
+
+def expect_error(call, status=403, code="AccessDenied", message=None):
+    """Run `call` (an oss2 or alibabacloud-oss-v2 call), expect a service error with this
+    status and code (and, if given, a message containing `message`); return the error."""
+    try:
+        call()
+    except oss2.exceptions.ServerError as e:
+        assert_oss2_error(e, status, code)
+        if message is not None:
+            assert message in (e.message or ""), "message %r lacks %r" % (e.message, message)
+        return e
+    except v2exc.OperationError as e:
+        err = v2_error(e)
+        assert err.status_code == status, "status %r != %r: %s" % (err.status_code, status, err)
+        assert err.code == code, "code %r != %r: %s" % (err.code, code, err)
+        assert REQUEST_ID_RE.match(err.request_id or ""), "bad request id %r" % err.request_id
+        if message is not None:
+            assert message in (err.message or ""), "message %r lacks %r" % (err.message, message)
+        return err
+    raise AssertionError("expected %s %s, but the call succeeded" % (status, code))
