@@ -242,12 +242,13 @@ pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation)
         Decision::Deny => return Err(denied_by_policy()),
         Decision::Allow => {}
         Decision::NotApplicable => {
-            // A missing bucket: only its (would-be) owner learns that it is missing.
+            // A missing bucket is reported as missing, as OSS does (bucket names are
+            // global and public); creating one needs an Allow, or root.
             let Some(bucket) = &bucket else {
-                return if caller.is_some() {
-                    Err(ServiceError::NoSuchBucket.into())
+                return if op == Operation::PutBucket {
+                    Err(denied_by_policy())
                 } else {
-                    Err(denied_by_acl())
+                    Err(ServiceError::NoSuchBucket.into())
                 };
             };
             acl_allows(api, ctx, op, bucket).await?;
