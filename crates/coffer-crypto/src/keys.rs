@@ -17,7 +17,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::cipher::{CipherSuite, KeyedCipher};
+use crate::cipher::{CipherSuite, PackageAead, keyed};
 
 /// An object's plaintext data key. Zeroized on drop; never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -44,7 +44,7 @@ const SEGMENT_INFO: &[u8] = b"coffer/sse/v1/segment";
 /// The key one segment's packages are sealed under, already expanded for its cipher.
 pub struct SegmentKey {
     pub(crate) suite: CipherSuite,
-    pub(crate) cipher: KeyedCipher,
+    pub(crate) cipher: Box<dyn PackageAead>,
 }
 
 impl SegmentKey {
@@ -60,7 +60,7 @@ impl SegmentKey {
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         SegmentKey {
             suite,
-            cipher: KeyedCipher::new(suite, okm),
+            cipher: keyed(suite, okm),
         }
     }
 

@@ -44,6 +44,9 @@ pub(crate) async fn delete_multiple(
     if request.objects.is_empty() || request.objects.len() > MAX_DELETE_KEYS {
         return Err(OssError::malformed_xml());
     }
+    for object in &request.objects {
+        crate::access::authorize_delete_of(api, ctx, &object.key).await?;
+    }
     let mut deleted = Vec::with_capacity(request.objects.len());
     for object in &request.objects {
         api.service.delete_object(ctx.bucket(), &object.key).await?;
