@@ -45,11 +45,16 @@ fn files_with_marker(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn sse(headers: &[(&str, &str)]) -> Vec<(String, String)> {
-    headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 async fn put(server: &TestServer, key: &str, body: &[u8], headers: &[(String, String)]) {
-    let mut req = server.req("PUT", Some("atrest"), Some(key)).body(body.to_vec());
+    let mut req = server
+        .req("PUT", Some("atrest"), Some(key))
+        .body(body.to_vec());
     for (k, v) in headers {
         req = req.header(k, v);
     }
@@ -74,7 +79,10 @@ async fn no_plaintext_reaches_disk_under_any_method() {
         ("kms", sse(&[("x-oss-server-side-encryption", "KMS")])),
         (
             "kms-sm4",
-            sse(&[("x-oss-server-side-encryption", "KMS"), ("x-oss-server-side-data-encryption", "SM4")]),
+            sse(&[
+                ("x-oss-server-side-encryption", "KMS"),
+                ("x-oss-server-side-data-encryption", "SM4"),
+            ]),
         ),
     ];
     for (name, headers) in &methods {
@@ -145,9 +153,13 @@ async fn no_plaintext_reaches_disk_under_any_method() {
 
     // A body still in flight: its temporary file must already hold only sealed bytes.
     let mut headers = HeaderMap::new();
-    headers.insert("x-oss-server-side-encryption", HeaderValue::from_static("AES256"));
+    headers.insert(
+        "x-oss-server-side-encryption",
+        HeaderValue::from_static("AES256"),
+    );
     headers.insert("content-length", HeaderValue::from(body.len() * 16));
-    let (target, headers) = server.signed_parts("PUT", Some("atrest"), Some("inflight"), Vec::new(), headers);
+    let (target, headers) =
+        server.signed_parts("PUT", Some("atrest"), Some("inflight"), Vec::new(), headers);
     let mut stream = server.connect();
     let mut head = format!("PUT {target} HTTP/1.1\r\nHost: {}\r\n", server.addr).into_bytes();
     for (name, value) in &headers {
@@ -164,11 +176,20 @@ async fn no_plaintext_reaches_disk_under_any_method() {
     stream.flush().unwrap();
     let tmp = server.data_dir.join("tmp");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while files_under(&tmp).iter().all(|p| std::fs::metadata(p).map_or(0, |m| m.len()) < 200 * 1024) {
-        assert!(std::time::Instant::now() < deadline, "the in-flight upload never reached disk");
+    while files_under(&tmp)
+        .iter()
+        .all(|p| std::fs::metadata(p).map_or(0, |m| m.len()) < 200 * 1024)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the in-flight upload never reached disk"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(files_with_marker(&tmp).is_empty(), "plaintext in a temporary file");
+    assert!(
+        files_with_marker(&tmp).is_empty(),
+        "plaintext in a temporary file"
+    );
 
     // Every encrypted object still reads back exactly.
     for (name, _) in &methods {
@@ -203,7 +224,13 @@ async fn tampering_is_detected_and_never_served() {
     server.create_bucket("atrest").await;
     let body = marked_body(3 * 64 * 1024 + 100);
     for method in ["AES256", "SM4", "KMS"] {
-        put(&server, "victim", &body, &sse(&[("x-oss-server-side-encryption", method)])).await;
+        put(
+            &server,
+            "victim",
+            &body,
+            &sse(&[("x-oss-server-side-encryption", method)]),
+        )
+        .await;
         let blob = only_blob(&server.data_dir);
         let pristine = std::fs::read(&blob).unwrap();
 
@@ -219,7 +246,10 @@ async fn tampering_is_detected_and_never_served() {
                 d[n - 20] ^= 0x80;
                 d
             }),
-            ("truncated after two packages", pristine[..2 * PACKAGE].to_vec()),
+            (
+                "truncated after two packages",
+                pristine[..2 * PACKAGE].to_vec(),
+            ),
             ("packages swapped", {
                 let mut d = pristine.clone();
                 let (a, b) = d.split_at_mut(PACKAGE);
@@ -229,15 +259,28 @@ async fn tampering_is_detected_and_never_served() {
         ];
         for (what, bytes) in damaged {
             std::fs::write(&blob, &bytes).unwrap();
-            let resp = server.req("GET", Some("atrest"), Some("victim")).send_lenient().await;
+            let resp = server
+                .req("GET", Some("atrest"), Some("victim"))
+                .send_lenient()
+                .await;
             match resp {
                 Ok(resp) if resp.status == 500 => {
-                    assert!(resp.text().contains("<Code>InternalError</Code>"), "{method}, {what}: {}", resp.text());
+                    assert!(
+                        resp.text().contains("<Code>InternalError</Code>"),
+                        "{method}, {what}: {}",
+                        resp.text()
+                    );
                 }
                 Ok(resp) => {
                     // Cut short at the bad package: never wrong bytes, never all of them.
-                    assert!(resp.body.len() < body.len(), "{method}, {what}: served everything");
-                    assert!(body.starts_with(&resp.body), "{method}, {what}: served wrong bytes");
+                    assert!(
+                        resp.body.len() < body.len(),
+                        "{method}, {what}: served everything"
+                    );
+                    assert!(
+                        body.starts_with(&resp.body),
+                        "{method}, {what}: served wrong bytes"
+                    );
                 }
                 Err(_) => {} // connection cut mid-body: also refusal
             }
@@ -248,8 +291,15 @@ async fn tampering_is_detected_and_never_served() {
             );
         }
         std::fs::write(&blob, &pristine).unwrap();
-        assert_eq!(get(&server, "victim").await, body, "{method}: restored blob reads again");
-        let resp = server.req("DELETE", Some("atrest"), Some("victim")).send().await;
+        assert_eq!(
+            get(&server, "victim").await,
+            body,
+            "{method}: restored blob reads again"
+        );
+        let resp = server
+            .req("DELETE", Some("atrest"), Some("victim"))
+            .send()
+            .await;
         assert_eq!(resp.status, 204);
     }
 }
