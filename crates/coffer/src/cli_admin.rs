@@ -9,13 +9,9 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Subcommand};
 use coffer_admin::{AdminClient, AdminError};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 use crate::config::{DEFAULT_DATA_DIR, DEFAULT_REGION};
-
-const CREDENTIALS_FILE: &str = "root-credentials.toml";
 
 #[derive(Args, Debug)]
 pub struct AdminArgs {
@@ -368,38 +364,6 @@ fn table<const N: usize>(
     }
 }
 
-/// The root AccessKey: from the environment, else from the server's data directory.
-/// Never creates anything. (The same rules as `coffer kms`.)
-fn load_credentials(data_dir: &Path) -> Result<(String, Zeroizing<String>), String> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let (Some(id), Some(secret)) = (env("OSS_ACCESS_KEY_ID"), env("OSS_ACCESS_KEY_SECRET")) {
-        return Ok((id, Zeroizing::new(secret)));
-    }
-    #[derive(Deserialize)]
-    struct Stored {
-        access_key_id: String,
-        access_key_secret: String,
-    }
-    let path = data_dir.join(CREDENTIALS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => Zeroizing::new(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!(
-                "no root AccessKey: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET, or point \
-                 --data-dir at the server's data directory ({} does not exist)",
-                path.display()
-            ));
-        }
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
-    };
-    let stored: Stored =
-        toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
-    Ok((
-        stored.access_key_id,
-        Zeroizing::new(stored.access_key_secret),
-    ))
-}
-
 /// Runs one `coffer admin` command. Exit codes: 0 success, 1 the call failed (the server's
 /// error code and message go to stderr), 2 a local problem (credentials, endpoint, policy
 /// file, runtime).
@@ -412,7 +376,7 @@ pub fn run(args: AdminArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return local_failure(&e),
     };
-    let (access_key_id, secret) = match load_credentials(&args.data_dir) {
+    let (access_key_id, secret) = match crate::credentials::load_for_client(&args.data_dir) {
         Ok(c) => c,
         Err(e) => return local_failure(&e),
     };

@@ -3,18 +3,14 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use coffer_admin::{AdminClient, AdminError};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 use crate::config::{DEFAULT_DATA_DIR, DEFAULT_REGION};
-
-const CREDENTIALS_FILE: &str = "root-credentials.toml";
 
 #[derive(Args, Debug)]
 pub struct KmsArgs {
@@ -251,42 +247,10 @@ fn render_key(out: &mut String, k: &Value) {
     );
 }
 
-/// The root AccessKey: from the environment, else from the server's data directory.
-/// Never creates anything (unlike the server, which generates the pair on first start).
-fn load_credentials(data_dir: &Path) -> Result<(String, Zeroizing<String>), String> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let (Some(id), Some(secret)) = (env("OSS_ACCESS_KEY_ID"), env("OSS_ACCESS_KEY_SECRET")) {
-        return Ok((id, Zeroizing::new(secret)));
-    }
-    #[derive(Deserialize)]
-    struct Stored {
-        access_key_id: String,
-        access_key_secret: String,
-    }
-    let path = data_dir.join(CREDENTIALS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => Zeroizing::new(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!(
-                "no root AccessKey: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET, or point \
-                 --data-dir at the server's data directory ({} does not exist)",
-                path.display()
-            ));
-        }
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
-    };
-    let stored: Stored =
-        toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
-    Ok((
-        stored.access_key_id,
-        Zeroizing::new(stored.access_key_secret),
-    ))
-}
-
 /// Runs one `coffer kms` command. Exit codes: 0 success, 1 the call failed (the server's error
 /// code and message go to stderr), 2 a local problem (credentials, endpoint, runtime).
 pub fn run(args: KmsArgs) -> ExitCode {
-    let (access_key_id, secret) = match load_credentials(&args.data_dir) {
+    let (access_key_id, secret) = match crate::credentials::load_for_client(&args.data_dir) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("coffer: {e}");
@@ -434,22 +398,5 @@ mod tests {
         }]}));
         assert!(listed.lines().nth(1).unwrap().contains("id-1"));
         assert!(listed.contains("alias/a") && listed.contains("Enabled"));
-    }
-
-    #[test]
-    fn credentials_come_from_the_data_dir_file() {
-        let dir = tempfile::tempdir().unwrap();
-        // Only meaningful when the environment does not supply a pair.
-        if std::env::var_os("OSS_ACCESS_KEY_ID").is_some() {
-            return;
-        }
-        assert!(load_credentials(dir.path()).is_err());
-        std::fs::write(
-            dir.path().join(CREDENTIALS_FILE),
-            "access_key_id = \"LTAIx\"\naccess_key_secret = \"s3cr3t\"\n",
-        )
-        .unwrap();
-        let (id, secret) = load_credentials(dir.path()).unwrap();
-        assert_eq!((id.as_str(), secret.as_str()), ("LTAIx", "s3cr3t"));
     }
 }

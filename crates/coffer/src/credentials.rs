@@ -119,3 +119,53 @@ impl SecretLookup for RootCredentials {
         .then(|| self.secret.clone())
     }
 }
+
+/// The root AccessKey for the admin CLIs: from the environment, else from the server's data
+/// directory. Never creates anything (unlike the server, which generates the pair on first
+/// start).
+pub fn load_for_client(data_dir: &Path) -> Result<(String, Zeroizing<String>), String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let (Some(id), Some(secret)) = (env("OSS_ACCESS_KEY_ID"), env("OSS_ACCESS_KEY_SECRET")) {
+        return Ok((id, Zeroizing::new(secret)));
+    }
+    let path = data_dir.join(FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => Zeroizing::new(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "no root AccessKey: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET, or point \
+                 --data-dir at the server's data directory ({} does not exist)",
+                path.display()
+            ));
+        }
+        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+    };
+    let stored: Stored =
+        toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
+    Ok((
+        stored.access_key_id,
+        Zeroizing::new(stored.access_key_secret),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_read_credentials_from_the_data_dir_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // Only meaningful when the environment does not supply a pair.
+        if std::env::var_os("OSS_ACCESS_KEY_ID").is_some() {
+            return;
+        }
+        assert!(load_for_client(dir.path()).is_err());
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "access_key_id = \"LTAIx\"\naccess_key_secret = \"s3cr3t\"\n",
+        )
+        .unwrap();
+        let (id, secret) = load_for_client(dir.path()).unwrap();
+        assert_eq!((id.as_str(), secret.as_str()), ("LTAIx", "s3cr3t"));
+    }
+}
