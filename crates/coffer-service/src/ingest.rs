@@ -42,7 +42,7 @@ pub(crate) async fn ingest(
     mut sealer: Option<PackageSealer>,
 ) -> ServiceResult<Ingested> {
     let mut writer = blobs.create().await?;
-    let mut md5 = Md5::new();
+    let mut md5 = BodyMd5::default();
     let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz);
     let mut size: u64 = 0;
     // Plaintext waiting to be sealed. A full package is held back until more data or the
@@ -60,7 +60,7 @@ pub(crate) async fn ingest(
             if size > max_size {
                 return Err(ServiceError::EntityTooLarge);
             }
-            md5.update(&frame);
+            md5.update(&frame).await;
             crc.update(&frame);
             let Some(sealer) = sealer.as_mut() else {
                 writer.write(&frame).await?;
@@ -87,7 +87,7 @@ pub(crate) async fn ingest(
         Ok(())
     }
     .await;
-    let md5: [u8; 16] = md5.finalize().into();
+    let md5 = md5.finalize().await?;
     let outcome = outcome.and_then(|()| match expected_md5 {
         Some(expected) if expected != md5 => Err(ServiceError::BadDigest),
         _ => Ok(()),
@@ -113,4 +113,68 @@ pub(crate) fn hex_upper(bytes: &[u8]) -> String {
 /// CRC-64/XZ of `a` followed by `b`, from the two CRCs and `b`'s length.
 pub(crate) fn crc64_combine(a: u64, b: u64, b_len: u64) -> u64 {
     crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc64Xz, a, b, b_len)
+}
+
+/// MD5 of the body. It is the slowest per-byte stage of a PUT (about 0.5 GB/s per core,
+/// against 10 GB/s for CRC-64 and several GB/s for the ciphers), so once a body proves
+/// large it is hashed on a blocking thread, in parallel with sealing and writing. Frames
+/// are reference-counted, so handing them over copies nothing.
+#[derive(Default)]
+struct BodyMd5 {
+    state: Md5State,
+}
+
+enum Md5State {
+    Inline { hasher: Md5, bytes: usize },
+    Offloaded { frames: tokio::sync::mpsc::Sender<Bytes>, result: tokio::task::JoinHandle<[u8; 16]> },
+    Done,
+}
+
+impl Default for Md5State {
+    fn default() -> Self {
+        Md5State::Inline { hasher: Md5::new(), bytes: 0 }
+    }
+}
+
+/// Bodies up to this size are hashed inline: a thread hand-off costs more than it saves.
+const MD5_OFFLOAD_AFTER: usize = 4 * 1024 * 1024;
+/// Frames in flight to the hashing thread; bounds the memory a slow hash can pin.
+const MD5_QUEUE: usize = 32;
+
+impl BodyMd5 {
+    async fn update(&mut self, frame: &Bytes) {
+        if let Md5State::Inline { hasher, bytes } = &mut self.state {
+            hasher.update(frame);
+            *bytes += frame.len();
+            if *bytes > MD5_OFFLOAD_AFTER {
+                let Md5State::Inline { mut hasher, .. } = std::mem::replace(&mut self.state, Md5State::Done) else {
+                    unreachable!("matched above")
+                };
+                let (frames, mut queue) = tokio::sync::mpsc::channel::<Bytes>(MD5_QUEUE);
+                let result = tokio::task::spawn_blocking(move || {
+                    while let Some(frame) = queue.blocking_recv() {
+                        hasher.update(&frame);
+                    }
+                    hasher.finalize().into()
+                });
+                self.state = Md5State::Offloaded { frames, result };
+            }
+            return;
+        }
+        if let Md5State::Offloaded { frames, .. } = &self.state {
+            // The receiver lives until the sender is dropped, so this cannot fail.
+            let _ = frames.send(frame.clone()).await;
+        }
+    }
+
+    async fn finalize(self) -> ServiceResult<[u8; 16]> {
+        match self.state {
+            Md5State::Inline { hasher, .. } => Ok(hasher.finalize().into()),
+            Md5State::Offloaded { frames, result } => {
+                drop(frames);
+                result.await.map_err(|e| ServiceError::Internal(format!("MD5 worker: {e}")))
+            }
+            Md5State::Done => Err(ServiceError::Internal("MD5 finalized twice".into())),
+        }
+    }
 }

@@ -21,6 +21,8 @@ use crate::{Service, ServiceResult};
 /// Frame size for plaintext reads: large enough to amortise syscalls, small enough that a
 /// slow client holds little memory.
 const READ_CHUNK: usize = 256 * 1024;
+/// Read-ahead for sealed segments: several packages per file read.
+const SEALED_READ_BUFFER: usize = 1024 * 1024;
 
 /// A stream of an object's bytes. An error mid-stream ends the response early, which the
 /// client sees as a truncated body rather than wrong bytes.
@@ -204,7 +206,12 @@ async fn next_frame(mut state: ReadState) -> io::Result<Option<(Bytes, ReadState
                     .map_err(|e| integrity_error(&state.name, &e.to_string()))?;
                 let (index, stored_offset) = locate(read.offset);
                 Source::Sealed {
-                    reader: state.blobs.open(&read.segment.blob, stored_offset).await?,
+                    // Packages are read header first, then body: buffer them, so each
+                    // small read is not a trip through the blocking file pool.
+                    reader: Box::pin(tokio::io::BufReader::with_capacity(
+                        SEALED_READ_BUFFER,
+                        state.blobs.open(&read.segment.blob, stored_offset).await?,
+                    )),
                     opener: PackageOpener::new(segment_key, index),
                     skip: (read.offset - index * PACKAGE_PLAINTEXT as u64) as usize,
                     left: read.len,
