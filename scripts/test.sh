@@ -26,3 +26,6 @@ tests/sdk/run.sh
 
 step "crash test (kill -9 during writes)"
 tests/crash/run.sh
+
+step "performance guard (callgrind instruction count)"
+bench/guard/run.sh

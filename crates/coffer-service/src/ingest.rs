@@ -125,14 +125,23 @@ struct BodyMd5 {
 }
 
 enum Md5State {
-    Inline { hasher: Md5, bytes: usize },
-    Offloaded { frames: tokio::sync::mpsc::Sender<Bytes>, result: tokio::task::JoinHandle<[u8; 16]> },
+    Inline {
+        hasher: Md5,
+        bytes: usize,
+    },
+    Offloaded {
+        frames: tokio::sync::mpsc::Sender<Bytes>,
+        result: tokio::task::JoinHandle<[u8; 16]>,
+    },
     Done,
 }
 
 impl Default for Md5State {
     fn default() -> Self {
-        Md5State::Inline { hasher: Md5::new(), bytes: 0 }
+        Md5State::Inline {
+            hasher: Md5::new(),
+            bytes: 0,
+        }
     }
 }
 
@@ -147,7 +156,9 @@ impl BodyMd5 {
             hasher.update(frame);
             *bytes += frame.len();
             if *bytes > MD5_OFFLOAD_AFTER {
-                let Md5State::Inline { mut hasher, .. } = std::mem::replace(&mut self.state, Md5State::Done) else {
+                let Md5State::Inline { mut hasher, .. } =
+                    std::mem::replace(&mut self.state, Md5State::Done)
+                else {
                     unreachable!("matched above")
                 };
                 let (frames, mut queue) = tokio::sync::mpsc::channel::<Bytes>(MD5_QUEUE);
@@ -172,7 +183,9 @@ impl BodyMd5 {
             Md5State::Inline { hasher, .. } => Ok(hasher.finalize().into()),
             Md5State::Offloaded { frames, result } => {
                 drop(frames);
-                result.await.map_err(|e| ServiceError::Internal(format!("MD5 worker: {e}")))
+                result
+                    .await
+                    .map_err(|e| ServiceError::Internal(format!("MD5 worker: {e}")))
             }
             Md5State::Done => Err(ServiceError::Internal("MD5 finalized twice".into())),
         }
