@@ -19,6 +19,9 @@ cargo build --workspace --locked
 step "Rust tests"
 cargo test --workspace --locked
 
+step "performance guard (callgrind instruction count)"
+bench/guard/run.sh
+
 export COFFER_BIN="$PWD/target/debug/coffer"
 
 step "SDK tests (oss2, alibabacloud-oss-v2)"
@@ -26,6 +29,3 @@ tests/sdk/run.sh
 
 step "crash test (kill -9 during writes)"
 tests/crash/run.sh
-
-step "performance guard (callgrind instruction count)"
-bench/guard/run.sh
