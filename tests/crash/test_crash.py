@@ -428,7 +428,7 @@ def put_writer(srv_endpoint, auth, keys, rng, stop, killed, rec, stats, rnd, tid
         md5, size, crc = _digest(data)
         op = km.begin(Version(md5, size, crc, "put", label), "PUT")
         try:
-            res = bucket.put_object(km.key, data)
+            res = bucket.put_object(km.key, data, headers=_sse_headers(rng))
         except Exception as e:  # noqa: BLE001
             _classify_failure(e, killed, op, rec, "PUT %s (%s, %d B)" % (km.key, label, size))
             stats.inc("put_unacked")
@@ -442,6 +442,14 @@ def put_writer(srv_endpoint, auth, keys, rng, stop, killed, rec, stats, rnd, tid
             rec.add("PUT %s (%s): ETag %s != MD5 %s" % (km.key, label, res.etag, md5))
 
 
+def _sse_headers(rng):
+    """Writes are plaintext or encrypted under each method, so the kill points also land
+    inside sealing and inside the KMS's own state writes (the default CMK is created by
+    the first SSE-KMS write)."""
+    method = rng.choice([None, "AES256", "SM4", "KMS"])
+    return {"x-oss-server-side-encryption": method} if method else None
+
+
 def mp_writer(srv_endpoint, auth, keys, rng, stop, killed, rec, stats, rnd, uploads):
     bucket = oss2.Bucket(auth, srv_endpoint, BUCKET, connect_timeout=30)
     seq = 0
@@ -451,7 +459,7 @@ def mp_writer(srv_endpoint, auth, keys, rng, stop, killed, rec, stats, rnd, uplo
         up = Upload(km.key, "r%d/mp/#%d" % (rnd, seq))
         uploads.append(up)
         try:
-            up.upload_id = bucket.init_multipart_upload(km.key).upload_id
+            up.upload_id = bucket.init_multipart_upload(km.key, headers=_sse_headers(rng)).upload_id
         except Exception as e:  # noqa: BLE001
             up.init = "failed"
             op = Op(ABSENT, "init")
