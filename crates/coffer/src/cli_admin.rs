@@ -3,12 +3,12 @@
 //! the root AccessKey). Flags and credentials work as for `coffer kms`.
 
 use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::cli_common::{self, Api};
 use clap::{ArgGroup, Args, Subcommand};
-use coffer_admin::{AdminClient, AdminError};
 use serde_json::{Value, json};
 
 use crate::config::{DEFAULT_DATA_DIR, DEFAULT_REGION};
@@ -368,55 +368,28 @@ fn table<const N: usize>(
 /// error code and message go to stderr), 2 a local problem (credentials, endpoint, policy
 /// file, runtime).
 pub fn run(args: AdminArgs) -> ExitCode {
-    let local_failure = |message: &str| {
-        eprintln!("coffer: {message}");
-        ExitCode::from(2)
-    };
     let (action, params) = match args.command.request() {
         Ok(r) => r,
-        Err(e) => return local_failure(&e),
+        Err(e) => {
+            eprintln!("coffer: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let (access_key_id, secret) = match crate::credentials::load_for_client(&args.data_dir) {
-        Ok(c) => c,
-        Err(e) => return local_failure(&e),
-    };
-    let client = match AdminClient::new(
+    match cli_common::call(
         &args.admin_endpoint,
-        access_key_id,
-        secret.as_str(),
-        args.region.as_str(),
+        &args.region,
+        &args.data_dir,
+        Api::Ram,
+        action,
+        params,
     ) {
-        Ok(c) => c,
-        Err(e) => return local_failure(&format!("{}: {}", e.code(), e.message())),
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return local_failure(&format!("starting the runtime: {e}")),
-    };
-    let result: Result<Value, AdminError> = runtime.block_on(client.call_ram(action, params));
-    match result {
         Ok(value) => {
-            let out = if args.json {
-                let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-                s.push('\n');
-                s
-            } else {
-                args.command.render(&value)
-            };
             if matches!(args.command, AdminCommand::Key(KeyCommand::Create { .. })) && !args.json {
                 eprintln!("coffer: store the secret now; it cannot be shown again");
             }
-            // A closed stdout (`| head`) is not worth a panic.
-            let _ = std::io::stdout().lock().write_all(out.as_bytes());
-            ExitCode::SUCCESS
+            cli_common::print(args.json, &value, |v| args.command.render(v))
         }
-        Err(e) => {
-            eprintln!("coffer: {}: {}", e.code(), e.message());
-            ExitCode::FAILURE
-        }
+        Err(code) => code,
     }
 }
 

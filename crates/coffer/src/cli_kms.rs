@@ -2,12 +2,11 @@
 //! (`POST /admin/kms/<Action>` on the admin listener, signed with the root AccessKey).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::cli_common::{self, Api};
 use clap::{Args, Subcommand};
-use coffer_admin::{AdminClient, AdminError};
 use serde_json::{Value, json};
 
 use crate::config::{DEFAULT_DATA_DIR, DEFAULT_REGION};
@@ -250,54 +249,17 @@ fn render_key(out: &mut String, k: &Value) {
 /// Runs one `coffer kms` command. Exit codes: 0 success, 1 the call failed (the server's error
 /// code and message go to stderr), 2 a local problem (credentials, endpoint, runtime).
 pub fn run(args: KmsArgs) -> ExitCode {
-    let (access_key_id, secret) = match crate::credentials::load_for_client(&args.data_dir) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("coffer: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let client = match AdminClient::new(
-        &args.admin_endpoint,
-        access_key_id,
-        secret.as_str(),
-        args.region.as_str(),
-    ) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("coffer: {}: {}", e.code(), e.message());
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("coffer: starting the runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let (action, params) = args.command.request();
-    let result: Result<Value, AdminError> = runtime.block_on(client.call(action, params));
-    match result {
-        Ok(value) => {
-            let out = if args.json {
-                let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-                s.push('\n');
-                s
-            } else {
-                args.command.render(&value)
-            };
-            // A closed stdout (`| head`) is not worth a panic.
-            let _ = std::io::stdout().lock().write_all(out.as_bytes());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("coffer: {}: {}", e.code(), e.message());
-            ExitCode::FAILURE
-        }
+    match cli_common::call(
+        &args.admin_endpoint,
+        &args.region,
+        &args.data_dir,
+        Api::Kms,
+        action,
+        params,
+    ) {
+        Ok(value) => cli_common::print(args.json, &value, |v| args.command.render(v)),
+        Err(code) => code,
     }
 }
 

@@ -2,6 +2,7 @@
 //! library crates; this binary parses configuration and wires them together.
 
 mod cli_admin;
+mod cli_common;
 mod cli_kms;
 mod config;
 mod credentials;

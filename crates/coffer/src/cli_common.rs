@@ -1,0 +1,63 @@
+//! What `coffer kms` and `coffer admin` share: credentials, the signed call to the admin
+//! API, and how results and failures are printed.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use coffer_admin::AdminClient;
+use serde_json::Value;
+
+/// Which family of admin actions a call addresses.
+pub enum Api {
+    Kms,
+    Ram,
+}
+
+/// Makes one signed admin call. Failures are printed; the error is the exit code: 1 when
+/// the server refused the call, 2 for a local problem (credentials, endpoint, runtime).
+pub fn call(
+    endpoint: &str,
+    region: &str,
+    data_dir: &Path,
+    api: Api,
+    action: &str,
+    params: Value,
+) -> Result<Value, ExitCode> {
+    let local_failure = |message: &str| {
+        eprintln!("coffer: {message}");
+        ExitCode::from(2)
+    };
+    let (access_key_id, secret) =
+        crate::credentials::load_for_client(data_dir).map_err(|e| local_failure(&e))?;
+    let client = AdminClient::new(endpoint, access_key_id, secret.as_str(), region)
+        .map_err(|e| local_failure(&format!("{}: {}", e.code(), e.message())))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| local_failure(&format!("starting the runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        match api {
+            Api::Kms => client.call(action, params).await,
+            Api::Ram => client.call_ram(action, params).await,
+        }
+    });
+    result.map_err(|e| {
+        eprintln!("coffer: {}: {}", e.code(), e.message());
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints a result: the raw JSON with `--json`, else the command's human form.
+pub fn print(json: bool, value: &Value, render: impl FnOnce(&Value) -> String) -> ExitCode {
+    let out = if json {
+        let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+        s.push('\n');
+        s
+    } else {
+        render(value)
+    };
+    // A closed stdout (`| head`) is not worth a panic.
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    ExitCode::SUCCESS
+}
