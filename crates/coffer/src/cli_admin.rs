@@ -7,32 +7,14 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli_common::{self, Api};
+use crate::cli_common::{self, Api, Connection};
 use clap::{ArgGroup, Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::config::{DEFAULT_DATA_DIR, DEFAULT_REGION};
-
 #[derive(Args, Debug)]
 pub struct AdminArgs {
-    /// URL of the server's admin listener
-    #[arg(
-        long,
-        global = true,
-        env = "COFFER_ADMIN_ENDPOINT",
-        default_value = "http://127.0.0.1:7071"
-    )]
-    admin_endpoint: String,
-    /// Region id the server runs as (requests are signed for it)
-    #[arg(long, global = true, env = "COFFER_REGION", default_value = DEFAULT_REGION)]
-    region: String,
-    /// The server's data directory, to read root-credentials.toml from when
-    /// OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET are not set
-    #[arg(long, global = true, env = "COFFER_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
-    data_dir: PathBuf,
-    /// Print the raw JSON response
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    connection: Connection,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -375,19 +357,14 @@ pub fn run(args: AdminArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli_common::call(
-        &args.admin_endpoint,
-        &args.region,
-        &args.data_dir,
-        Api::Ram,
-        action,
-        params,
-    ) {
+    match cli_common::call(&args.connection, Api::Ram, action, params) {
         Ok(value) => {
-            if matches!(args.command, AdminCommand::Key(KeyCommand::Create { .. })) && !args.json {
+            if matches!(args.command, AdminCommand::Key(KeyCommand::Create { .. }))
+                && !args.connection.json
+            {
                 eprintln!("coffer: store the secret now; it cannot be shown again");
             }
-            cli_common::print(args.json, &value, |v| args.command.render(v))
+            cli_common::print(args.connection.json, &value, |v| args.command.render(v))
         }
         Err(code) => code,
     }
@@ -570,8 +547,8 @@ mod tests {
     #[test]
     fn global_flags_go_before_or_after_the_subcommand() {
         let a = parse(&["admin", "--json", "user", "list", "--region", "cn-beijing"]);
-        assert!(a.json);
-        assert_eq!(a.region, "cn-beijing");
+        assert!(a.connection.json);
+        assert_eq!(a.connection.region, "cn-beijing");
         let a = parse(&[
             "admin",
             "key",
@@ -581,8 +558,8 @@ mod tests {
             "http://h:1",
             "--json",
         ]);
-        assert!(a.json);
-        assert_eq!(a.admin_endpoint, "http://h:1");
+        assert!(a.connection.json);
+        assert_eq!(a.connection.admin_endpoint, "http://h:1");
     }
 
     #[test]

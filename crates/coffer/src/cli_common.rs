@@ -2,11 +2,38 @@
 //! API, and how results and failures are printed.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
+
+use clap::Args;
 use std::process::ExitCode;
 
 use coffer_admin::AdminClient;
 use serde_json::Value;
+
+use crate::config::{DEFAULT_DATA_DIR, DEFAULT_REGION};
+
+/// How both CLIs reach the server: flags shared by `coffer kms` and `coffer admin`.
+#[derive(Args, Debug)]
+pub struct Connection {
+    /// URL of the server's admin listener
+    #[arg(
+        long,
+        global = true,
+        env = "COFFER_ADMIN_ENDPOINT",
+        default_value = "http://127.0.0.1:7071"
+    )]
+    pub admin_endpoint: String,
+    /// Region id the server runs as (requests are signed for it)
+    #[arg(long, global = true, env = "COFFER_REGION", default_value = DEFAULT_REGION)]
+    pub region: String,
+    /// The server's data directory, to read root-credentials.toml from when
+    /// OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET are not set
+    #[arg(long, global = true, env = "COFFER_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Print the raw JSON response
+    #[arg(long, global = true)]
+    pub json: bool,
+}
 
 /// Which family of admin actions a call addresses.
 pub enum Api {
@@ -17,19 +44,21 @@ pub enum Api {
 /// Makes one signed admin call. Failures are printed; the error is the exit code: 1 when
 /// the server refused the call, 2 for a local problem (credentials, endpoint, runtime).
 pub fn call(
-    endpoint: &str,
-    region: &str,
-    data_dir: &Path,
+    connection: &Connection,
     api: Api,
     action: &str,
     params: Value,
 ) -> Result<Value, ExitCode> {
+    let (endpoint, region) = (
+        connection.admin_endpoint.as_str(),
+        connection.region.as_str(),
+    );
     let local_failure = |message: &str| {
         eprintln!("coffer: {message}");
         ExitCode::from(2)
     };
     let (access_key_id, secret) =
-        crate::credentials::load_for_client(data_dir).map_err(|e| local_failure(&e))?;
+        crate::credentials::load_for_client(&connection.data_dir).map_err(|e| local_failure(&e))?;
     let client = AdminClient::new(endpoint, access_key_id, secret.as_str(), region)
         .map_err(|e| local_failure(&format!("{}: {}", e.code(), e.message())))?;
     let runtime = tokio::runtime::Builder::new_current_thread()

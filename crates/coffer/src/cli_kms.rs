@@ -2,35 +2,17 @@
 //! (`POST /admin/kms/<Action>` on the admin listener, signed with the root AccessKey).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+
 use std::process::ExitCode;
 
-use crate::cli_common::{self, Api};
+use crate::cli_common::{self, Api, Connection};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::config::{DEFAULT_DATA_DIR, DEFAULT_REGION};
-
 #[derive(Args, Debug)]
 pub struct KmsArgs {
-    /// URL of the server's admin listener
-    #[arg(
-        long,
-        global = true,
-        env = "COFFER_ADMIN_ENDPOINT",
-        default_value = "http://127.0.0.1:7071"
-    )]
-    admin_endpoint: String,
-    /// Region id the server runs as (requests are signed for it)
-    #[arg(long, global = true, env = "COFFER_REGION", default_value = DEFAULT_REGION)]
-    region: String,
-    /// The server's data directory, to read root-credentials.toml from when
-    /// OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET are not set
-    #[arg(long, global = true, env = "COFFER_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
-    data_dir: PathBuf,
-    /// Print the raw JSON response
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    connection: Connection,
     #[command(subcommand)]
     command: KmsCommand,
 }
@@ -250,15 +232,8 @@ fn render_key(out: &mut String, k: &Value) {
 /// code and message go to stderr), 2 a local problem (credentials, endpoint, runtime).
 pub fn run(args: KmsArgs) -> ExitCode {
     let (action, params) = args.command.request();
-    match cli_common::call(
-        &args.admin_endpoint,
-        &args.region,
-        &args.data_dir,
-        Api::Kms,
-        action,
-        params,
-    ) {
-        Ok(value) => cli_common::print(args.json, &value, |v| args.command.render(v)),
+    match cli_common::call(&args.connection, Api::Kms, action, params) {
+        Ok(value) => cli_common::print(args.connection.json, &value, |v| args.command.render(v)),
         Err(code) => code,
     }
 }
@@ -333,8 +308,8 @@ mod tests {
     #[test]
     fn global_flags_go_before_or_after_the_subcommand() {
         let a = parse(&["kms", "--json", "list", "--region", "cn-beijing"]);
-        assert!(a.json);
-        assert_eq!(a.region, "cn-beijing");
+        assert!(a.connection.json);
+        assert_eq!(a.connection.region, "cn-beijing");
         let a = parse(&[
             "kms",
             "describe",
@@ -343,8 +318,8 @@ mod tests {
             "http://h:1",
             "--json",
         ]);
-        assert!(a.json);
-        assert_eq!(a.admin_endpoint, "http://h:1");
+        assert!(a.connection.json);
+        assert_eq!(a.connection.admin_endpoint, "http://h:1");
     }
 
     #[test]
