@@ -6,15 +6,20 @@
 //! then the record commits" and a crash can leave at worst an unreferenced blob, which
 //! [`sweep_orphans`] removes at start-up.
 //!
-//! The embedded implementations are [`RedbMetaStore`] and [`FsBlobStore`]; a PostgreSQL
+//! The embedded implementations are [`RedbMetaStore`] and, for bytes, a
+//! [`TieredBlobStore`] that keeps small blobs in the metadata database ([`RedbBlobStore`])
+//! and the rest as files ([`FsBlobStore`]); a PostgreSQL
 //! metadata store or a shared blob backend plugs in by implementing the same traits.
 
 mod blob;
 mod error;
 mod fs_blob;
+mod group_commit;
 mod meta;
 mod records;
+mod redb_blob;
 mod redb_meta;
+mod tiered_blob;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
 pub use error::{StorageError, StorageResult};
@@ -26,4 +31,6 @@ pub use records::{
     BucketAcl, BucketRecord, EncryptionRule, Envelope, ObjectAcl, ObjectKind, ObjectRecord,
     PartRecord, Segment, UploadRecord,
 };
+pub use redb_blob::RedbBlobStore;
 pub use redb_meta::RedbMetaStore;
+pub use tiered_blob::TieredBlobStore;

@@ -1,9 +1,10 @@
 //! [`MetaStore`] on an embedded [redb](https://docs.rs/redb) database file.
 //!
-//! Every operation is one redb transaction run on the blocking thread pool. Writes commit
-//! with redb's default (immediate) durability, so an acknowledged write survives a crash.
+//! Reads are redb read transactions on the blocking thread pool. Writes go to one writer
+//! thread that commits concurrent writes together ([`GroupCommitter`]), durably: an
+//! acknowledged write survives a crash, and concurrent writes share one fsync.
 //!
-//! All tables map bytes to the JSON of a record, and their keys are laid out so that every
+//! The record tables map bytes to the JSON of a record, and their keys are laid out so that every
 //! listing is a single ordered range scan:
 //!
 //! * `buckets`: `name`.
@@ -14,6 +15,8 @@
 //!   with, so the table is ordered by (key, upload id) even for keys containing NUL.
 //! * `parts`: `len(upload_id) as u32 BE, upload_id, part_number as u32 BE`; the length prefix
 //!   keeps one upload's parts from ever sharing a prefix with another's.
+//!
+//! The same file holds the `small_blobs` table of [`RedbBlobStore`] (blob id to raw bytes).
 
 use std::collections::HashSet;
 use std::fmt::Display;
@@ -30,8 +33,10 @@ use serde::de::DeserializeOwned;
 
 use crate::blob::BlobId;
 use crate::error::{StorageError, StorageResult};
+use crate::group_commit::{Durable, GroupCommitter};
 use crate::meta::{BucketDeletion, CompletedUpload, MetaStore, ObjectListing, PutCondition};
 use crate::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
+use crate::redb_blob::{RedbBlobStore, SMALL_BLOBS};
 
 type Bytes = &'static [u8];
 
@@ -43,6 +48,7 @@ const PARTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("parts");
 /// The metadata store of a single-node deployment: one redb file.
 pub struct RedbMetaStore {
     db: Arc<Database>,
+    writer: Arc<GroupCommitter>,
 }
 
 impl std::fmt::Debug for RedbMetaStore {
@@ -58,11 +64,23 @@ impl RedbMetaStore {
     pub fn open(path: &Path) -> StorageResult<Self> {
         let db = Database::create(path).map_err(redb_err)?;
         let txn = db.begin_write().map_err(redb_err)?;
-        for table in [BUCKETS, OBJECTS, UPLOADS, PARTS] {
+        for table in [BUCKETS, OBJECTS, UPLOADS, PARTS, SMALL_BLOBS] {
             txn.open_table(table).map_err(redb_err)?;
         }
         txn.commit().map_err(redb_err)?;
-        Ok(RedbMetaStore { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let writer = Arc::new(GroupCommitter::start(db.clone())?);
+        Ok(RedbMetaStore { db, writer })
+    }
+
+    /// A blob store in this database, for blobs small enough that a file of their own
+    /// would cost more than they do. It shares this store's writer, so a small blob and
+    /// the record written after it cost one fsync between them under load.
+    pub fn small_blob_store(&self) -> RedbBlobStore {
+        RedbBlobStore {
+            db: Arc::clone(&self.db),
+            writer: Arc::clone(&self.writer),
+        }
     }
 
     /// Runs `f` in a read transaction on the blocking pool.
@@ -79,29 +97,14 @@ impl RedbMetaStore {
         .await
     }
 
-    /// Runs `f` in a write transaction on the blocking pool, committing (durably) if it
-    /// succeeds and aborting if it fails.
+    /// Runs `f` in the writer's next group transaction, answering once it has committed
+    /// (durably); if `f` fails, nothing it did persists. `f` may run more than once.
     async fn write<T, F>(&self, f: F) -> StorageResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> StorageResult<T> + Send + 'static,
+        F: FnMut(&WriteTransaction) -> StorageResult<T> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
-        run_blocking(move || {
-            let txn = db.begin_write().map_err(redb_err)?;
-            match f(&txn) {
-                Ok(value) => {
-                    txn.commit().map_err(redb_err)?;
-                    Ok(value)
-                }
-                Err(e) => {
-                    // Nothing the closure did may persist; an abort failure is secondary.
-                    let _ = txn.abort();
-                    Err(e)
-                }
-            }
-        })
-        .await
+        self.writer.write(Durable::Yes, f).await
     }
 }
 
@@ -116,7 +119,7 @@ where
 }
 
 /// Maps any redb error, keeping I/O errors as such.
-fn redb_err(e: impl Into<redb::Error>) -> StorageError {
+pub(crate) fn redb_err(e: impl Into<redb::Error>) -> StorageError {
     match e.into() {
         redb::Error::Io(io) => StorageError::Io(io),
         other => StorageError::Backend(other.to_string()),

@@ -9,7 +9,7 @@ use coffer_admin::AdminApi;
 use coffer_kms::{Kms, KmsConfig, RootKey};
 use coffer_oss::{OssApi, OssConfig};
 use coffer_service::Service;
-use coffer_storage::{FsBlobStore, RedbMetaStore, sweep_orphans};
+use coffer_storage::{FsBlobStore, RedbMetaStore, TieredBlobStore, sweep_orphans};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -38,6 +38,11 @@ const MAX_URI_BYTES: usize = 16 * 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 /// Account id of the root key; every bucket it creates is owned by it.
 const ROOT_ACCOUNT: &str = "coffer-root";
+/// Stored blobs up to this size (sealed packages included) live in the metadata database
+/// rather than in files of their own: a small object then costs one shared database commit
+/// instead of a file creation, a rename and two fsyncs (see docs/performance.md). 128 KiB
+/// is where MinIO stops inlining too; the write buffers at most this much per request.
+const SMALL_BLOB_MAX: usize = 128 * 1024;
 
 pub async fn run(settings: Settings) -> Result<(), String> {
     tracing_subscriber::fmt()
@@ -59,7 +64,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         println!("  OSS_ACCESS_KEY_SECRET={}", credentials.secret());
     }
 
-    let blobs = FsBlobStore::open(&settings.data_dir)
+    let files = FsBlobStore::open(&settings.data_dir)
         .await
         .map_err(|e| format!("opening blob store: {e}"))?;
     let meta_path = settings.data_dir.join("metadata.redb");
@@ -67,6 +72,11 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("opening metadata store: {e}"))?;
+    let blobs = TieredBlobStore::new(
+        Arc::new(meta.small_blob_store()),
+        Arc::new(files),
+        SMALL_BLOB_MAX,
+    );
     let orphans = sweep_orphans(&meta, &blobs)
         .await
         .map_err(|e| format!("sweeping orphaned blobs: {e}"))?;

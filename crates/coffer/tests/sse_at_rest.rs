@@ -209,6 +209,36 @@ async fn no_plaintext_reaches_disk_under_any_method() {
     assert_eq!(std::fs::read(&plain_blob[0]).unwrap(), body);
 }
 
+/// Small objects are stored inside the metadata database rather than as files; they
+/// must be sealed there too, and the scan must be able to see into that file.
+#[tokio::test]
+async fn small_objects_are_sealed_inside_the_metadata_database() {
+    let server = TestServer::start();
+    server.create_bucket("atrest").await;
+    let body = marked_body(4 * 1024);
+    for (name, method) in [("aes256", "AES256"), ("sm4", "SM4"), ("kms", "KMS")] {
+        put(
+            &server,
+            name,
+            &body,
+            &sse(&[("x-oss-server-side-encryption", method)]),
+        )
+        .await;
+        assert_eq!(get(&server, name).await, body, "{name}");
+    }
+    assert!(
+        files_under(&server.data_dir.join("blobs")).is_empty(),
+        "small objects should not get files of their own"
+    );
+    let found = files_with_marker(&server.data_dir);
+    assert!(found.is_empty(), "marker found in {found:?}");
+
+    // The same body unencrypted is findable, in the database file.
+    put(&server, "plain", &body, &[]).await;
+    let found = files_with_marker(&server.data_dir);
+    assert_eq!(found, vec![server.data_dir.join("metadata.redb")]);
+}
+
 /// The stored blob of the bucket's only object.
 fn only_blob(data_dir: &Path) -> PathBuf {
     let blobs = files_under(&data_dir.join("blobs"));

@@ -1,0 +1,194 @@
+//! Small blobs as values in the metadata database.
+//!
+//! A file per small object costs more than the object: creating it (ext4 searches its inode
+//! bitmaps), renaming it into place and two fsyncs, for the file and its folder. In the
+//! database a small blob is one insert that shares its commit, and its fsync, with every
+//! other write in flight ([`GroupCommitter`]). [`crate::TieredBlobStore`] decides which
+//! blobs are small; this store keeps whatever it is given in memory until it commits.
+
+use std::io;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, TableDefinition};
+
+use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter};
+use crate::error::StorageError;
+use crate::group_commit::{Durable, GroupCommitter};
+use crate::redb_meta::redb_err;
+
+/// Blob id (its 32 ASCII characters) to the blob's bytes.
+pub(crate) const SMALL_BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("small_blobs");
+
+/// Blobs kept in a [`crate::RedbMetaStore`]'s database; see
+/// [`crate::RedbMetaStore::small_blob_store`].
+#[derive(Clone)]
+pub struct RedbBlobStore {
+    pub(crate) db: Arc<Database>,
+    pub(crate) writer: Arc<GroupCommitter>,
+}
+
+impl std::fmt::Debug for RedbBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbBlobStore").finish_non_exhaustive()
+    }
+}
+
+impl RedbBlobStore {
+    /// Runs a read on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> io::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> io::Result<T> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(io::Error::other)?
+    }
+}
+
+fn to_io(e: impl Into<StorageError>) -> io::Error {
+    match e.into() {
+        StorageError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+fn redb_io(e: impl Into<redb::Error>) -> io::Error {
+    to_io(redb_err(e))
+}
+
+#[async_trait]
+impl BlobStore for RedbBlobStore {
+    async fn create(&self) -> io::Result<Box<dyn BlobWriter>> {
+        Ok(Box::new(RedbBlobWriter {
+            store: self.clone(),
+            bytes: Vec::new(),
+        }))
+    }
+
+    async fn open(&self, id: &BlobId, offset: u64) -> io::Result<BlobReader> {
+        let key = id.as_str().as_bytes().to_vec();
+        let bytes = self
+            .read(move |db| {
+                let txn = db.begin_read().map_err(redb_io)?;
+                let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
+                let value = table
+                    .get(key.as_slice())
+                    .map_err(redb_io)?
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+                let value = value.value();
+                let start = usize::try_from(offset).map_or(value.len(), |o| o.min(value.len()));
+                Ok(value[start..].to_vec())
+            })
+            .await?;
+        Ok(Box::pin(io::Cursor::new(bytes)))
+    }
+
+    async fn delete(&self, id: &BlobId) -> io::Result<()> {
+        let key = id.as_str().as_bytes().to_vec();
+        // Not durable: a delete lost in a crash leaves an unreferenced blob, which the
+        // start-up sweep removes.
+        self.writer
+            .write(Durable::No, move |txn| {
+                let mut table = txn.open_table(SMALL_BLOBS).map_err(redb_err)?;
+                table.remove(key.as_slice()).map_err(redb_err)?;
+                Ok(())
+            })
+            .await
+            .map_err(to_io)
+    }
+
+    async fn list(&self) -> io::Result<Vec<BlobId>> {
+        self.read(|db| {
+            let txn = db.begin_read().map_err(redb_io)?;
+            let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
+            let mut ids = Vec::new();
+            for entry in table.range::<&[u8]>(..).map_err(redb_io)? {
+                let (key, _) = entry.map_err(redb_io)?;
+                let id = std::str::from_utf8(key.value())
+                    .ok()
+                    .and_then(BlobId::parse)
+                    .ok_or_else(|| io::Error::other("corrupt small blob id"))?;
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+        .await
+    }
+}
+
+struct RedbBlobWriter {
+    store: RedbBlobStore,
+    bytes: Vec<u8>,
+}
+
+#[async_trait]
+impl BlobWriter for RedbBlobWriter {
+    async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.bytes.extend_from_slice(data);
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> io::Result<BlobId> {
+        let id = BlobId::random();
+        let key = id.as_str().as_bytes().to_vec();
+        let bytes = self.bytes;
+        self.store
+            .writer
+            .write(Durable::Yes, move |txn| {
+                let mut table = txn.open_table(SMALL_BLOBS).map_err(redb_err)?;
+                table
+                    .insert(key.as_slice(), bytes.as_slice())
+                    .map_err(redb_err)?;
+                Ok(())
+            })
+            .await
+            .map_err(to_io)?;
+        Ok(id)
+    }
+
+    async fn abort(self: Box<Self>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RedbMetaStore;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn blobs_round_trip_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        let meta = RedbMetaStore::open(&path).unwrap();
+        let store = meta.small_blob_store();
+        let mut w = store.create().await.unwrap();
+        w.write(b"hello ").await.unwrap();
+        w.write(b"world").await.unwrap();
+        let id = w.commit().await.unwrap();
+        let mut aborted = store.create().await.unwrap();
+        aborted.write(b"never").await.unwrap();
+        aborted.abort().await;
+        drop((store, meta));
+
+        let meta = RedbMetaStore::open(&path).unwrap();
+        let store = meta.small_blob_store();
+        assert_eq!(store.list().await.unwrap(), vec![id.clone()]);
+        let mut out = String::new();
+        let mut reader = store.open(&id, 6).await.unwrap();
+        reader.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "world");
+        let mut past_end = Vec::new();
+        let mut reader = store.open(&id, 99).await.unwrap();
+        reader.read_to_end(&mut past_end).await.unwrap();
+        assert!(past_end.is_empty());
+
+        store.delete(&id).await.unwrap();
+        store.delete(&id).await.unwrap();
+        assert!(store.list().await.unwrap().is_empty());
+        let missing = store.open(&id, 0).await.err().unwrap();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+}
