@@ -8,9 +8,11 @@
 //! coffer-bench --dialect s3 --endpoint http://127.0.0.1:8333 --access-key AK --secret-key SK \
 //!     --op get --prepare --object-size 64MiB --concurrency 2 --sse s3 --json
 //! coffer-bench sink --listen 127.0.0.1:18080 --get-size 4KiB
+//! coffer-bench md5 --json
 //! ```
 
 mod client;
+mod md5_bound;
 mod run;
 mod sigv4;
 mod sink;
@@ -46,6 +48,22 @@ enum Command {
     /// Serve a trivial HTTP endpoint (200 to everything, bodies discarded) to measure the
     /// tool's own ceiling
     Sink(SinkArgs),
+    /// Measure MD5 on one core, over the same crate the server uses for ETags: the
+    /// per-byte bound of a single PUT stream
+    Md5(Md5Args),
+}
+
+#[derive(Args, Debug)]
+struct Md5Args {
+    /// Bytes hashed per digest, e.g. 64MiB
+    #[arg(long, default_value = "64MiB")]
+    size: Size,
+    /// How long to hash, e.g. 3s
+    #[arg(long, value_parser = parse_duration, default_value = "3s")]
+    duration: Duration,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -150,6 +168,10 @@ fn main() -> ExitCode {
         Some(Command::Sink(args)) => runtime(args.threads)
             .and_then(|rt| rt.block_on(sink::serve(args.listen, args.get_size.0)))
             .map_err(|e| format!("sink: {e}")),
+        Some(Command::Md5(args)) => {
+            md5_bound::run(args.size.0, args.duration, args.json);
+            Ok(())
+        }
         None => runtime(cli.run.threads)
             .map_err(|e| e.to_string())
             .and_then(|rt| rt.block_on(bench(cli.run))),
