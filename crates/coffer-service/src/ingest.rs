@@ -146,7 +146,9 @@ impl Default for Md5State {
 }
 
 /// Bodies up to this size are hashed inline: a thread hand-off costs more than it saves.
-const MD5_OFFLOAD_AFTER: usize = 4 * 1024 * 1024;
+/// Past it, everything hashed inline is time the parallel hash does not win back (2 ms
+/// per MiB), so the threshold is low.
+const MD5_OFFLOAD_AFTER: usize = 1024 * 1024;
 /// Frames in flight to the hashing thread; bounds the memory a slow hash can pin.
 const MD5_QUEUE: usize = 32;
 

@@ -13,6 +13,17 @@ use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter};
 /// large chunks rather than one per body frame.
 const WRITE_BUFFER: usize = 1 << 20;
 
+/// Every this many bytes, the writer asks the kernel to start writing them to disk. Without
+/// it the whole blob waits in the page cache for the fsync at commit, which then takes
+/// about 30 ms per 64 MiB here, after the last byte has arrived; with it the disk works
+/// while the body is still arriving and the final fsync has little left to do.
+const WRITEBACK_STEP: u64 = 8 << 20;
+
+/// How far early writeback trails the bytes written: further back than this writer's
+/// buffer plus tokio's one in-flight file write (at most 2 MiB), so the range is certain
+/// to have reached the kernel without waiting for it.
+const WRITEBACK_LAG: u64 = 4 << 20;
+
 pub struct FsBlobStore {
     blobs: PathBuf,
     tmp: PathBuf,
@@ -49,6 +60,8 @@ impl BlobStore for FsBlobStore {
             .await?;
         Ok(Box::new(FsBlobWriter {
             file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
+            written: 0,
+            writeback_from: 0,
             tmp_path,
             final_path: self.path_of(&id),
             id,
@@ -91,6 +104,10 @@ impl BlobStore for FsBlobStore {
 struct FsBlobWriter {
     /// `None` once committed or aborted.
     file: Option<BufWriter<fs::File>>,
+    /// Bytes handed to `write` so far.
+    written: u64,
+    /// Where the next early writeback starts (see [`WRITEBACK_STEP`]).
+    writeback_from: u64,
     tmp_path: PathBuf,
     final_path: PathBuf,
     id: BlobId,
@@ -99,10 +116,18 @@ struct FsBlobWriter {
 #[async_trait]
 impl BlobWriter for FsBlobWriter {
     async fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        match self.file.as_mut() {
-            Some(file) => file.write_all(data).await,
-            None => Err(io::Error::other("blob writer already finished")),
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already finished"))?;
+        file.write_all(data).await?;
+        self.written += data.len() as u64;
+        if self.written >= self.writeback_from + WRITEBACK_STEP + WRITEBACK_LAG {
+            let to = self.written - WRITEBACK_LAG;
+            start_writeback(file.get_ref(), self.writeback_from, to);
+            self.writeback_from = to;
         }
+        Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> io::Result<BlobId> {
@@ -139,6 +164,30 @@ impl Drop for FsBlobWriter {
     }
 }
 
+/// Starts writing `from..to` of `file` to disk, without waiting
+/// (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on a blocking thread). Purely an optimisation:
+/// durability comes from the fsync at commit, so failures are ignored, and on other
+/// systems this does nothing.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &fs::File, from: u64, to: u64) {
+    use std::os::fd::{AsFd, AsRawFd};
+    let (Ok(offset), Ok(len)) = (i64::try_from(from), i64::try_from(to - from)) else {
+        return;
+    };
+    // Its own descriptor, so the call stays valid even if the writer finishes first.
+    let Ok(fd) = file.as_fd().try_clone_to_owned() else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        // SAFETY: `fd` is an open descriptor owned by this closure for the whole call, and
+        // `sync_file_range` only reads its integer arguments; no memory is shared.
+        unsafe { libc::sync_file_range(fd.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &fs::File, _from: u64, _to: u64) {}
+
 async fn sync_dir(dir: &Path) -> io::Result<()> {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
@@ -172,6 +221,31 @@ mod tests {
         store.delete(&id).await.unwrap();
         store.delete(&id).await.unwrap();
         assert!(store.list().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn blobs_past_the_writeback_step_read_back_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).await.unwrap();
+        let mut w = store.create().await.unwrap();
+        // Chunks of a size that does not divide the step, so ranges straddle chunks.
+        let chunk: Vec<u8> = (0..700_001u32).map(|i| (i % 251) as u8).collect();
+        let total = (3 * (WRITEBACK_STEP + WRITEBACK_LAG)) as usize;
+        let mut expected = Vec::with_capacity(total + chunk.len());
+        while expected.len() < total {
+            w.write(&chunk).await.unwrap();
+            expected.extend_from_slice(&chunk);
+        }
+        let id = w.commit().await.unwrap();
+        let mut out = Vec::new();
+        store
+            .open(&id, 0)
+            .await
+            .unwrap()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        assert!(out == expected, "blob differs from what was written");
     }
 
     #[tokio::test]
