@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use coffer_crypto::PackageOpener;
-use coffer_crypto::package::{HEADER_LEN, PACKAGE_PLAINTEXT, locate};
+use coffer_crypto::package::{HEADER_LEN, PACKAGE_PLAINTEXT, locate, stored_len};
 use coffer_storage::{BlobReader, BlobStore, ObjectRecord, Segment};
 use futures_util::Stream;
 use tokio::io::AsyncReadExt;
@@ -207,9 +207,11 @@ async fn next_frame(mut state: ReadState) -> io::Result<Option<(Bytes, ReadState
                 let (index, stored_offset) = locate(read.offset);
                 Source::Sealed {
                     // Packages are read header first, then body: buffer them, so each
-                    // small read is not a trip through the blocking file pool.
+                    // small read is not a trip through the blocking file pool. A small
+                    // object gets a buffer its size, not a whole MiB to zero and free.
                     reader: Box::pin(tokio::io::BufReader::with_capacity(
-                        SEALED_READ_BUFFER,
+                        usize::try_from(stored_len(read.segment.len).saturating_sub(stored_offset))
+                            .map_or(SEALED_READ_BUFFER, |n| n.clamp(1, SEALED_READ_BUFFER)),
                         state.blobs.open(&read.segment.blob, stored_offset).await?,
                     )),
                     opener: PackageOpener::new(segment_key, index),
