@@ -4,13 +4,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use std::io::Write;
 use tokio::fs;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use tokio::io::AsyncSeekExt;
+use tokio::task::JoinHandle;
 
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter};
 
-/// Buffer between the request body and the file, so that writes reach the kernel in
-/// large chunks rather than one per body frame.
+/// Bytes gathered before one write to the file. Writes run on the blocking pool, one at a
+/// time, while the next buffer fills: two buffers per writer, and each byte is copied
+/// once on its way to the kernel.
 const WRITE_BUFFER: usize = 1 << 20;
 
 /// Every this many bytes, the writer asks the kernel to start writing them to disk. Without
@@ -18,11 +22,6 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// about 30 ms per 64 MiB here, after the last byte has arrived; with it the disk works
 /// while the body is still arriving and the final fsync has little left to do.
 const WRITEBACK_STEP: u64 = 8 << 20;
-
-/// How far early writeback trails the bytes written: further back than this writer's
-/// buffer plus tokio's one in-flight file write (at most 2 MiB), so the range is certain
-/// to have reached the kernel without waiting for it.
-const WRITEBACK_LAG: u64 = 4 << 20;
 
 pub struct FsBlobStore {
     blobs: PathBuf,
@@ -57,11 +56,18 @@ impl BlobStore for FsBlobStore {
             .write(true)
             .create_new(true)
             .open(&tmp_path)
-            .await?;
+            .await?
+            .into_std()
+            .await;
         Ok(Box::new(FsBlobWriter {
-            file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
-            written: 0,
-            writeback_from: 0,
+            file: FileState::Idle(FileWrite {
+                file,
+                buf: Vec::new(),
+                written: 0,
+                writeback_from: 0,
+            }),
+            buf: Vec::with_capacity(WRITE_BUFFER),
+            done: false,
             tmp_path,
             final_path: self.path_of(&id),
             id,
@@ -102,98 +108,153 @@ impl BlobStore for FsBlobStore {
 }
 
 struct FsBlobWriter {
-    /// `None` once committed or aborted.
-    file: Option<BufWriter<fs::File>>,
-    /// Bytes handed to `write` so far.
-    written: u64,
-    /// Where the next early writeback starts (see [`WRITEBACK_STEP`]).
-    writeback_from: u64,
+    file: FileState,
+    /// Bytes not yet handed to a file write.
+    buf: Vec<u8>,
+    /// Committed or aborted: the temporary file is renamed or already removed.
+    done: bool,
     tmp_path: PathBuf,
     final_path: PathBuf,
     id: BlobId,
 }
 
+enum FileState {
+    /// No write in flight.
+    Idle(FileWrite),
+    /// A write is running on the blocking pool; it hands everything back when done.
+    Writing(JoinHandle<(FileWrite, io::Result<()>)>),
+    /// Committed, aborted, or a write failed.
+    Finished,
+}
+
+/// The file and what travels with it to the blocking pool.
+struct FileWrite {
+    file: std::fs::File,
+    /// The buffer being written; once written, the spare the next one swaps with.
+    buf: Vec<u8>,
+    /// Bytes in the file so far.
+    written: u64,
+    /// Where the next early writeback starts (see [`WRITEBACK_STEP`]).
+    writeback_from: u64,
+}
+
+impl FileWrite {
+    /// Appends `buf`, then starts writeback once a step's worth has accumulated.
+    fn write_buf(&mut self) -> io::Result<()> {
+        self.file.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        if self.written - self.writeback_from >= WRITEBACK_STEP {
+            start_writeback(&self.file, self.writeback_from, self.written);
+            self.writeback_from = self.written;
+        }
+        Ok(())
+    }
+}
+
+impl FsBlobWriter {
+    /// Waits for the write in flight, if any, and takes the file back.
+    async fn idle(&mut self) -> io::Result<FileWrite> {
+        match std::mem::replace(&mut self.file, FileState::Finished) {
+            FileState::Idle(write) => Ok(write),
+            FileState::Writing(task) => {
+                let (write, result) = task.await.map_err(io::Error::other)?;
+                result?;
+                Ok(write)
+            }
+            FileState::Finished => Err(io::Error::other("blob writer already finished")),
+        }
+    }
+
+    /// Starts writing the gathered bytes, after the previous write has finished.
+    async fn submit(&mut self) -> io::Result<()> {
+        let mut write = self.idle().await?;
+        write.buf.clear();
+        std::mem::swap(&mut write.buf, &mut self.buf);
+        self.file = FileState::Writing(tokio::task::spawn_blocking(move || {
+            let result = write.write_buf();
+            (write, result)
+        }));
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl BlobWriter for FsBlobWriter {
-    async fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        let file = self
-            .file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("blob writer already finished"))?;
-        file.write_all(data).await?;
-        self.written += data.len() as u64;
-        if self.written >= self.writeback_from + WRITEBACK_STEP + WRITEBACK_LAG {
-            let to = self.written - WRITEBACK_LAG;
-            start_writeback(file.get_ref(), self.writeback_from, to);
-            self.writeback_from = to;
+    async fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+        if matches!(self.file, FileState::Finished) {
+            return Err(io::Error::other("blob writer already finished"));
+        }
+        while !data.is_empty() {
+            let take = (WRITE_BUFFER - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == WRITE_BUFFER {
+                self.submit().await?;
+            }
         }
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> io::Result<BlobId> {
-        let mut file = self
-            .file
-            .take()
-            .ok_or_else(|| io::Error::other("blob writer already finished"))?;
-        file.flush().await?;
-        file.get_ref().sync_all().await?;
-        drop(file);
+        let mut write = self.idle().await?;
+        write.buf.clear();
+        std::mem::swap(&mut write.buf, &mut self.buf);
         let dir = self
             .final_path
             .parent()
-            .expect("blob paths have a shard folder");
-        fs::create_dir_all(dir).await?;
-        fs::rename(&self.tmp_path, &self.final_path).await?;
-        // The rename is durable only once the folder holding the new name is synced.
-        sync_dir(dir).await?;
+            .expect("blob paths have a shard folder")
+            .to_owned();
+        let (tmp_path, final_path) = (self.tmp_path.clone(), self.final_path.clone());
+        // One trip to the blocking pool for the rest: last bytes, fsync, rename, and the
+        // fsync of the folder, without which the new name is not durable.
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            write.write_buf()?;
+            write.file.sync_all()?;
+            drop(write);
+            std::fs::create_dir_all(&dir)?;
+            std::fs::rename(&tmp_path, &final_path)?;
+            std::fs::File::open(&dir)?.sync_all()
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.done = true;
         Ok(self.id.clone())
     }
 
     async fn abort(mut self: Box<Self>) {
-        self.file.take();
+        let _ = self.idle().await;
         let _ = fs::remove_file(&self.tmp_path).await;
+        self.done = true;
     }
 }
 
 impl Drop for FsBlobWriter {
     fn drop(&mut self) {
-        // A writer dropped mid-body (client gone, error) leaves nothing behind.
-        if self.file.take().is_some() {
+        // A writer dropped mid-body (client gone, error) or whose commit failed leaves
+        // nothing behind. A write still in flight then lands in an unlinked file.
+        if !self.done {
             let _ = std::fs::remove_file(&self.tmp_path);
         }
     }
 }
 
-/// Starts writing `from..to` of `file` to disk, without waiting
-/// (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on a blocking thread). Purely an optimisation:
-/// durability comes from the fsync at commit, so failures are ignored, and on other
-/// systems this does nothing.
+/// Starts writing `from..to` of `file` to disk without waiting for it
+/// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`). Purely an optimisation: durability comes
+/// from the fsync at commit, so failures are ignored, and on other systems this does
+/// nothing.
 #[cfg(target_os = "linux")]
-fn start_writeback(file: &fs::File, from: u64, to: u64) {
-    use std::os::fd::{AsFd, AsRawFd};
+fn start_writeback(file: &std::fs::File, from: u64, to: u64) {
+    use std::os::fd::AsRawFd;
     let (Ok(offset), Ok(len)) = (i64::try_from(from), i64::try_from(to - from)) else {
         return;
     };
-    // Its own descriptor, so the call stays valid even if the writer finishes first.
-    let Ok(fd) = file.as_fd().try_clone_to_owned() else {
-        return;
-    };
-    tokio::task::spawn_blocking(move || {
-        // SAFETY: `fd` is an open descriptor owned by this closure for the whole call, and
-        // `sync_file_range` only reads its integer arguments; no memory is shared.
-        unsafe { libc::sync_file_range(fd.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
-    });
+    // SAFETY: `file` keeps the descriptor open for the whole call, and `sync_file_range`
+    // only reads its integer arguments; no memory is shared.
+    unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
 }
 
 #[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &fs::File, _from: u64, _to: u64) {}
-
-async fn sync_dir(dir: &Path) -> io::Result<()> {
-    let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
-        .await
-        .map_err(io::Error::other)?
-}
+fn start_writeback(_file: &std::fs::File, _from: u64, _to: u64) {}
 
 #[cfg(test)]
 mod tests {
@@ -230,7 +291,7 @@ mod tests {
         let mut w = store.create().await.unwrap();
         // Chunks of a size that does not divide the step, so ranges straddle chunks.
         let chunk: Vec<u8> = (0..700_001u32).map(|i| (i % 251) as u8).collect();
-        let total = (3 * (WRITEBACK_STEP + WRITEBACK_LAG)) as usize;
+        let total = (3 * WRITEBACK_STEP) as usize;
         let mut expected = Vec::with_capacity(total + chunk.len());
         while expected.len() < total {
             w.write(&chunk).await.unwrap();
