@@ -130,7 +130,10 @@ enum Md5State {
         bytes: usize,
     },
     Offloaded {
-        frames: tokio::sync::mpsc::Sender<Bytes>,
+        /// Frames gathered for the next hand-off.
+        batch: Vec<Bytes>,
+        batch_bytes: usize,
+        batches: tokio::sync::mpsc::Sender<Vec<Bytes>>,
         result: tokio::task::JoinHandle<[u8; 16]>,
     },
     Done,
@@ -149,8 +152,12 @@ impl Default for Md5State {
 /// Past it, everything hashed inline is time the parallel hash does not win back (2 ms
 /// per MiB), so the threshold is low.
 const MD5_OFFLOAD_AFTER: usize = 1024 * 1024;
-/// Frames in flight to the hashing thread; bounds the memory a slow hash can pin.
-const MD5_QUEUE: usize = 32;
+/// Frames go to the hashing thread in batches of about this many bytes: one hand-off, and
+/// at most one wake-up of either side, per batch rather than per frame.
+const MD5_BATCH: usize = 256 * 1024;
+/// Batches in flight to the hashing thread; bounds the memory a slow hash can pin (2 MiB),
+/// while keeping it fed through a pause in the rest of the pipeline.
+const MD5_QUEUE: usize = 8;
 
 impl BodyMd5 {
     async fn update(&mut self, frame: &Bytes) {
@@ -163,28 +170,54 @@ impl BodyMd5 {
                 else {
                     unreachable!("matched above")
                 };
-                let (frames, mut queue) = tokio::sync::mpsc::channel::<Bytes>(MD5_QUEUE);
+                let (batches, mut queue) = tokio::sync::mpsc::channel::<Vec<Bytes>>(MD5_QUEUE);
                 let result = tokio::task::spawn_blocking(move || {
-                    while let Some(frame) = queue.blocking_recv() {
-                        hasher.update(&frame);
+                    while let Some(batch) = queue.blocking_recv() {
+                        for frame in &batch {
+                            hasher.update(frame);
+                        }
                     }
                     hasher.finalize().into()
                 });
-                self.state = Md5State::Offloaded { frames, result };
+                self.state = Md5State::Offloaded {
+                    batch: Vec::new(),
+                    batch_bytes: 0,
+                    batches,
+                    result,
+                };
             }
             return;
         }
-        if let Md5State::Offloaded { frames, .. } = &self.state {
-            // The receiver lives until the sender is dropped, so this cannot fail.
-            let _ = frames.send(frame.clone()).await;
+        if let Md5State::Offloaded {
+            batch,
+            batch_bytes,
+            batches,
+            ..
+        } = &mut self.state
+        {
+            batch.push(frame.clone());
+            *batch_bytes += frame.len();
+            if *batch_bytes >= MD5_BATCH {
+                *batch_bytes = 0;
+                // The receiver lives until the sender is dropped, so this cannot fail.
+                let _ = batches.send(std::mem::take(batch)).await;
+            }
         }
     }
 
     async fn finalize(self) -> ServiceResult<[u8; 16]> {
         match self.state {
             Md5State::Inline { hasher, .. } => Ok(hasher.finalize().into()),
-            Md5State::Offloaded { frames, result } => {
-                drop(frames);
+            Md5State::Offloaded {
+                batch,
+                batches,
+                result,
+                ..
+            } => {
+                if !batch.is_empty() {
+                    let _ = batches.send(batch).await;
+                }
+                drop(batches);
                 result
                     .await
                     .map_err(|e| ServiceError::Internal(format!("MD5 worker: {e}")))
