@@ -8,14 +8,14 @@
 //! backends (32–64 blocks per batch) that made messages shorter than a few
 //! KiB, and the tail of every message, run at single-block latency. Here the
 //! tag mask `E(J0)` and the keystream are generated in full batches, tail
-//! included. GHASH is RustCrypto's `ghash` (PCLMULQDQ where available).
+//! included. GHASH is [`crate::ghash`] (VPCLMULQDQ where available, else
+//! RustCrypto's `ghash`).
 
 use aes_gcm::aes::cipher::{BlockCipherEncrypt, array::Array, consts::U16};
-use ghash::GHash;
-use ghash::universal_hash::UniversalHash;
 use zeroize::Zeroize;
 
 use super::{Sm4, Sm4Backend};
+use crate::ghash::{GhashBackend, GhashKey};
 
 type Block = Array<u8, U16>;
 
@@ -40,31 +40,46 @@ pub struct Sm4GcmError;
 pub struct Sm4Gcm {
     cipher: Sm4,
     /// GHASH keyed with `H = E(0^128)`.
-    ghash: GHash,
+    ghash: GhashKey,
 }
 
 impl Sm4Gcm {
     /// A key for the fastest available SM4 backend.
     pub fn new(key: &[u8; 16]) -> Self {
-        Self::from_cipher(Sm4::from_key(key))
+        Self::with_backends(key, Sm4Backend::detect(), GhashBackend::detect())
+            .expect("detected backends are available")
     }
 
     /// A key for a specific SM4 backend; `None` if this CPU cannot run it.
     pub fn with_backend(key: &[u8; 16], backend: Sm4Backend) -> Option<Self> {
-        Sm4::with_backend(key, backend).map(Self::from_cipher)
+        Self::with_backends(key, backend, GhashBackend::detect())
     }
 
-    fn from_cipher(cipher: Sm4) -> Self {
+    /// A key for specific SM4 and GHASH backends; `None` if this CPU cannot
+    /// run one of them.
+    pub fn with_backends(key: &[u8; 16], sm4: Sm4Backend, ghash: GhashBackend) -> Option<Self> {
+        if !ghash.is_available() {
+            return None;
+        }
+        let cipher = Sm4::with_backend(key, sm4)?;
         let mut h = Block::default();
         cipher.encrypt_block(&mut h);
-        let ghash = GHash::new(&h);
+        let ghash = GhashKey::with_backend(h.as_ref(), ghash);
         h.zeroize();
-        Self { cipher, ghash }
+        Some(Self {
+            cipher,
+            ghash: ghash?,
+        })
     }
 
     /// The SM4 backend in use.
     pub fn backend(&self) -> Sm4Backend {
         self.cipher.backend()
+    }
+
+    /// The GHASH backend in use.
+    pub fn ghash_backend(&self) -> GhashBackend {
+        self.ghash.backend()
     }
 
     /// Encrypts `buf` in place and returns the tag.
@@ -142,14 +157,14 @@ impl Sm4Gcm {
 
     /// `GHASH_H(aad, ct) ^ mask`.
     fn tag(&self, aad: &[u8], ct: &[u8], mask: &Block) -> [u8; 16] {
-        let mut ghash = self.ghash.clone();
+        let mut ghash = self.ghash.hasher();
         ghash.update_padded(aad);
         ghash.update_padded(ct);
-        let mut lengths = Block::default();
+        let mut lengths = [0u8; 16];
         lengths[..8].copy_from_slice(&(aad.len() as u64 * 8).to_be_bytes());
         lengths[8..].copy_from_slice(&(ct.len() as u64 * 8).to_be_bytes());
-        ghash.update(&[lengths]);
-        let mut tag: [u8; 16] = ghash.finalize().into();
+        ghash.update_padded(&lengths);
+        let mut tag = ghash.finalize();
         xor_in_place(&mut tag, mask);
         tag
     }
