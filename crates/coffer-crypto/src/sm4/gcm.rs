@@ -7,9 +7,12 @@
 //! `ParBlocksSize` batch with a separate single-block call. With the wide SIMD
 //! backends (32–64 blocks per batch) that made messages shorter than a few
 //! KiB, and the tail of every message, run at single-block latency. Here the
-//! tag mask `E(J0)` and the keystream are generated in full batches, tail
-//! included. GHASH is [`crate::ghash`] (VPCLMULQDQ where available, else
-//! RustCrypto's `ghash`).
+//! tag mask `E(J0)` and the keystream of the first 63 blocks are generated
+//! in one batch, and the rest of the message goes through
+//! `Sm4::ctr32_xor`, which on the SIMD backends builds the counter blocks in
+//! registers and XORs the keystream straight into the message (no keystream
+//! buffer, no separate XOR pass), partial register group included. GHASH is
+//! [`crate::ghash`] (VPCLMULQDQ where available, else RustCrypto's `ghash`).
 
 use aes_gcm::aes::cipher::{BlockCipherEncrypt, array::Array, consts::U16};
 use zeroize::Zeroize;
@@ -19,8 +22,8 @@ use crate::ghash::{GhashBackend, GhashKey};
 
 type Block = Array<u8, U16>;
 
-/// Keystream blocks generated per batch (a multiple of every backend's
-/// `ParBlocksSize`, so only the very last batch of a message has a tail).
+/// Blocks in the first batch: `J0` and the first keystream blocks (a
+/// multiple of every backend's `ParBlocksSize`).
 const BATCH: usize = 64;
 /// Longest plaintext GCM allows: 2^39 − 256 bits.
 const P_MAX: u64 = (1 << 36) - 32;
@@ -140,19 +143,10 @@ impl Sm4Gcm {
     }
 
     /// XORs the keystream for counters `ctr, ctr + 1, …` into `data`.
-    fn apply_keystream(&self, nonce: &[u8; 12], mut ctr: u32, data: &mut [u8]) {
-        if data.is_empty() {
-            return;
+    fn apply_keystream(&self, nonce: &[u8; 12], ctr: u32, data: &mut [u8]) {
+        if !data.is_empty() {
+            self.cipher.ctr32_xor(nonce, ctr, data);
         }
-        let mut ks = [Block::default(); BATCH];
-        for chunk in data.chunks_mut(16 * BATCH) {
-            let n = chunk.len().div_ceil(16);
-            fill_counters(&mut ks[..n], nonce, ctr);
-            ctr = ctr.wrapping_add(n as u32);
-            self.cipher.encrypt_blocks(&mut ks[..n]);
-            xor_in_place(chunk, Block::slice_as_flattened(&ks[..n]));
-        }
-        wipe(&mut ks);
     }
 
     /// `GHASH_H(aad, ct) ^ mask`.
