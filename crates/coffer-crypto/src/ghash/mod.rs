@@ -22,8 +22,8 @@
 //! | [`GhashBackend::Avx2Vpclmul`] | AVX2, VPCLMULQDQ | 2 |
 //! | [`GhashBackend::RustCrypto`] | none (RustCrypto `ghash`) | — |
 //!
-//! The SIMD backends hash 16 blocks per iteration against precomputed
-//! powers `H^1..H^16` with a single reduction (see `x86.rs`). RustCrypto's
+//! The SIMD backends hash 32 blocks per iteration against precomputed
+//! powers `H^1..H^32` with a single reduction (see `x86.rs`). RustCrypto's
 //! `ghash` (PCLMULQDQ on CPUs without VPCLMULQDQ, constant-time software
 //! otherwise) is the fallback; it is also what runs under valgrind, whose
 //! virtual CPU has no VPCLMULQDQ. All backends are constant time.
@@ -105,7 +105,8 @@ pub struct GhashKey(KeyInner);
 enum KeyInner {
     /// Invariant: the CPU supports the kernel's target features.
     #[cfg(target_arch = "x86_64")]
-    Simd(Simd, x86::Powers),
+    /// Boxed: the powers take 1 KiB.
+    Simd(Simd, Box<x86::Powers>),
     /// Zeroizes itself on drop (`ghash`'s `zeroize` feature).
     RustCrypto(GHash),
 }
@@ -164,9 +165,13 @@ fn simd_key(h: &[u8; 16], simd: Simd) -> KeyInner {
     // mulX_POLYVAL: k·x mod x^128 + x^127 + x^126 + x^121 + 1, without a
     // key-dependent branch.
     k = (k << 1) ^ ((k >> 127).wrapping_neg() & 0xc200_0000_0000_0000_0000_0000_0000_0001);
+    let mut powers = Box::new(x86::Powers {
+        k: [0; x86::STRIDE],
+        kk: [0; x86::STRIDE],
+    });
     // SAFETY: both kernels need VPCLMULQDQ, and every CPU reporting it also
     // reports PCLMULQDQ (`GhashBackend::is_available` checks both).
-    let powers = unsafe { x86::powers(k) };
+    unsafe { x86::powers(k, &mut powers) };
     k.zeroize();
     KeyInner::Simd(simd, powers)
 }
@@ -176,6 +181,7 @@ impl Drop for GhashKey {
         #[cfg(target_arch = "x86_64")]
         if let KeyInner::Simd(_, powers) = &mut self.0 {
             powers.k.zeroize();
+            powers.kk.zeroize();
         }
     }
 }
@@ -269,19 +275,27 @@ fn simd_update(
     }
 }
 
-/// Hashes the last `rest` bytes (fewer than a stride), zero-padded to whole
-/// blocks, as one stride: the `n` blocks go at the end of a zeroed stride,
-/// where they meet the powers `H^n..H^1`, and the running hash is added to
-/// the first of them instead of being passed in.
+/// Hashes the last `rest` bytes (less than a stride), zero-padded to whole
+/// blocks, as the end of a stride: the `n` blocks go at the end of a zeroed
+/// stride, where they meet the powers `H^n..H^1`, and the running hash is
+/// added to the first of them instead of being passed in. The kernel skips
+/// the registers that hold only zero blocks.
 #[cfg(target_arch = "x86_64")]
 fn simd_update_tail(simd: Simd, powers: &x86::Powers, acc: u128, rest: &[u8]) -> u128 {
     let mut buf = [0u8; x86::STRIDE_BYTES];
-    let start = x86::STRIDE_BYTES - 16 * rest.len().div_ceil(16);
+    let blocks = rest.len().div_ceil(16);
+    let start = x86::STRIDE_BYTES - 16 * blocks;
     buf[start..start + rest.len()].copy_from_slice(rest);
     for (b, a) in buf[start..start + 16].iter_mut().zip(acc.to_be_bytes()) {
         *b ^= a;
     }
-    let acc = simd_update(simd, powers, 0, core::array::from_ref(&buf));
+    let acc = match simd {
+        // SAFETY: a `Simd` only exists in a key made by `GhashKey::with_backend`
+        // after `is_available` confirmed the kernel's CPU features.
+        Simd::Avx512 => unsafe { x86::avx512::update_last(powers, &buf, blocks) },
+        // SAFETY: as above.
+        Simd::Avx2 => unsafe { x86::avx2::update_last(powers, &buf, blocks) },
+    };
     buf.zeroize();
     acc
 }

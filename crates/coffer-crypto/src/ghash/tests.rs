@@ -58,8 +58,9 @@ fn keys() -> Vec<[u8; 16]> {
     keys
 }
 
-const LENGTHS: [usize; 19] = [
-    0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 240, 255, 256, 257, 511, 4095, 4096, 65536,
+const LENGTHS: [usize; 23] = [
+    0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 240, 255, 256, 257, 511, 512, 513, 1024, 4095, 4096,
+    65535, 65536,
 ];
 
 #[test]
@@ -108,10 +109,11 @@ fn every_length_matches_rustcrypto() {
 
 #[test]
 fn every_length_up_to_three_strides_matches_rustcrypto() {
+    // A stride is 32 blocks (512 bytes).
     let h = key16(99);
     for backend in available_backends() {
         let key = GhashKey::with_backend(&h, backend).unwrap();
-        for len in 0..=3 * 256 + 17 {
+        for len in 0..=3 * 512 + 17 {
             let data = bytes(len as u64, len);
             let aad = bytes(len as u64 + 1000, len % 37);
             assert_eq!(
