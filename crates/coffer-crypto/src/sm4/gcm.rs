@@ -131,14 +131,14 @@ impl Sm4Gcm {
         Ok(())
     }
 
-    /// Encrypts `J0 = nonce || 1` (the tag mask) together with the keystream
-    /// blocks for counters `2..` covering up to `BATCH - 1` blocks of a
-    /// message of `len` bytes, in one call. Entry 0 is `E(J0)`.
+    /// The keystream for `J0 = nonce || 1` (the tag mask `E(J0)`) and for
+    /// the counters `2..` covering up to `BATCH - 1` blocks of a message of
+    /// `len` bytes, in one call. Block 0 is `E(J0)`.
     fn first_batch(&self, nonce: &[u8; 12], len: usize) -> [Block; BATCH] {
         let n = 1 + first_batch_bytes(len).div_ceil(16);
         let mut blocks = [Block::default(); BATCH];
-        fill_counters(&mut blocks[..n], nonce, 1);
-        self.cipher.encrypt_blocks(&mut blocks[..n]);
+        self.cipher
+            .ctr32_xor(nonce, 1, Block::slice_as_flattened_mut(&mut blocks[..n]));
         blocks
     }
 
@@ -185,14 +185,6 @@ fn first_batch_bytes(len: usize) -> usize {
 /// whenever anything is left after it).
 fn first_counter_after(covered: usize) -> u32 {
     2 + (covered / 16) as u32
-}
-
-/// `blocks[i] = nonce || be32(ctr + i)` (GCM's `inc32`).
-fn fill_counters(blocks: &mut [Block], nonce: &[u8; 12], ctr: u32) {
-    for (i, b) in blocks.iter_mut().enumerate() {
-        b[..12].copy_from_slice(nonce);
-        b[12..].copy_from_slice(&ctr.wrapping_add(i as u32).to_be_bytes());
-    }
 }
 
 /// `data ^= ks[..data.len()]`.
