@@ -469,15 +469,32 @@ mod zmm {
         _mm512_xor_si512(a, b)
     }
 
+    /// A byte-shuffle table in every 128-bit lane, hidden from the
+    /// optimiser (see `ymm::opaque`), which would otherwise turn the
+    /// `VPSHUFB` rotation below back into a `VPROLD`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn table(t: &[u8; 16]) -> V {
+        let mut x = _mm512_broadcast_i32x4(c128(t));
+        // SAFETY: an empty asm block; it only claims to modify the register.
+        unsafe {
+            core::arch::asm!("/* {0} */", inout(zmm_reg) x, options(pure, nomem, nostack, preserves_flags))
+        };
+        x
+    }
+
     /// SM4's `L(B) = B ^ rol2(B) ^ rol10(B) ^ rol18(B) ^ rol24(B)` per word
-    /// (the XORs compile to `VPTERNLOGD`).
-    #[target_feature(enable = "avx512f")]
+    /// (the XORs compile to `VPTERNLOGD`). `rol24` is a byte shuffle rather
+    /// than a fourth `VPROLD`: measured on Zen 4, that made SM4-GCM about 3%
+    /// faster (presumably the rotations' execution ports are the busiest),
+    /// while two shuffles, or the three of the AVX2 form, were slower.
+    #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     pub(super) fn l(b: V) -> V {
         let r2 = _mm512_rol_epi32::<2>(b);
         let r10 = _mm512_rol_epi32::<10>(b);
         let r18 = _mm512_rol_epi32::<18>(b);
-        let r24 = _mm512_rol_epi32::<24>(b);
+        let r24 = _mm512_shuffle_epi8(b, table(&ROL24));
         xor(xor(xor(b, r2), xor(r10, r18)), r24)
     }
 
