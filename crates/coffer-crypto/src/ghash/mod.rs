@@ -296,6 +296,7 @@ fn simd_update_tail(simd: Simd, powers: &x86::Powers, acc: u128, rest: &[u8]) ->
         // SAFETY: as above.
         Simd::Avx2 => unsafe { x86::avx2::update_last(powers, &buf, blocks) },
     };
-    buf.zeroize();
+    // As a slice: `zeroize` on an array writes it byte by byte (volatile).
+    buf[start..].zeroize();
     acc
 }
