@@ -17,9 +17,10 @@
 //! reduced once. Each 128×128-bit product takes three carry-less multiplies
 //! (Karatsuba, with `lo(K^(i)) ^ hi(K^(i))` precomputed).
 //!
-//! Measured on a Zen 4 core (64 KiB, `benches/sm4.rs`): 16 blocks per
-//! iteration ran at 18.5 GiB/s (bound by the serial chain through the
-//! reduction), 32 at 21.5, and Karatsuba on top 22.8 (ymm: 13.2 → 17.4).
+//! Measured on a Zen 4 core (64 KiB, alternating A/B loop; see
+//! `docs/performance.md`): 16 blocks per iteration ran at 18.5 GiB/s
+//! (presumably bound by the serial chain through the reduction), 32 at
+//! 21.5, and Karatsuba on top 22.8 (ymm: 13.2 → 17.4).
 //!
 //! Every instruction has a fixed latency and nothing branches on or indexes
 //! memory by data or key.
