@@ -71,7 +71,8 @@ impl GhashBackend {
         match self {
             #[cfg(target_arch = "x86_64")]
             Self::Avx512Vpclmul => {
-                std::is_x86_feature_detected!("avx512f")
+                std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("avx512f")
                     && std::is_x86_feature_detected!("avx512bw")
                     && std::is_x86_feature_detected!("vpclmulqdq")
                     && std::is_x86_feature_detected!("pclmulqdq")
@@ -123,10 +124,12 @@ impl GhashKey {
             return None;
         }
         let inner = match backend {
+            // SAFETY: `backend.is_available()` was checked above.
             #[cfg(target_arch = "x86_64")]
-            GhashBackend::Avx512Vpclmul => simd_key(h, Simd::Avx512),
+            GhashBackend::Avx512Vpclmul => unsafe { simd_key(h, Simd::Avx512) },
+            // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            GhashBackend::Avx2Vpclmul => simd_key(h, Simd::Avx2),
+            GhashBackend::Avx2Vpclmul => unsafe { simd_key(h, Simd::Avx2) },
             _ => KeyInner::RustCrypto(GHash::new(h.into())),
         };
         Some(Self(inner))
@@ -158,9 +161,11 @@ impl GhashKey {
 }
 
 /// The SIMD key: the powers of `K = mulX_POLYVAL(bswap(H))` (see `x86.rs`).
-/// The caller has checked that `simd` is available.
+///
+/// # Safety
+/// The CPU must support the kernel `simd` (its `GhashBackend` is available).
 #[cfg(target_arch = "x86_64")]
-fn simd_key(h: &[u8; 16], simd: Simd) -> KeyInner {
+unsafe fn simd_key(h: &[u8; 16], simd: Simd) -> KeyInner {
     let mut k = u128::from_be_bytes(*h);
     // mulX_POLYVAL: k·x mod x^128 + x^127 + x^126 + x^121 + 1, without a
     // key-dependent branch.
@@ -169,8 +174,8 @@ fn simd_key(h: &[u8; 16], simd: Simd) -> KeyInner {
         k: [0; x86::STRIDE],
         kk: [0; x86::STRIDE],
     });
-    // SAFETY: both kernels need VPCLMULQDQ, and every CPU reporting it also
-    // reports PCLMULQDQ (`GhashBackend::is_available` checks both).
+    // SAFETY: `powers` needs PCLMULQDQ, which `GhashBackend::is_available`
+    // checks for both SIMD backends (this function's contract).
     unsafe { x86::powers(k, &mut powers) };
     k.zeroize();
     KeyInner::Simd(simd, powers)
