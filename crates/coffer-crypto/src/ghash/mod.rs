@@ -29,10 +29,12 @@
 //! virtual CPU has no VPCLMULQDQ. All backends are constant time.
 
 use core::fmt;
+use core::marker::PhantomData;
 use std::sync::OnceLock;
 
 use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
+#[cfg(target_arch = "x86_64")]
 use zeroize::Zeroize;
 
 #[cfg(test)]
@@ -155,7 +157,7 @@ impl GhashKey {
                 powers,
                 acc: Acc(0),
             },
-            KeyInner::RustCrypto(g) => State::RustCrypto(g.clone()),
+            KeyInner::RustCrypto(g) => State::RustCrypto(g.clone(), PhantomData),
         })
     }
 }
@@ -211,7 +213,8 @@ enum State<'k> {
         powers: &'k x86::Powers,
         acc: Acc,
     },
-    RustCrypto(GHash),
+    /// The marker keeps `'k` used where there is no SIMD variant.
+    RustCrypto(GHash, PhantomData<&'k ()>),
 }
 
 impl Ghash<'_> {
@@ -229,7 +232,7 @@ impl Ghash<'_> {
                     acc.0 = simd_update_tail(*simd, powers, acc.0, rest);
                 }
             }
-            State::RustCrypto(g) => g.update_padded(data),
+            State::RustCrypto(g, _) => g.update_padded(data),
         }
     }
 
@@ -238,7 +241,7 @@ impl Ghash<'_> {
         match self.0 {
             #[cfg(target_arch = "x86_64")]
             State::Simd { acc, .. } => acc.0.to_be_bytes(),
-            State::RustCrypto(g) => g.finalize().into(),
+            State::RustCrypto(g, _) => g.finalize().into(),
         }
     }
 }
