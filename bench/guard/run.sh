@@ -87,6 +87,7 @@ for f in "$OUT"/callgrind.out*; do
     ' "$f"
 done >"$measured"
 backend=$(awk '$1 == "sm4_backend" { print $2 }' "$OUT/stdout")
+ghash_backend=$(awk '$1 == "ghash_backend" { print $2 }' "$OUT/stdout")
 for step in $STEPS exit; do
     if ! grep -q "^$step " "$measured"; then
         echo "error: callgrind reported no count for step $step; dumps:" >&2
@@ -102,6 +103,7 @@ if [ "$MODE" = update ]; then
         echo "# Written by bench/guard/run.sh --update; checked by bench/guard/run.sh."
         echo "# Measured with $(rustc --version), $(valgrind --version)."
         echo "sm4_backend $backend"
+        echo "ghash_backend $ghash_backend"
         echo "total $total"
         for step in $STEPS exit; do
             grep "^$step " "$measured"
@@ -122,6 +124,12 @@ if [ "$backend" != "$base_backend" ]; then
         "$base_backend; counts are not comparable (see docs/performance.md)" >&2
     exit 1
 fi
+base_ghash=$(awk '$1 == "ghash_backend" { print $2 }' "$BASELINE")
+if [ -n "$base_ghash" ] && [ "$ghash_backend" != "$base_ghash" ]; then
+    echo "error: GHASH backend under valgrind is $ghash_backend, the baseline was taken with" \
+        "$base_ghash; counts are not comparable (see docs/performance.md)" >&2
+    exit 1
+fi
 if ! grep -qF "$(rustc --version)" "$BASELINE"; then
     echo "note: the baseline was measured with another compiler ($(grep -o 'rustc [^,]*' "$BASELINE"));" \
         "a toolchain change alone can move the counts"
@@ -130,7 +138,7 @@ fi
 echo "total $total" >>"$measured"
 awk -v tol="$TOLERANCE_PCT" '
     FNR == NR { now[$1] = $2; next }
-    /^#/ || $1 == "sm4_backend" { next }
+    /^#/ || $1 == "sm4_backend" || $1 == "ghash_backend" { next }
     {
         name = $1; base = $2; count = now[name]; ratio = count / base
         status = "ok"
@@ -141,10 +149,10 @@ awk -v tol="$TOLERANCE_PCT" '
     }
     BEGIN { printf "%-15s %13s %13s %7s\n", "step", "baseline Ir", "now Ir", "ratio" }
     END {
-        printf "tolerance +%s%%, backend %s\n", tol, backend
+        printf "tolerance +%s%%, backends %s\n", tol, backend
         exit failed
     }
-' backend="$backend" "$measured" "$BASELINE" || {
+' backend="$backend, GHASH $ghash_backend" "$measured" "$BASELINE" || {
     echo "FAILED: instruction count above the baseline by more than ${TOLERANCE_PCT}%." >&2
     echo "If the cost is intended, run bench/guard/run.sh --update and commit the baseline." >&2
     exit 1

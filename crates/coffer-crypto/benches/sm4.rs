@@ -1,13 +1,20 @@
-//! SM4-GCM throughput: Coffer's SM4 (fastest backend for this CPU) against
-//! RustCrypto `sm4` in the same `aes_gcm::AesGcm` construction.
+//! SM4-GCM throughput: Coffer's SM4 (fastest backends for this CPU) against
+//! RustCrypto `sm4` in the same `aes_gcm::AesGcm` construction, and against
+//! itself with RustCrypto's `ghash` (the GHASH it used before `coffer_crypto::ghash`);
+//! GHASH alone, each available backend against RustCrypto `ghash`; and the
+//! SM4 block function alone.
 //!
 //! cargo bench -p coffer-crypto --bench sm4 -- --warm-up-time 1 --measurement-time 3
 
 use aes_gcm::AesGcm;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{AeadInOut, KeyInit};
-use coffer_crypto::sm4::Sm4Gcm;
+use aes_gcm::aes::cipher::BlockCipherEncrypt;
+use aes_gcm::aes::cipher::array::Array;
+use coffer_crypto::ghash::{GhashBackend, GhashKey};
+use coffer_crypto::sm4::{Sm4, Sm4Backend, Sm4Gcm};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use ghash::universal_hash::UniversalHash;
 use std::hint::black_box;
 
 const LEN: usize = 64 * 1024;
@@ -18,6 +25,8 @@ const AAD: &[u8] = b"coffer-bench";
 fn bench(c: &mut Criterion) {
     let plaintext: Vec<u8> = (0..LEN).map(|i| (i * 31 + 7) as u8).collect();
     let coffer = Sm4Gcm::new(&KEY);
+    let coffer_rc_ghash =
+        Sm4Gcm::with_backends(&KEY, Sm4Backend::detect(), GhashBackend::RustCrypto).unwrap();
     let rustcrypto = AesGcm::<sm4::Sm4, U12>::new(&KEY.into());
 
     let mut ct = plaintext.clone();
@@ -35,6 +44,11 @@ fn bench(c: &mut Criterion) {
     let mut buf = plaintext.clone();
     g.bench_function("seal/coffer", |b| {
         b.iter(|| black_box(coffer.seal_in_place_detached(&NONCE, AAD, black_box(&mut buf))))
+    });
+    g.bench_function("seal/coffer-rustcrypto-ghash", |b| {
+        b.iter(|| {
+            black_box(coffer_rc_ghash.seal_in_place_detached(&NONCE, AAD, black_box(&mut buf)))
+        })
     });
     g.bench_function("seal/rustcrypto-sm4", |b| {
         b.iter(|| {
@@ -57,6 +71,17 @@ fn bench(c: &mut Criterion) {
             || ct.clone(),
             |buf| {
                 coffer
+                    .open_in_place_detached(&NONCE, AAD, buf, &tag)
+                    .unwrap()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("open/coffer-rustcrypto-ghash", |b| {
+        b.iter_batched_ref(
+            || ct.clone(),
+            |buf| {
+                coffer_rc_ghash
                     .open_in_place_detached(&NONCE, AAD, buf, &tag)
                     .unwrap()
             },
@@ -88,6 +113,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("seal/coffer", |b| {
         b.iter(|| black_box(coffer.seal_in_place_detached(&NONCE, AAD, black_box(&mut small))))
     });
+    g.bench_function("seal/coffer-rustcrypto-ghash", |b| {
+        b.iter(|| {
+            black_box(coffer_rc_ghash.seal_in_place_detached(&NONCE, AAD, black_box(&mut small)))
+        })
+    });
     g.bench_function("seal/rustcrypto-sm4", |b| {
         b.iter(|| {
             black_box(
@@ -100,6 +130,39 @@ fn bench(c: &mut Criterion) {
                     .unwrap(),
             )
         })
+    });
+    g.finish();
+
+    // The two halves of SM4-GCM on their own.
+    let mut g = c.benchmark_group("ghash-64KiB");
+    g.throughput(Throughput::Bytes(LEN as u64));
+    let h = [0x3au8; 16];
+    for backend in GhashBackend::ALL.into_iter().filter(|b| b.is_available()) {
+        let key = GhashKey::with_backend(&h, backend).unwrap();
+        g.bench_function(format!("coffer/{backend:?}"), |b| {
+            b.iter(|| {
+                let mut x = key.hasher();
+                x.update_padded(black_box(&plaintext));
+                black_box(x.finalize())
+            })
+        });
+    }
+    let reference = ghash::GHash::new(&h.into());
+    g.bench_function("rustcrypto-ghash", |b| {
+        b.iter(|| {
+            let mut x = reference.clone();
+            x.update_padded(black_box(&plaintext));
+            black_box(x.finalize())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("sm4-blocks-64KiB");
+    g.throughput(Throughput::Bytes(LEN as u64));
+    let cipher = Sm4::from_key(&KEY);
+    let mut blocks = vec![Array::<u8, _>::default(); LEN / 16];
+    g.bench_function("coffer", |b| {
+        b.iter(|| cipher.encrypt_blocks(black_box(&mut blocks)))
     });
     g.finish();
 }

@@ -8,6 +8,7 @@
 
 mod cipher;
 mod envelope;
+pub mod ghash;
 pub mod keys;
 pub mod package;
 pub mod sm4;

@@ -19,12 +19,14 @@
 //! The SM4 backend is chosen by CPU detection, as in the server. Under valgrind the CPU is
 //! valgrind's model (a Haswell-class CPU with AVX2 and AES-NI on any AVX2 host), which
 //! reports no AVX-512, GFNI, VAES or SHA extensions, so detection picks `Avx2` there (and ring
-//! its AES-NI + PCLMULQDQ path, sha2 its portable SHA-256); the program prints the SM4 backend
-//! so that the guard can tell when a count was taken with a different one.
+//! its AES-NI + PCLMULQDQ path, sha2 its portable SHA-256), and no VPCLMULQDQ, so SM4-GCM's
+//! GHASH falls back to RustCrypto `ghash`; the program prints the SM4 and GHASH backends so
+//! that the guard can tell when a count was taken with different ones.
 
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
+use coffer_crypto::ghash::GhashBackend;
 use coffer_crypto::package::{HEADER_LEN, PACKAGE_PLAINTEXT};
 use coffer_crypto::sm4::Sm4Backend;
 use coffer_crypto::{CipherSuite, DataKey, PackageOpener, PackageSealer, SegmentKey};
@@ -57,6 +59,7 @@ fn main() {
     let encoded = guard_xml_url(&input.listing_url);
 
     println!("sm4_backend {:?}", Sm4Backend::detect());
+    println!("ghash_backend {:?}", GhashBackend::detect());
     println!("sealed_bytes aes={aes} sm4={sm4}");
     println!("v4_verified {verified}");
     println!("xml_bytes plain={plain} url={encoded}");

@@ -7,20 +7,23 @@
 //! `ParBlocksSize` batch with a separate single-block call. With the wide SIMD
 //! backends (32–64 blocks per batch) that made messages shorter than a few
 //! KiB, and the tail of every message, run at single-block latency. Here the
-//! tag mask `E(J0)` and the keystream are generated in full batches, tail
-//! included. GHASH is RustCrypto's `ghash` (PCLMULQDQ where available).
+//! tag mask `E(J0)` and the keystream of the first 63 blocks are generated
+//! in one batch, and the rest of the message goes through
+//! `Sm4::ctr32_xor`, which on the SIMD backends builds the counter blocks in
+//! registers and XORs the keystream straight into the message (no keystream
+//! buffer, no separate XOR pass), partial register group included. GHASH is
+//! [`crate::ghash`] (VPCLMULQDQ where available, else RustCrypto's `ghash`).
 
 use aes_gcm::aes::cipher::{BlockCipherEncrypt, array::Array, consts::U16};
-use ghash::GHash;
-use ghash::universal_hash::UniversalHash;
 use zeroize::Zeroize;
 
 use super::{Sm4, Sm4Backend};
+use crate::ghash::{GhashBackend, GhashKey};
 
 type Block = Array<u8, U16>;
 
-/// Keystream blocks generated per batch (a multiple of every backend's
-/// `ParBlocksSize`, so only the very last batch of a message has a tail).
+/// Blocks in the first batch: `J0` and the first keystream blocks (a
+/// multiple of every backend's `ParBlocksSize`).
 const BATCH: usize = 64;
 /// Longest plaintext GCM allows: 2^39 − 256 bits.
 const P_MAX: u64 = (1 << 36) - 32;
@@ -40,31 +43,46 @@ pub struct Sm4GcmError;
 pub struct Sm4Gcm {
     cipher: Sm4,
     /// GHASH keyed with `H = E(0^128)`.
-    ghash: GHash,
+    ghash: GhashKey,
 }
 
 impl Sm4Gcm {
     /// A key for the fastest available SM4 backend.
     pub fn new(key: &[u8; 16]) -> Self {
-        Self::from_cipher(Sm4::from_key(key))
+        Self::with_backends(key, Sm4Backend::detect(), GhashBackend::detect())
+            .expect("detected backends are available")
     }
 
     /// A key for a specific SM4 backend; `None` if this CPU cannot run it.
     pub fn with_backend(key: &[u8; 16], backend: Sm4Backend) -> Option<Self> {
-        Sm4::with_backend(key, backend).map(Self::from_cipher)
+        Self::with_backends(key, backend, GhashBackend::detect())
     }
 
-    fn from_cipher(cipher: Sm4) -> Self {
+    /// A key for specific SM4 and GHASH backends; `None` if this CPU cannot
+    /// run one of them.
+    pub fn with_backends(key: &[u8; 16], sm4: Sm4Backend, ghash: GhashBackend) -> Option<Self> {
+        if !ghash.is_available() {
+            return None;
+        }
+        let cipher = Sm4::with_backend(key, sm4)?;
         let mut h = Block::default();
         cipher.encrypt_block(&mut h);
-        let ghash = GHash::new(&h);
+        let ghash = GhashKey::with_backend(h.as_ref(), ghash);
         h.zeroize();
-        Self { cipher, ghash }
+        Some(Self {
+            cipher,
+            ghash: ghash?,
+        })
     }
 
     /// The SM4 backend in use.
     pub fn backend(&self) -> Sm4Backend {
         self.cipher.backend()
+    }
+
+    /// The GHASH backend in use.
+    pub fn ghash_backend(&self) -> GhashBackend {
+        self.ghash.backend()
     }
 
     /// Encrypts `buf` in place and returns the tag.
@@ -113,43 +131,34 @@ impl Sm4Gcm {
         Ok(())
     }
 
-    /// Encrypts `J0 = nonce || 1` (the tag mask) together with the keystream
-    /// blocks for counters `2..` covering up to `BATCH - 1` blocks of a
-    /// message of `len` bytes, in one call. Entry 0 is `E(J0)`.
+    /// The keystream for `J0 = nonce || 1` (the tag mask `E(J0)`) and for
+    /// the counters `2..` covering up to `BATCH - 1` blocks of a message of
+    /// `len` bytes, in one call. Block 0 is `E(J0)`.
     fn first_batch(&self, nonce: &[u8; 12], len: usize) -> [Block; BATCH] {
         let n = 1 + first_batch_bytes(len).div_ceil(16);
         let mut blocks = [Block::default(); BATCH];
-        fill_counters(&mut blocks[..n], nonce, 1);
-        self.cipher.encrypt_blocks(&mut blocks[..n]);
+        self.cipher
+            .ctr32_xor(nonce, 1, Block::slice_as_flattened_mut(&mut blocks[..n]));
         blocks
     }
 
     /// XORs the keystream for counters `ctr, ctr + 1, …` into `data`.
-    fn apply_keystream(&self, nonce: &[u8; 12], mut ctr: u32, data: &mut [u8]) {
-        if data.is_empty() {
-            return;
+    fn apply_keystream(&self, nonce: &[u8; 12], ctr: u32, data: &mut [u8]) {
+        if !data.is_empty() {
+            self.cipher.ctr32_xor(nonce, ctr, data);
         }
-        let mut ks = [Block::default(); BATCH];
-        for chunk in data.chunks_mut(16 * BATCH) {
-            let n = chunk.len().div_ceil(16);
-            fill_counters(&mut ks[..n], nonce, ctr);
-            ctr = ctr.wrapping_add(n as u32);
-            self.cipher.encrypt_blocks(&mut ks[..n]);
-            xor_in_place(chunk, Block::slice_as_flattened(&ks[..n]));
-        }
-        wipe(&mut ks);
     }
 
     /// `GHASH_H(aad, ct) ^ mask`.
     fn tag(&self, aad: &[u8], ct: &[u8], mask: &Block) -> [u8; 16] {
-        let mut ghash = self.ghash.clone();
+        let mut ghash = self.ghash.hasher();
         ghash.update_padded(aad);
         ghash.update_padded(ct);
-        let mut lengths = Block::default();
+        let mut lengths = [0u8; 16];
         lengths[..8].copy_from_slice(&(aad.len() as u64 * 8).to_be_bytes());
         lengths[8..].copy_from_slice(&(ct.len() as u64 * 8).to_be_bytes());
-        ghash.update(&[lengths]);
-        let mut tag: [u8; 16] = ghash.finalize().into();
+        ghash.update_padded(&lengths);
+        let mut tag = ghash.finalize();
         xor_in_place(&mut tag, mask);
         tag
     }
@@ -176,14 +185,6 @@ fn first_batch_bytes(len: usize) -> usize {
 /// whenever anything is left after it).
 fn first_counter_after(covered: usize) -> u32 {
     2 + (covered / 16) as u32
-}
-
-/// `blocks[i] = nonce || be32(ctr + i)` (GCM's `inc32`).
-fn fill_counters(blocks: &mut [Block], nonce: &[u8; 12], ctr: u32) {
-    for (i, b) in blocks.iter_mut().enumerate() {
-        b[..12].copy_from_slice(nonce);
-        b[12..].copy_from_slice(&ctr.wrapping_add(i as u32).to_be_bytes());
-    }
 }
 
 /// `data ^= ks[..data.len()]`.

@@ -172,6 +172,91 @@ impl Sm4 {
     pub fn backend(&self) -> Sm4Backend {
         self.backend
     }
+
+    /// CTR mode with GCM's 32-bit counter: XORs the keystream
+    /// `E(nonce || be32(ctr)), E(nonce || be32(ctr + 1)), …` (the counter
+    /// wrapping modulo 2^32, GCM's `inc32`) into `data`.
+    ///
+    /// The SIMD backends build the counter blocks in registers and XOR the
+    /// keystream straight into `data`, with no keystream buffer.
+    pub(crate) fn ctr32_xor(&self, nonce: &[u8; 12], ctr: u32, data: &mut [u8]) {
+        // In every x86 arm, `ctr32_simd`'s requirement (the CPU has the
+        // kernel's features) holds because `self.backend` is always
+        // available: `Sm4::with_backend` checks it and nothing changes it.
+        match self.backend {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX-512F/BW + GFNI available (invariant of `Sm4`).
+            Sm4Backend::Avx512Gfni => unsafe {
+                ctr32_simd::<Avx512GfniKernel>(&self.rk, nonce, ctr, data)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 + GFNI available (invariant of `Sm4`).
+            Sm4Backend::Avx2Gfni => unsafe {
+                ctr32_simd::<Avx2GfniKernel>(&self.rk, nonce, ctr, data)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 + AES-NI + VAES available (invariant of `Sm4`).
+            Sm4Backend::Vaes => unsafe { ctr32_simd::<VaesKernel>(&self.rk, nonce, ctr, data) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 + AES-NI available (invariant of `Sm4`).
+            Sm4Backend::Avx2 => unsafe { ctr32_simd::<Avx2Kernel>(&self.rk, nonce, ctr, data) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: SSSE3 + AES-NI available (invariant of `Sm4`).
+            Sm4Backend::AesNi => unsafe { ctr32_simd::<AesNiKernel>(&self.rk, nonce, ctr, data) },
+            _ => self.ctr32_xor_blocks(nonce, ctr, data),
+        }
+    }
+
+    /// [`Self::ctr32_xor`] through a keystream buffer and `encrypt_blocks`.
+    fn ctr32_xor_blocks(&self, nonce: &[u8; 12], mut ctr: u32, data: &mut [u8]) {
+        let mut ks = [Block::<Self>::default(); 64];
+        for chunk in data.chunks_mut(16 * ks.len()) {
+            let n = chunk.len().div_ceil(16);
+            for b in &mut ks[..n] {
+                b[..12].copy_from_slice(nonce);
+                b[12..].copy_from_slice(&ctr.to_be_bytes());
+                ctr = ctr.wrapping_add(1);
+            }
+            self.encrypt_blocks(&mut ks[..n]);
+            for (d, k) in chunk.iter_mut().zip(Block::<Self>::slice_as_flattened(&ks)) {
+                *d ^= k;
+            }
+        }
+        Block::<Self>::slice_as_flattened_mut(&mut ks).zeroize();
+    }
+}
+
+/// [`Sm4::ctr32_xor`] on kernel `K`: four register groups per call, the
+/// last partial group through a zero-padded buffer.
+///
+/// # Safety
+/// The CPU must support `K`'s target features.
+#[cfg(target_arch = "x86_64")]
+unsafe fn ctr32_simd<K: Kernel>(rk: &[u32; 32], nonce: &[u8; 12], mut ctr: u32, data: &mut [u8]) {
+    let words = [0, 4, 8].map(|i| u32::from_be_bytes(nonce[i..i + 4].try_into().unwrap()));
+    let group = 16 * K::GROUP_BLOCKS;
+    let mut calls = data.chunks_exact_mut(4 * group);
+    for c in &mut calls {
+        // SAFETY: forwarded from this function's contract; `c` is 4 groups.
+        unsafe { K::ctr_xor(rk, &words, ctr, c) };
+        ctr = ctr.wrapping_add(4 * K::GROUP_BLOCKS as u32);
+    }
+    let rest = calls.into_remainder();
+    let (groups, tail) = rest.split_at_mut(rest.len() / group * group);
+    if !groups.is_empty() {
+        // SAFETY: as above; `groups` is 1 to 3 whole groups.
+        unsafe { K::ctr_xor(rk, &words, ctr, groups) };
+        ctr = ctr.wrapping_add((groups.len() / 16) as u32);
+    }
+    if !tail.is_empty() {
+        let mut buf = [0u8; 256];
+        let buf = &mut buf[..group];
+        buf[..tail.len()].copy_from_slice(tail);
+        // SAFETY: as above; `buf` is one group.
+        unsafe { K::ctr_xor(rk, &words, ctr, buf) };
+        tail.copy_from_slice(&buf[..tail.len()]);
+        buf.zeroize();
+    }
 }
 
 /// Key schedule, constant time where AES-NI is available.
@@ -289,6 +374,12 @@ trait Kernel {
     /// # Safety
     /// The CPU must support the kernel's target features.
     unsafe fn encrypt(rk: &[u32; 32], buf: &mut [u8]);
+    /// XORs the CTR keystream for counters `ctr..` (nonce as big-endian
+    /// words) into `buf`; `buf.len()` is `16 * GROUP_BLOCKS * g`, `g` in `1..=4`.
+    ///
+    /// # Safety
+    /// The CPU must support the kernel's target features.
+    unsafe fn ctr_xor(rk: &[u32; 32], nonce: &[u32; 3], ctr: u32, buf: &mut [u8]);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -300,6 +391,10 @@ impl Kernel for Avx512GfniKernel {
     unsafe fn encrypt(rk: &[u32; 32], buf: &mut [u8]) {
         // SAFETY: forwarded from this function's contract (AVX-512F/BW+GFNI).
         unsafe { x86::avx512_gfni::encrypt(rk, buf) }
+    }
+    unsafe fn ctr_xor(rk: &[u32; 32], nonce: &[u32; 3], ctr: u32, buf: &mut [u8]) {
+        // SAFETY: forwarded from this function's contract (AVX-512F/BW+GFNI).
+        unsafe { x86::avx512_gfni::ctr_xor(rk, nonce, ctr, buf) }
     }
 }
 
@@ -313,6 +408,10 @@ impl Kernel for Avx2GfniKernel {
         // SAFETY: forwarded from this function's contract (AVX2+GFNI).
         unsafe { x86::avx2_gfni::encrypt(rk, buf) }
     }
+    unsafe fn ctr_xor(rk: &[u32; 32], nonce: &[u32; 3], ctr: u32, buf: &mut [u8]) {
+        // SAFETY: forwarded from this function's contract (AVX2+GFNI).
+        unsafe { x86::avx2_gfni::ctr_xor(rk, nonce, ctr, buf) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -324,6 +423,10 @@ impl Kernel for VaesKernel {
     unsafe fn encrypt(rk: &[u32; 32], buf: &mut [u8]) {
         // SAFETY: forwarded from this function's contract (AVX2+AES+VAES).
         unsafe { x86::vaes::encrypt(rk, buf) }
+    }
+    unsafe fn ctr_xor(rk: &[u32; 32], nonce: &[u32; 3], ctr: u32, buf: &mut [u8]) {
+        // SAFETY: forwarded from this function's contract (AVX2+AES+VAES).
+        unsafe { x86::vaes::ctr_xor(rk, nonce, ctr, buf) }
     }
 }
 
@@ -337,6 +440,10 @@ impl Kernel for Avx2Kernel {
         // SAFETY: forwarded from this function's contract (AVX2+AES).
         unsafe { x86::avx2::encrypt(rk, buf) }
     }
+    unsafe fn ctr_xor(rk: &[u32; 32], nonce: &[u32; 3], ctr: u32, buf: &mut [u8]) {
+        // SAFETY: forwarded from this function's contract (AVX2+AES).
+        unsafe { x86::avx2::ctr_xor(rk, nonce, ctr, buf) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -348,6 +455,10 @@ impl Kernel for AesNiKernel {
     unsafe fn encrypt(rk: &[u32; 32], buf: &mut [u8]) {
         // SAFETY: forwarded from this function's contract (SSSE3+AES).
         unsafe { x86::aesni::encrypt(rk, buf) }
+    }
+    unsafe fn ctr_xor(rk: &[u32; 32], nonce: &[u32; 3], ctr: u32, buf: &mut [u8]) {
+        // SAFETY: forwarded from this function's contract (SSSE3+AES).
+        unsafe { x86::aesni::ctr_xor(rk, nonce, ctr, buf) }
     }
 }
 
