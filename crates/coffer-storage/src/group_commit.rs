@@ -33,8 +33,10 @@ const MAX_BATCH: usize = 64;
 pub(crate) enum Durable {
     /// The usual case: an acknowledged write survives a crash.
     Yes,
-    /// Losing the write in a crash is harmless (deleting a blob nothing references: the
-    /// start-up sweep finishes the job). It becomes durable with the next durable commit.
+    /// Answered once committed and visible, before the fsync; on disk with the next
+    /// durable commit. For writes a crash may lose harmlessly: a small blob, which only
+    /// matters once the durable record commit that references it (always a later one)
+    /// has persisted it too, and deleting a blob nothing references.
     No,
 }
 
@@ -152,10 +154,10 @@ fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
             Ok(txn) => txn,
             Err(e) => return fail_all(batch, &crate::redb_meta::redb_err(e)),
         };
-        if batch.iter().all(|job| job.durable() == Durable::No) {
-            // If redb refuses, the commit is simply durable: stronger than asked.
-            let _ = txn.set_durability(Durability::None);
-        }
+        // Commit without an fsync first, so writes that need no fsync are answered at
+        // once; a second, empty commit then makes the batch durable for the rest. If
+        // redb refuses the lighter commit, it is simply durable: stronger than asked.
+        let _ = txn.set_durability(Durability::None);
         let failed = batch.iter_mut().enumerate().find_map(|(i, job)| {
             // A panicking write is a bug; it fails that write, not the writer thread.
             catch_unwind(AssertUnwindSafe(|| job.apply(&txn)))
@@ -170,14 +172,36 @@ fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
                 batch.remove(i).finish(Err(error));
             }
             None => {
-                match txn.commit() {
-                    Ok(()) => batch.into_iter().for_each(|job| job.finish(Ok(()))),
-                    Err(e) => fail_all(batch, &crate::redb_meta::redb_err(e)),
+                if let Err(e) = txn.commit() {
+                    return fail_all(batch, &crate::redb_meta::redb_err(e));
+                }
+                let (durable, light): (Vec<_>, Vec<_>) = batch
+                    .into_iter()
+                    .partition(|job| job.durable() == Durable::Yes);
+                light.into_iter().for_each(|job| job.finish(Ok(())));
+                if !durable.is_empty() {
+                    // If this fsync fails, the writes are visible but not known to be on
+                    // disk; they are reported failed, the honest answer after a failed
+                    // fsync, which leaves redb refusing further writes until reopened.
+                    match persist(db) {
+                        Ok(()) => durable.into_iter().for_each(|job| job.finish(Ok(()))),
+                        Err(e) => fail_all(durable, &e),
+                    }
                 }
                 return;
             }
         }
     }
+}
+
+/// Makes every earlier commit durable: an empty commit with redb's default (immediate)
+/// durability, which persists the non-durable commits before it.
+fn persist(db: &Database) -> StorageResult<()> {
+    use crate::redb_meta::redb_err;
+    db.begin_write()
+        .map_err(redb_err)?
+        .commit()
+        .map_err(redb_err)
 }
 
 /// Answers every write with (a copy of) `error`.
@@ -219,13 +243,19 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_writes_all_commit() {
+    async fn concurrent_writes_all_commit_whatever_their_durability() {
         let (_dir, db, writer) = open();
         let writer = Arc::new(writer);
         let tasks: Vec<_> = (0..200u32)
             .map(|k| {
                 let writer = writer.clone();
-                tokio::spawn(async move { writer.write(Durable::Yes, insert(k, k * 2)).await })
+                // Mixed, so batches hold both kinds.
+                let durable = if k % 3 == 0 {
+                    Durable::No
+                } else {
+                    Durable::Yes
+                };
+                tokio::spawn(async move { writer.write(durable, insert(k, k * 2)).await })
             })
             .collect();
         for task in tasks {
