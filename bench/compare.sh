@@ -226,47 +226,41 @@ out = []
 p = out.append
 p(f"Per-workload duration {duration} after a {warmup} warm-up; SeaweedFS: {weed_version}.")
 p("")
-p("Throughput (4 KiB: ops/s; 1 MiB and 64 MiB: MB/s, 10^6 bytes):")
-p("")
-p("| Workload | " + " | ".join(c[1] for c in COLS) + " |")
-p("|---" * (len(COLS) + 1) + "|")
-for size, conc in SIZES:
-    for op in ("put", "get"):
-        unit = metric(size)[1]
-        p(f"| {op.upper()} {size} c={conc} ({unit}) | "
-          + " | ".join(cell(c[0], op, size) for c in COLS) + " |")
-p("| PUT 64MiB c=1 (MB/s) | "
-  + " | ".join(cell(c[0], "put", "64MiB-1") for c in COLS) + " |")
+def table(title, cell_of, extra_rows=(), units=False):
+    """One row per workload, one column per configuration; `extra_rows` are (label, op,
+    size); `units` names each row's unit."""
+    p(title)
+    p("")
+    p("| Workload | " + " | ".join(c[1] for c in COLS) + " |")
+    p("|---" * (len(COLS) + 1) + "|")
+    rows = [(f"{op.upper()} {size} c={conc}" + (f" ({metric(size)[1]})" if units else ""),
+             op, size)
+            for size, conc in SIZES for op in ("put", "get")]
+    for label, op, size in list(rows) + list(extra_rows):
+        p(f"| {label} | " + " | ".join(cell_of(c[0], op, size) for c in COLS) + " |")
+
+def result_cell(field):
+    def cell_of(name, op, size):
+        r = R.get((name, op, size))
+        v = None if r is None else field(r)
+        return "–" if v is None else v
+    return cell_of
+
+table("Throughput (4 KiB: ops/s; 1 MiB and 64 MiB: MB/s, 10^6 bytes):",
+      cell,
+      # one 64 MiB PUT stream, against the MD5 bound below
+      [("PUT 64MiB c=1 (MB/s)", "put", "64MiB-1")], units=True)
 md5 = R.get(("md5", "put", "64MiB-1"))
 if md5:
     p("")
     p(f"MD5 on one core (`coffer-bench md5`, the bound of one PUT stream): "
       f"{md5['mb_per_sec']:,.0f} MB/s.")
 p("")
-p("p99 latency (ms):")
+table("p99 latency (ms):", result_cell(lambda r: f"{r['latency_ms']['p99']:.2f}"))
 p("")
-p("| Workload | " + " | ".join(c[1] for c in COLS) + " |")
-p("|---" * (len(COLS) + 1) + "|")
-for size, conc in SIZES:
-    for op in ("put", "get"):
-        cells = []
-        for c in COLS:
-            r = R.get((c[0], op, size))
-            cells.append("–" if r is None else f"{r['latency_ms']['p99']:.2f}")
-        p(f"| {op.upper()} {size} c={conc} | " + " | ".join(cells) + " |")
-p("")
-p("coffer-bench's own CPU use during each run (% of one core; the machine has 2):")
-p("")
-p("| Workload | " + " | ".join(c[1] for c in COLS) + " |")
-p("|---" * (len(COLS) + 1) + "|")
-for size, conc in SIZES:
-    for op in ("put", "get"):
-        cells = []
-        for c in COLS:
-            r = R.get((c[0], op, size))
-            cpu = None if r is None else r.get("tool_cpu_percent")
-            cells.append("–" if cpu is None else f"{cpu:.0f}")
-        p(f"| {op.upper()} {size} c={conc} | " + " | ".join(cells) + " |")
+table("coffer-bench's own CPU use during each run (% of one core; the machine has 2):",
+      result_cell(lambda r: None if r.get("tool_cpu_percent") is None
+                  else f"{r['tool_cpu_percent']:.0f}"))
 
 def ratio(a, b):
     if a is None or b is None or b == 0:
