@@ -94,6 +94,20 @@ impl BlobStore for RedbBlobStore {
 
     async fn delete(&self, id: &BlobId) -> io::Result<()> {
         let key = id.as_str().as_bytes().to_vec();
+        // The tiered store asks here for every blob, most of them files: a read settles
+        // those without queueing behind the writer's commits. Ids are written once, so
+        // the blob cannot appear after this check.
+        let probe = key.clone();
+        let present = self
+            .read(move |db| {
+                let txn = db.begin_read().map_err(redb_io)?;
+                let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
+                Ok(table.get(probe.as_slice()).map_err(redb_io)?.is_some())
+            })
+            .await?;
+        if !present {
+            return Ok(());
+        }
         // Not durable: a delete lost in a crash leaves an unreferenced blob, which the
         // start-up sweep removes.
         self.writer
