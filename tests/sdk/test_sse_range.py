@@ -65,6 +65,14 @@ def test_range_single_put(o2, method):
 
 
 @pytest.mark.parametrize("method", h.SSE_METHODS)
+def test_range_across_read_batches(o2, method):
+    # Coffer reads sealed segments 16 packages (1 MiB of plaintext) at a time
+    data = h.rand_bytes(40 * P + 5)
+    o2.put_object("big", data, headers=h.sse_headers(method))
+    _check_ranges(o2, "big", data, method, boundaries=(16 * P, 32 * P))
+
+
+@pytest.mark.parametrize("method", h.SSE_METHODS)
 def test_range_multipart(o2_admin, method):
     # parts not aligned to packages: boundaries at 102407 and 204821
     chunks = [h.rand_bytes(100 * h.KB + 7), h.rand_bytes(100 * h.KB + 14),

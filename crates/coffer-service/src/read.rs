@@ -1,30 +1,32 @@
 //! The read path: an object's segments, or a range of them, as a stream of plaintext
-//! frames. Encrypted segments are read package by package, starting at the package that
-//! holds the first wanted byte, and every package is authenticated before any of its
-//! bytes are released.
+//! frames. Segments are read in batches of about 1 MiB, one batch ahead of the frames being
+//! sent. Encrypted segments are read in whole packages, from the one that holds the first
+//! wanted byte to the one that holds the last, and every package is authenticated before
+//! any of its bytes are released.
 
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use coffer_crypto::PackageOpener;
-use coffer_crypto::package::{HEADER_LEN, PACKAGE_PLAINTEXT, locate, stored_len};
+use coffer_crypto::package::{HEADER_LEN, PACKAGE_PLAINTEXT, PACKAGE_STORED, locate, stored_len};
 use coffer_storage::{BlobReader, BlobStore, ObjectRecord, Segment};
 use futures_util::Stream;
-use tokio::io::AsyncReadExt;
+use tokio::task::JoinHandle;
 
 use crate::range::ResolvedRange;
 use crate::sse::ObjectKey;
 use crate::{Service, ServiceResult};
 
-/// Frame size for plaintext reads: large enough to amortise the trip through the blocking
-/// file pool that each read costs (at 256 KiB, unencrypted 64 MiB GETs ran at half the
-/// speed of sealed ones, which read through a 1 MiB buffer), small enough that a slow
-/// client holds little memory.
-const READ_CHUNK: usize = 1024 * 1024;
-/// Read-ahead for sealed segments: several packages per file read.
-const SEALED_READ_BUFFER: usize = 1024 * 1024;
+/// Bytes per read of an unencrypted segment: large enough to amortise the trip through the
+/// blocking pool that each read costs (at 256 KiB, unencrypted 64 MiB GETs ran at half the
+/// speed of sealed ones, which read 1 MiB at a time), small enough that a slow client
+/// holds little memory.
+const READ_BATCH: usize = 1024 * 1024;
+/// Packages per read of a sealed segment: about [`READ_BATCH`] of stored bytes.
+const PACKAGES_PER_BATCH: u64 = (READ_BATCH / PACKAGE_PLAINTEXT) as u64;
 
 /// A stream of an object's bytes. An error mid-stream ends the response early, which the
 /// client sees as a truncated body rather than wrong bytes.
@@ -37,27 +39,49 @@ struct SegmentRead {
     len: u64,
 }
 
-enum Source {
-    Plain {
-        reader: BlobReader,
-        left: u64,
-    },
-    Sealed {
-        reader: BlobReader,
-        opener: PackageOpener,
-        skip: usize,
-        left: u64,
-        must_end: bool,
-    },
+/// How far one segment's read has got. It travels to the blocking pool with each batch
+/// and comes back with the batch's frames.
+struct SegmentCursor {
+    reader: BlobReader,
+    /// Stored offset of the next batch.
+    position: u64,
+    /// Stored bytes still to read: up to the end of the package holding the last wanted
+    /// byte, for a sealed segment.
+    stored_left: u64,
+    /// Plaintext bytes still to release.
+    left: u64,
+    /// For an encrypted object.
+    sealed: Option<SealedCursor>,
+}
+
+struct SealedCursor {
+    opener: PackageOpener,
+    /// Plaintext bytes to drop from the next package, for a range that starts mid-package.
+    skip: usize,
+    /// The read ends where the segment ends, so its last package must be the FINAL one.
+    must_end: bool,
+}
+
+/// Plaintext frames, slices of one batch's buffer.
+type Frames = VecDeque<Bytes>;
+
+/// The batch read next. Batches are read (and opened) one ahead of the frames being
+/// sent, so the disk and the cipher work while the client receives.
+enum Batch {
+    /// On the blocking pool.
+    Reading(JoinHandle<io::Result<(SegmentCursor, Frames)>>),
+    /// Read in place: the blob was in memory.
+    Read(io::Result<(SegmentCursor, Frames)>),
 }
 
 struct ReadState {
     blobs: Arc<dyn BlobStore>,
     key: Option<Arc<ObjectKey>>,
     pending: std::vec::IntoIter<SegmentRead>,
-    current: Option<Source>,
+    ready: Frames,
+    next: Option<Batch>,
     /// `bucket/key`, to name the object when its data fails a check.
-    name: String,
+    name: Arc<str>,
 }
 
 impl Service {
@@ -110,8 +134,9 @@ impl Service {
             blobs: self.blobs.clone(),
             key,
             pending: plan.into_iter(),
-            current: None,
-            name: format!("{bucket}/{}", object.key),
+            ready: Frames::new(),
+            next: None,
+            name: format!("{bucket}/{}", object.key).into(),
         };
         Box::pin(futures_util::stream::try_unfold(state, next_frame))
     }
@@ -131,97 +156,146 @@ fn integrity_error(name: &str, detail: &str) -> io::Error {
 
 async fn next_frame(mut state: ReadState) -> io::Result<Option<(Bytes, ReadState)>> {
     loop {
-        match state.current.as_mut() {
-            Some(Source::Plain { reader, left }) if *left > 0 => {
-                let want = (*left).min(READ_CHUNK as u64) as usize;
-                let mut buf = BytesMut::zeroed(want);
-                let n = reader.read(&mut buf).await?;
-                if n == 0 {
-                    return Err(integrity_error(
-                        &state.name,
-                        "blob is shorter than its record",
-                    ));
-                }
-                buf.truncate(n);
-                *left -= n as u64;
-                return Ok(Some((buf.freeze(), state)));
-            }
-            Some(Source::Sealed {
-                reader,
-                opener,
-                skip,
-                left,
-                must_end,
-            }) if *left > 0 => {
-                let mut header = [0u8; HEADER_LEN];
-                if reader.read_exact(&mut header).await.is_err() {
-                    return Err(integrity_error(
-                        &state.name,
-                        "segment ends before its last package",
-                    ));
-                }
-                let len = opener
-                    .package_len(&header)
-                    .map_err(|_| integrity_error(&state.name, "malformed package header"))?;
-                let mut package = BytesMut::zeroed(len);
-                package[..HEADER_LEN].copy_from_slice(&header);
-                if reader.read_exact(&mut package[HEADER_LEN..]).await.is_err() {
-                    return Err(integrity_error(&state.name, "package cut short"));
-                }
-                let plain_len = opener
-                    .open(&mut package)
-                    .map_err(|_| integrity_error(&state.name, "package failed authentication"))?
-                    .len();
-                let start = HEADER_LEN + *skip;
-                let take = ((plain_len.saturating_sub(*skip)) as u64).min(*left) as usize;
-                if take == 0 {
-                    return Err(integrity_error(
-                        &state.name,
-                        "package shorter than the record says",
-                    ));
-                }
-                *skip = 0;
-                *left -= take as u64;
-                if *left == 0 && *must_end && !opener.is_finished() {
-                    return Err(integrity_error(
-                        &state.name,
-                        "segment continues past its recorded end",
-                    ));
-                }
-                let frame = package.freeze().slice(start..start + take);
-                return Ok(Some((frame, state)));
-            }
-            _ => {}
+        if let Some(frame) = state.ready.pop_front() {
+            return Ok(Some((frame, state)));
         }
-        state.current = None;
-        let Some(read) = state.pending.next() else {
+        let read = match state.next.take() {
+            Some(Batch::Reading(task)) => task.await.map_err(io::Error::other)?,
+            Some(Batch::Read(read)) => read,
+            None => match state.open_next_segment().await? {
+                Some(cursor) => {
+                    state.next = Some(start_batch(cursor, &state.name));
+                    continue;
+                }
+                None => return Ok(None),
+            },
+        };
+        let (cursor, frames) = read?;
+        state.ready = frames;
+        if cursor.left > 0 {
+            state.next = Some(start_batch(cursor, &state.name));
+        }
+    }
+}
+
+fn start_batch(cursor: SegmentCursor, name: &Arc<str>) -> Batch {
+    if cursor.reader.is_in_memory() {
+        Batch::Read(cursor.read_batch(name))
+    } else {
+        let name = Arc::clone(name);
+        Batch::Reading(tokio::task::spawn_blocking(move || {
+            cursor.read_batch(&name)
+        }))
+    }
+}
+
+impl ReadState {
+    async fn open_next_segment(&mut self) -> io::Result<Option<SegmentCursor>> {
+        let Some(read) = self.pending.next() else {
             return Ok(None);
         };
-        state.current = Some(match &state.key {
-            None => Source::Plain {
-                reader: state.blobs.open(&read.segment.blob, read.offset).await?,
+        let reader = self.blobs.open(&read.segment.blob).await?;
+        let Some(key) = &self.key else {
+            return Ok(Some(SegmentCursor {
+                reader,
+                position: read.offset,
+                stored_left: read.len,
                 left: read.len,
-            },
-            Some(key) => {
-                let segment_key = key
-                    .segment(read.segment.key_index)
-                    .map_err(|e| integrity_error(&state.name, &e.to_string()))?;
-                let (index, stored_offset) = locate(read.offset);
-                Source::Sealed {
-                    // Packages are read header first, then body: buffer them, so each
-                    // small read is not a trip through the blocking file pool. A small
-                    // object gets a buffer its size, not a whole MiB to zero and free.
-                    reader: Box::pin(tokio::io::BufReader::with_capacity(
-                        usize::try_from(stored_len(read.segment.len).saturating_sub(stored_offset))
-                            .map_or(SEALED_READ_BUFFER, |n| n.clamp(1, SEALED_READ_BUFFER)),
-                        state.blobs.open(&read.segment.blob, stored_offset).await?,
-                    )),
-                    opener: PackageOpener::new(segment_key, index),
-                    skip: (read.offset - index * PACKAGE_PLAINTEXT as u64) as usize,
-                    left: read.len,
-                    must_end: read.offset + read.len == read.segment.len,
-                }
+                sealed: None,
+            }));
+        };
+        let segment_key = key
+            .segment(read.segment.key_index)
+            .map_err(|e| integrity_error(&self.name, &e.to_string()))?;
+        let (first_package, position) = locate(read.offset);
+        let end = read.offset + read.len;
+        let last_package = (end - 1) / PACKAGE_PLAINTEXT as u64;
+        let stored_end =
+            ((last_package + 1) * PACKAGE_STORED as u64).min(stored_len(read.segment.len));
+        Ok(Some(SegmentCursor {
+            reader,
+            position,
+            stored_left: stored_end - position,
+            left: read.len,
+            sealed: Some(SealedCursor {
+                opener: PackageOpener::new(segment_key, first_package),
+                skip: (read.offset - first_package * PACKAGE_PLAINTEXT as u64) as usize,
+                must_end: end == read.segment.len,
+            }),
+        }))
+    }
+}
+
+impl SegmentCursor {
+    /// Reads the next batch with one positional read and, for a sealed segment,
+    /// authenticates and decrypts its packages in place, releasing only the wanted bytes.
+    fn read_batch(mut self, name: &str) -> io::Result<(Self, Frames)> {
+        let batch_max = match self.sealed {
+            None => READ_BATCH as u64,
+            Some(_) => PACKAGES_PER_BATCH * PACKAGE_STORED as u64,
+        };
+        let want = self.stored_left.min(batch_max) as usize;
+        let mut buf = BytesMut::zeroed(want);
+        match self.reader.read_exact_at(&mut buf, self.position) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(integrity_error(name, "blob is shorter than its record"));
             }
-        });
+            read => read?,
+        }
+        self.position += want as u64;
+        self.stored_left -= want as u64;
+        let Some(sealed) = &mut self.sealed else {
+            self.left -= want as u64;
+            return Ok((self, Frames::from([buf.freeze()])));
+        };
+        let mut spans = Vec::with_capacity(PACKAGES_PER_BATCH as usize);
+        let mut at = 0;
+        while at < want && self.left > 0 {
+            let header: [u8; HEADER_LEN] = buf
+                .get(at..at + HEADER_LEN)
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| integrity_error(name, "package cut short"))?;
+            let len = sealed
+                .opener
+                .package_len(&header)
+                .map_err(|_| integrity_error(name, "malformed package header"))?;
+            let package = buf
+                .get_mut(at..at + len)
+                .ok_or_else(|| integrity_error(name, "package cut short"))?;
+            let plain_len = sealed
+                .opener
+                .open(package)
+                .map_err(|_| integrity_error(name, "package failed authentication"))?
+                .len();
+            let take = (plain_len.saturating_sub(sealed.skip) as u64).min(self.left) as usize;
+            if take == 0 {
+                return Err(integrity_error(
+                    name,
+                    "package shorter than the record says",
+                ));
+            }
+            let start = at + HEADER_LEN + sealed.skip;
+            spans.push(start..start + take);
+            sealed.skip = 0;
+            self.left -= take as u64;
+            at += len;
+        }
+        if self.left == 0 && sealed.must_end && !sealed.opener.is_finished() {
+            return Err(integrity_error(
+                name,
+                "segment continues past its recorded end",
+            ));
+        }
+        if self.left > 0 && self.stored_left == 0 {
+            return Err(integrity_error(
+                name,
+                "segment ends before its last package",
+            ));
+        }
+        let buf = buf.freeze();
+        Ok((
+            self,
+            spans.into_iter().map(|span| buf.slice(span)).collect(),
+        ))
     }
 }

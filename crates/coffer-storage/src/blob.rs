@@ -1,10 +1,9 @@
 use std::fmt;
 use std::io;
-use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncRead;
 
 /// Names one immutable blob. Blobs are written once, under a fresh random id, and never
 /// modified, so a reader can never observe a half-overwritten object.
@@ -45,14 +44,29 @@ impl fmt::Display for BlobId {
     }
 }
 
-pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+/// A committed blob, open for reading at any offset.
+///
+/// Reads are blocking and positional so that a reader can batch them on the blocking pool
+/// straight into buffers it owns. An async file stages every byte in a buffer of its own
+/// first, one more copy per byte, and sealed packages read one by one each cost a trip
+/// through the pool.
+pub trait BlobRead: Send + Sync {
+    /// Fills `buf` with the blob's bytes from `offset`. A blob that ends first fails
+    /// with [`io::ErrorKind::UnexpectedEof`].
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Whether reads only copy memory and never wait for a disk, so a caller may run them
+    /// in place instead of on the blocking pool.
+    fn is_in_memory(&self) -> bool;
+}
+
+pub type BlobReader = Arc<dyn BlobRead>;
 
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Starts a new blob. Nothing is visible until [`BlobWriter::commit`].
     async fn create(&self) -> io::Result<Box<dyn BlobWriter>>;
-    /// Reads a committed blob from `offset` to its end.
-    async fn open(&self, id: &BlobId, offset: u64) -> io::Result<BlobReader>;
+    /// Opens a committed blob for reading; a missing blob is [`io::ErrorKind::NotFound`].
+    async fn open(&self, id: &BlobId) -> io::Result<BlobReader>;
     /// Removes a blob; a missing blob is not an error.
     async fn delete(&self, id: &BlobId) -> io::Result<()>;
     /// Every committed blob, for the orphan sweep.

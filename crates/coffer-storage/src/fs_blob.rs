@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use std::io::Write;
+use std::sync::Arc;
 use tokio::fs;
-
-use tokio::io::AsyncSeekExt;
 use tokio::task::JoinHandle;
 
-use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter};
+use crate::blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
 
 /// Bytes gathered before one write to the file. Writes run on the blocking pool, one at a
 /// time, while the next buffer fills: two buffers per writer, and each byte is copied
@@ -74,12 +73,9 @@ impl BlobStore for FsBlobStore {
         }))
     }
 
-    async fn open(&self, id: &BlobId, offset: u64) -> io::Result<BlobReader> {
-        let mut file = fs::File::open(self.path_of(id)).await?;
-        if offset > 0 {
-            file.seek(io::SeekFrom::Start(offset)).await?;
-        }
-        Ok(Box::pin(file))
+    async fn open(&self, id: &BlobId) -> io::Result<BlobReader> {
+        let file = fs::File::open(self.path_of(id)).await?.into_std().await;
+        Ok(Arc::new(FileReader(file)))
     }
 
     async fn delete(&self, id: &BlobId) -> io::Result<()> {
@@ -104,6 +100,20 @@ impl BlobStore for FsBlobStore {
             }
         }
         Ok(ids)
+    }
+}
+
+/// A blob file, read with `pread`, so readers share it without a cursor.
+struct FileReader(std::fs::File);
+
+impl BlobRead for FileReader {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        // Unix only, like the server: positional reads are `FileExt` there.
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset)
+    }
+
+    fn is_in_memory(&self) -> bool {
+        false
     }
 }
 
@@ -259,7 +269,6 @@ fn start_writeback(_file: &std::fs::File, _from: u64, _to: u64) {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
 
     #[tokio::test]
     async fn committed_blob_reads_back_from_any_offset() {
@@ -269,15 +278,12 @@ mod tests {
         w.write(b"hello ").await.unwrap();
         w.write(b"world").await.unwrap();
         let id = w.commit().await.unwrap();
-        let mut out = String::new();
-        store
-            .open(&id, 6)
-            .await
-            .unwrap()
-            .read_to_string(&mut out)
-            .await
-            .unwrap();
-        assert_eq!(out, "world");
+        let reader = store.open(&id).await.unwrap();
+        let mut out = [0u8; 5];
+        reader.read_exact_at(&mut out, 6).unwrap();
+        assert_eq!(&out, b"world");
+        let past_end = reader.read_exact_at(&mut out, 7).unwrap_err();
+        assert_eq!(past_end.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(store.list().await.unwrap(), vec![id.clone()]);
         store.delete(&id).await.unwrap();
         store.delete(&id).await.unwrap();
@@ -298,13 +304,12 @@ mod tests {
             expected.extend_from_slice(&chunk);
         }
         let id = w.commit().await.unwrap();
-        let mut out = Vec::new();
+        let mut out = vec![0u8; expected.len()];
         store
-            .open(&id, 0)
+            .open(&id)
             .await
             .unwrap()
-            .read_to_end(&mut out)
-            .await
+            .read_exact_at(&mut out, 0)
             .unwrap();
         assert!(out == expected, "blob differs from what was written");
     }

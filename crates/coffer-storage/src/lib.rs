@@ -21,7 +21,7 @@ mod redb_blob;
 mod redb_meta;
 mod tiered_blob;
 
-pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
+pub use blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
 pub use error::{StorageError, StorageResult};
 pub use fs_blob::FsBlobStore;
 pub use meta::{

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, TableDefinition};
 
-use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter};
+use crate::blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
 use crate::error::StorageError;
 use crate::group_commit::{Durable, GroupCommitter};
 use crate::redb_meta::redb_err;
@@ -65,6 +65,25 @@ fn redb_io(e: impl Into<redb::Error>) -> io::Error {
     to_io(redb_err(e))
 }
 
+/// A small blob, read out of the database whole when opened.
+struct InMemoryBlob(Vec<u8>);
+
+impl BlobRead for InMemoryBlob {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let bytes = start
+            .checked_add(buf.len())
+            .and_then(|end| self.0.get(start..end))
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn is_in_memory(&self) -> bool {
+        true
+    }
+}
+
 #[async_trait]
 impl BlobStore for RedbBlobStore {
     async fn create(&self) -> io::Result<Box<dyn BlobWriter>> {
@@ -74,7 +93,7 @@ impl BlobStore for RedbBlobStore {
         }))
     }
 
-    async fn open(&self, id: &BlobId, offset: u64) -> io::Result<BlobReader> {
+    async fn open(&self, id: &BlobId) -> io::Result<BlobReader> {
         let key = id.as_str().as_bytes().to_vec();
         let bytes = self
             .read(move |db| {
@@ -84,12 +103,10 @@ impl BlobStore for RedbBlobStore {
                     .get(key.as_slice())
                     .map_err(redb_io)?
                     .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-                let value = value.value();
-                let start = usize::try_from(offset).map_or(value.len(), |o| o.min(value.len()));
-                Ok(value[start..].to_vec())
+                Ok(value.value().to_vec())
             })
             .await?;
-        Ok(Box::pin(io::Cursor::new(bytes)))
+        Ok(Arc::new(InMemoryBlob(bytes)))
     }
 
     async fn delete(&self, id: &BlobId) -> io::Result<()> {
@@ -179,7 +196,6 @@ impl BlobWriter for RedbBlobWriter {
 mod tests {
     use super::*;
     use crate::RedbMetaStore;
-    use tokio::io::AsyncReadExt;
 
     #[tokio::test]
     async fn blobs_round_trip_and_survive_reopen() {
@@ -199,19 +215,20 @@ mod tests {
         let meta = RedbMetaStore::open(&path).unwrap();
         let store = meta.small_blob_store();
         assert_eq!(store.list().await.unwrap(), vec![id.clone()]);
-        let mut out = String::new();
-        let mut reader = store.open(&id, 6).await.unwrap();
-        reader.read_to_string(&mut out).await.unwrap();
-        assert_eq!(out, "world");
-        let mut past_end = Vec::new();
-        let mut reader = store.open(&id, 99).await.unwrap();
-        reader.read_to_end(&mut past_end).await.unwrap();
-        assert!(past_end.is_empty());
+        let reader = store.open(&id).await.unwrap();
+        let mut out = [0u8; 5];
+        reader.read_exact_at(&mut out, 6).unwrap();
+        assert_eq!(&out, b"world");
+        for offset in [7, 99, u64::MAX] {
+            let past_end = reader.read_exact_at(&mut out, offset).unwrap_err();
+            assert_eq!(past_end.kind(), io::ErrorKind::UnexpectedEof);
+        }
+        reader.read_exact_at(&mut [], 11).unwrap();
 
         store.delete(&id).await.unwrap();
         store.delete(&id).await.unwrap();
         assert!(store.list().await.unwrap().is_empty());
-        let missing = store.open(&id, 0).await.err().unwrap();
+        let missing = store.open(&id).await.err().unwrap();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 }

@@ -41,9 +41,9 @@ impl BlobStore for TieredBlobStore {
         }))
     }
 
-    async fn open(&self, id: &BlobId, offset: u64) -> io::Result<BlobReader> {
-        match self.small.open(id, offset).await {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => self.large.open(id, offset).await,
+    async fn open(&self, id: &BlobId) -> io::Result<BlobReader> {
+        match self.small.open(id).await {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.large.open(id).await,
             found => found,
         }
     }
@@ -121,17 +121,13 @@ impl BlobWriter for TieredWriter {
 mod tests {
     use super::*;
     use crate::{FsBlobStore, RedbMetaStore};
-    use tokio::io::AsyncReadExt;
 
-    async fn read_all(store: &dyn BlobStore, id: &BlobId) -> Vec<u8> {
-        let mut out = Vec::new();
-        store
-            .open(id, 0)
-            .await
-            .unwrap()
-            .read_to_end(&mut out)
-            .await
-            .unwrap();
+    async fn read_all(store: &dyn BlobStore, id: &BlobId, len: usize) -> Vec<u8> {
+        let mut out = vec![0; len];
+        let reader = store.open(id).await.unwrap();
+        reader.read_exact_at(&mut out, 0).unwrap();
+        let mut past_end = [0];
+        assert!(reader.read_exact_at(&mut past_end, len as u64).is_err());
         out
     }
 
@@ -155,8 +151,8 @@ mod tests {
 
         assert_eq!(small.list().await.unwrap(), vec![at_limit.clone()]);
         assert_eq!(large.list().await.unwrap(), vec![past_limit.clone()]);
-        assert_eq!(read_all(&tiered, &at_limit).await, b"0123456789");
-        assert_eq!(read_all(&tiered, &past_limit).await, b"01234567890");
+        assert_eq!(read_all(&tiered, &at_limit, 10).await, b"0123456789");
+        assert_eq!(read_all(&tiered, &past_limit, 11).await, b"01234567890");
         let mut ids = tiered.list().await.unwrap();
         ids.sort();
         let mut expected = vec![at_limit.clone(), past_limit.clone()];
@@ -166,7 +162,7 @@ mod tests {
         tiered.delete(&at_limit).await.unwrap();
         tiered.delete(&past_limit).await.unwrap();
         assert!(tiered.list().await.unwrap().is_empty());
-        let gone = tiered.open(&past_limit, 0).await.err().unwrap();
+        let gone = tiered.open(&past_limit).await.err().unwrap();
         assert_eq!(gone.kind(), io::ErrorKind::NotFound);
     }
 
