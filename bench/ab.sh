@@ -5,9 +5,11 @@
 #   BENCH_ROUNDS=3 BENCH_DURATION=8s bench/ab.sh /tmp/coffer-old target/release/coffer "4KiB 16 aes256 put"
 #
 # Each run starts the binary fresh on a random loopback port with an empty data dir and
-# drives it with coffer-bench (--prepare, closed loop), then stops it. Workloads default
-# to the ones docs/performance.md reports; each is run BENCH_ROUNDS times (default 2) per
-# binary, alternating, followed by `coffer-bench md5` (the bound of one PUT stream).
+# drives it with coffer-bench (--prepare, closed loop), then stops it. Besides the rates,
+# it prints the server's CPU time per request, which a busy machine disturbs far less.
+# Workloads default to the ones docs/performance.md reports; each is run BENCH_ROUNDS
+# times (default 2) per binary, alternating, followed by `coffer-bench md5` (the bound of
+# one PUT stream).
 # Build a "before" binary with e.g. `git worktree add /tmp/before <commit>` and
 # `cargo build --release -p coffer` there. Needs coffer-bench in target/release.
 set -euo pipefail
@@ -16,7 +18,7 @@ ROOT=$PWD
 BENCH=${CARGO_TARGET_DIR:-$ROOT/target}/release/coffer-bench
 ROUNDS=${BENCH_ROUNDS:-2}
 DURATION=${BENCH_DURATION:-5s}
-[[ $# -ge 2 ]] || { sed -n '2,13p' "$0" >&2; exit 2; }
+[[ $# -ge 2 ]] || { sed -n '2,14p' "$0" >&2; exit 2; }
 BEFORE=$1 AFTER=$2
 shift 2
 WORKLOADS=("$@")
@@ -52,10 +54,11 @@ run() {
   BENCH_ACCESS_KEY=ab BENCH_SECRET_KEY=ab-secret-key "$BENCH" --json \
     --endpoint "http://127.0.0.1:$port" --dialect oss --sse "$sse" --bucket ab-bench \
     --prefix x/ --op "$op" --prepare --object-size "$size" --concurrency "$conc" \
-    --duration "$DURATION" --warmup 1s |
+    --duration "$DURATION" --warmup 1s --server-pid "$SERVER" |
     python3 -c 'import json, sys; r = json.load(sys.stdin)
-print("{:10.1f} ops/s {:9.1f} MB/s  p50 {:8.2f} ms  errors {}".format(
-    r["ops_per_sec"], r["mb_per_sec"], r["latency_ms"]["p50"], r["errors"]))'
+print("{:10.1f} ops/s {:9.1f} MB/s  p50 {:8.2f} ms  errors {}  server CPU {:.3f} ms/op".format(
+    r["ops_per_sec"], r["mb_per_sec"], r["latency_ms"]["p50"], r["errors"],
+    r["server_cpu_ms_per_op"] or float("nan")))'
   kill "$SERVER"
   wait "$SERVER" 2>/dev/null || true
   SERVER=

@@ -138,6 +138,10 @@ struct RunArgs {
     /// Key prefix [default: bench-<object size>/]
     #[arg(long)]
     prefix: Option<String>,
+    /// Also report this local process's CPU time over the measured window (the server's
+    /// pid; Linux only)
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Per-request timeout
     #[arg(long, value_parser = parse_duration, default_value = "120s")]
     timeout: Duration,
@@ -229,6 +233,7 @@ async fn bench(args: RunArgs) -> Result<(), String> {
             .clone()
             .unwrap_or_else(|| format!("bench-{}/", args.object_size)),
         progress: !args.json,
+        server_pid: args.server_pid,
     };
     let payload = run::payload(cfg.object_size);
     let target = if args.prepare {
@@ -320,6 +325,7 @@ mod tests {
             keys: 8,
             prefix: "t/".into(),
             progress: false,
+            server_pid: None,
         }
     }
 
@@ -348,6 +354,18 @@ mod tests {
                 .unwrap();
             assert_eq!((put.ops, put.puts, put.errors), (200, 200, 0));
             assert!((put.mb_per_sec - 200.0 * 3000.0 / put.seconds / 1e6).abs() < 1e-6);
+            assert_eq!(put.server_cpu_percent, None, "no --server-pid, no figure");
+
+            // The sink runs in this process, so its CPU time is ours.
+            let watched = Config {
+                server_pid: Some(std::process::id()),
+                ..config(Op::Put, 3000, 200)
+            };
+            let put = run::run(target(), watched, run::payload(3000))
+                .await
+                .unwrap();
+            let per_op = put.server_cpu_ms_per_op.unwrap();
+            assert!(put.server_cpu_percent.unwrap() >= 0.0 && per_op >= 0.0);
 
             let cfg = config(Op::Get, 1000, 100);
             let prepared = run::prepare(target(), &cfg, run::payload(1000))

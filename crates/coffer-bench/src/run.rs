@@ -39,6 +39,9 @@ pub struct Config {
     pub keys: u64,
     pub prefix: String,
     pub progress: bool,
+    /// The server's process, when it runs on this machine: its CPU time over the measured
+    /// window is reported, a figure that a busy machine disturbs far less than throughput.
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -73,6 +76,10 @@ pub struct Report {
     /// CPU time this process used over the whole run (warm-up included) as a percentage of
     /// one core: what the tool itself costs. Linux only.
     pub tool_cpu_percent: Option<f64>,
+    /// The server's CPU time (user + system) over the measured window, as a percentage
+    /// of one core and per successful request. With `--server-pid`; Linux only.
+    pub server_cpu_percent: Option<f64>,
+    pub server_cpu_ms_per_op: Option<f64>,
 }
 
 struct Shared {
@@ -158,7 +165,12 @@ fn progress_bar(show: bool, len: u64, template: &str) -> ProgressBar {
 
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat`.
 fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_seconds_of("/proc/self/stat")
+}
+
+/// CPU seconds (user + system) that the process whose `/proc/<pid>/stat` this is has used.
+fn cpu_seconds_of(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
     let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
     let utime: u64 = fields.nth(11)?.parse().ok()?;
@@ -215,6 +227,14 @@ pub async fn run(target: Target, cfg: Config, payload: Bytes) -> Result<Report, 
     let measure_from = start + cfg.warmup;
     let deadline = cfg.duration.map(|d| measure_from + d);
     let concurrency = cfg.concurrency.max(1);
+    let server_stat = cfg.server_pid.map(|pid| format!("/proc/{pid}/stat"));
+    // Read when the warm-up ends, so the figure covers the same window as the rates.
+    let server_cpu_at_window = server_stat.clone().map(|path| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            cpu_seconds_of(&path)
+        })
+    });
     let shared = Arc::new(Shared {
         target,
         payload,
@@ -301,6 +321,15 @@ pub async fn run(target: Target, cfg: Config, payload: Bytes) -> Result<Report, 
         (Some(a), Some(b)) => Some((b - a) / start.elapsed().as_secs_f64().max(1e-9) * 100.0),
         _ => None,
     };
+    let server_cpu_seconds = match (server_cpu_at_window, server_stat) {
+        (Some(at_window), Some(path)) => {
+            match (at_window.await.ok().flatten(), cpu_seconds_of(&path)) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
     ticker.abort();
     bar.finish_and_clear();
 
@@ -333,6 +362,10 @@ pub async fn run(target: Target, cfg: Config, payload: Bytes) -> Result<Report, 
         errors: shared.errors.load(Ordering::Relaxed),
         error_samples: samples,
         tool_cpu_percent,
+        server_cpu_percent: server_cpu_seconds.map(|cpu| cpu / seconds * 100.0),
+        server_cpu_ms_per_op: server_cpu_seconds
+            .filter(|_| ops > 0)
+            .map(|cpu| cpu * 1000.0 / ops as f64),
     })
 }
 
@@ -419,6 +452,11 @@ pub fn render(report: &Report, heading: &str) -> String {
     }
     if let Some(cpu) = report.tool_cpu_percent {
         out.push_str(&format!("\n  tool CPU    {cpu:.0}% of one core"));
+    }
+    if let (Some(cpu), Some(per_op)) = (report.server_cpu_percent, report.server_cpu_ms_per_op) {
+        out.push_str(&format!(
+            "\n  server CPU  {cpu:.0}% of one core, {per_op:.3} ms per request"
+        ));
     }
     out
 }
