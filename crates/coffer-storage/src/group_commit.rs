@@ -12,6 +12,10 @@
 //! cannot undo part of a transaction. So the batch is aborted, the failed write answered
 //! with its error, and the others applied again in a fresh transaction. Writes are therefore
 //! closures that may run more than once (`FnMut`) and touch nothing but the transaction.
+//!
+//! Small-blob changes do not queue as writes of their own: they wait in [`PendingBlobs`]
+//! and ride along with the next transaction the writer commits, which is at the latest the
+//! one holding the record that references the blob (see [`crate::RedbBlobStore`]).
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -19,26 +23,15 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use redb::{Database, Durability, WriteTransaction};
+use redb::{Database, WriteTransaction};
 use tokio::sync::oneshot;
 
 use crate::error::{StorageError, StorageResult};
+use crate::redb_blob::PendingBlobs;
 
 /// At most this many writes share a transaction, which bounds the re-applying a failed
 /// write causes (quadratic in the batch size in the worst case).
 const MAX_BATCH: usize = 64;
-
-/// Whether a write must be on disk before its caller is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Durable {
-    /// The usual case: an acknowledged write survives a crash.
-    Yes,
-    /// Answered once committed and visible, before the fsync; on disk with the next
-    /// durable commit. For writes a crash may lose harmlessly: a small blob, which only
-    /// matters once the durable record commit that references it (always a later one)
-    /// has persisted it too, and deleting a blob nothing references.
-    No,
-}
 
 /// The one thread that writes to a database.
 pub(crate) struct GroupCommitter {
@@ -48,11 +41,12 @@ pub(crate) struct GroupCommitter {
 }
 
 impl GroupCommitter {
-    pub(crate) fn start(db: Arc<Database>) -> io::Result<Self> {
+    /// Starts the writer thread; `pending` joins each of its transactions.
+    pub(crate) fn start(db: Arc<Database>, pending: Arc<PendingBlobs>) -> io::Result<Self> {
         let (queue, jobs) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("coffer-meta-writer".into())
-            .spawn(move || run(&db, jobs))?;
+            .spawn(move || run(&db, &pending, jobs))?;
         Ok(GroupCommitter {
             queue: Some(queue),
             thread: Some(thread),
@@ -60,8 +54,8 @@ impl GroupCommitter {
     }
 
     /// Runs `apply` in the next group transaction and returns its result once that
-    /// transaction has committed. If `apply` fails, nothing it did persists.
-    pub(crate) async fn write<T, F>(&self, durable: Durable, apply: F) -> StorageResult<T>
+    /// transaction is durable. If `apply` fails, nothing it did persists.
+    pub(crate) async fn write<T, F>(&self, apply: F) -> StorageResult<T>
     where
         T: Send + 'static,
         F: FnMut(&WriteTransaction) -> StorageResult<T> + Send + 'static,
@@ -70,7 +64,6 @@ impl GroupCommitter {
         let job = Box::new(Write {
             apply,
             value: None,
-            durable,
             reply,
         });
         self.queue
@@ -99,7 +92,6 @@ fn writer_gone() -> StorageError {
 /// One queued write, with its result type erased so different writes share a queue.
 trait Job: Send {
     fn apply(&mut self, txn: &WriteTransaction) -> StorageResult<()>;
-    fn durable(&self) -> Durable;
     /// Answers the caller: with the value `apply` produced, or with `Err`.
     fn finish(self: Box<Self>, outcome: StorageResult<()>);
 }
@@ -108,7 +100,6 @@ struct Write<T, F> {
     apply: F,
     /// What the last `apply` returned, handed over only if its transaction commits.
     value: Option<T>,
-    durable: Durable,
     reply: oneshot::Sender<StorageResult<T>>,
 }
 
@@ -122,10 +113,6 @@ where
         Ok(())
     }
 
-    fn durable(&self) -> Durable {
-        self.durable
-    }
-
     fn finish(self: Box<Self>, outcome: StorageResult<()>) {
         let Write { value, reply, .. } = *self;
         let result = outcome.and_then(|()| value.ok_or_else(writer_gone));
@@ -134,7 +121,7 @@ where
     }
 }
 
-fn run(db: &Database, jobs: mpsc::Receiver<Box<dyn Job>>) {
+fn run(db: &Database, pending: &PendingBlobs, jobs: mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -143,21 +130,28 @@ fn run(db: &Database, jobs: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        commit_batch(db, batch);
+        commit_batch(db, pending, batch);
     }
 }
 
-/// Commits `batch` in one transaction, minus the writes that fail.
-fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
+/// Commits `batch` in one transaction, with the pending small-blob changes and minus the
+/// writes that fail.
+fn commit_batch(db: &Database, pending: &PendingBlobs, mut batch: Vec<Box<dyn Job>>) {
+    use crate::redb_meta::redb_err;
     while !batch.is_empty() {
-        let mut txn = match db.begin_write() {
+        let txn = match db.begin_write() {
             Ok(txn) => txn,
-            Err(e) => return fail_all(batch, &crate::redb_meta::redb_err(e)),
+            Err(e) => return fail_all(batch, &redb_err(e)),
         };
-        // Commit without an fsync first, so writes that need no fsync are answered at
-        // once; a second, empty commit then makes the batch durable for the rest. If
-        // redb refuses the lighter commit, it is simply durable: stronger than asked.
-        let _ = txn.set_durability(Durability::None);
+        // First, so a record in this batch never commits without its blob. If they cannot
+        // be written, they stay pending and the batch fails: its records may need them.
+        let blobs = match pending.write_into(&txn) {
+            Ok(blobs) => blobs,
+            Err(e) => {
+                let _ = txn.abort();
+                return fail_all(batch, &e);
+            }
+        };
         let failed = batch.iter_mut().enumerate().find_map(|(i, job)| {
             // A panicking write is a bug; it fails that write, not the writer thread.
             catch_unwind(AssertUnwindSafe(|| job.apply(&txn)))
@@ -165,43 +159,24 @@ fn commit_batch(db: &Database, mut batch: Vec<Box<dyn Job>>) {
                 .err()
                 .map(|e| (i, e))
         });
-        match failed {
-            Some((i, error)) => {
-                // Undo everything this attempt did and go again without the failed write.
-                let _ = txn.abort();
-                batch.remove(i).finish(Err(error));
-            }
-            None => {
-                if let Err(e) = txn.commit() {
-                    return fail_all(batch, &crate::redb_meta::redb_err(e));
-                }
-                let (durable, light): (Vec<_>, Vec<_>) = batch
-                    .into_iter()
-                    .partition(|job| job.durable() == Durable::Yes);
-                light.into_iter().for_each(|job| job.finish(Ok(())));
-                if !durable.is_empty() {
-                    // If this fsync fails, the writes are visible but not known to be on
-                    // disk; they are reported failed, the honest answer after a failed
-                    // fsync, which leaves redb refusing further writes until reopened.
-                    match persist(db) {
-                        Ok(()) => durable.into_iter().for_each(|job| job.finish(Ok(()))),
-                        Err(e) => fail_all(durable, &e),
-                    }
-                }
-                return;
-            }
+        if let Some((i, error)) = failed {
+            // Undo everything this attempt did and go again without the failed write.
+            let _ = txn.abort();
+            batch.remove(i).finish(Err(error));
+            continue;
         }
+        // If the commit fails, the writes may be on disk or not; they are reported
+        // failed, the honest answer after a failed fsync, and redb then refuses further
+        // writes until reopened.
+        match txn.commit() {
+            Ok(()) => {
+                pending.written(blobs);
+                batch.into_iter().for_each(|job| job.finish(Ok(())));
+            }
+            Err(e) => fail_all(batch, &redb_err(e)),
+        }
+        return;
     }
-}
-
-/// Makes every earlier commit durable: an empty commit with redb's default (immediate)
-/// durability, which persists the non-durable commits before it.
-fn persist(db: &Database) -> StorageResult<()> {
-    use crate::redb_meta::redb_err;
-    db.begin_write()
-        .map_err(redb_err)?
-        .commit()
-        .map_err(redb_err)
 }
 
 /// Answers every write with (a copy of) `error`.
@@ -225,7 +200,7 @@ mod tests {
     fn open() -> (tempfile::TempDir, Arc<Database>, GroupCommitter) {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(Database::create(dir.path().join("db.redb")).unwrap());
-        let writer = GroupCommitter::start(db.clone()).unwrap();
+        let writer = GroupCommitter::start(db.clone(), Arc::default()).unwrap();
         (dir, db, writer)
     }
 
@@ -243,19 +218,13 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_writes_all_commit_whatever_their_durability() {
+    async fn concurrent_writes_all_commit() {
         let (_dir, db, writer) = open();
         let writer = Arc::new(writer);
         let tasks: Vec<_> = (0..200u32)
             .map(|k| {
                 let writer = writer.clone();
-                // Mixed, so batches hold both kinds.
-                let durable = if k % 3 == 0 {
-                    Durable::No
-                } else {
-                    Durable::Yes
-                };
-                tokio::spawn(async move { writer.write(durable, insert(k, k * 2)).await })
+                tokio::spawn(async move { writer.write(insert(k, k * 2)).await })
             })
             .collect();
         for task in tasks {
@@ -276,7 +245,7 @@ mod tests {
                 let writer = writer.clone();
                 tokio::spawn(async move {
                     writer
-                        .write(Durable::Yes, move |txn| {
+                        .write(move |txn| {
                             txn.open_table(T).unwrap().insert(k, 1).unwrap();
                             if k % 2 == 1 {
                                 return Err(StorageError::NoSuchBucket);
@@ -305,22 +274,10 @@ mod tests {
     async fn a_panicking_write_fails_alone() {
         let (_dir, db, writer) = open();
         let panicked = writer
-            .write(Durable::Yes, |_txn| -> StorageResult<()> { panic!("bug") })
+            .write(|_txn| -> StorageResult<()> { panic!("bug") })
             .await;
         assert!(matches!(panicked, Err(StorageError::Backend(_))));
-        writer.write(Durable::Yes, insert(7, 8)).await.unwrap();
+        writer.write(insert(7, 8)).await.unwrap();
         assert_eq!(read(&db, 7), Some(8));
-    }
-
-    #[tokio::test]
-    async fn non_durable_writes_become_durable_with_the_next_commit() {
-        let (dir, db, writer) = open();
-        writer.write(Durable::No, insert(1, 1)).await.unwrap();
-        writer.write(Durable::Yes, insert(2, 2)).await.unwrap();
-        drop(writer);
-        drop(db);
-        let db = Database::create(dir.path().join("db.redb")).unwrap();
-        assert_eq!(read(&db, 1), Some(1));
-        assert_eq!(read(&db, 2), Some(2));
     }
 }

@@ -2,25 +2,29 @@
 //!
 //! A file per small object costs more than the object: creating it (ext4 searches its inode
 //! bitmaps), renaming it into place and two fsyncs, for the file and its folder. In the
-//! database a small blob is one insert that shares its commit, and its fsync, with every
-//! other write in flight ([`GroupCommitter`]). [`crate::TieredBlobStore`] decides which
-//! blobs are small; this store keeps whatever it is given in memory until it commits.
+//! database a small blob costs one insert, and not even a transaction of its own: committed
+//! blobs and deletes wait in memory ([`PendingBlobs`]) and ride along with the next
+//! transaction of the metadata writer ([`crate::group_commit`]). Readers see them at once.
+//! [`crate::TieredBlobStore`] decides which blobs are small.
 //!
-//! A committed small blob is visible at once but reaches the disk with the database's next
-//! durable commit, at the latest the one of the record that references it. That is exactly
-//! what the write protocol needs (a record is never durable without its blob) and saves a
-//! small PUT a second fsync wait. It holds because the records live in the same database:
-//! pair this store only with the [`crate::RedbMetaStore`] it came from.
+//! A committed small blob therefore reaches the disk with the database's next commit, at the
+//! latest the one of the record that references it: the blob is pending before that
+//! record's write is queued, and each transaction takes everything pending when it begins.
+//! That is exactly what the write protocol needs (a record is never durable without its
+//! blob), and a crash before it loses only a blob nothing references. It holds because the
+//! records live in the same database: pair this store only with the [`crate::RedbMetaStore`]
+//! it came from.
 
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use bytes::Bytes;
+use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 
 use crate::blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
-use crate::error::StorageError;
-use crate::group_commit::{Durable, GroupCommitter};
+use crate::error::{StorageError, StorageResult};
 use crate::redb_meta::redb_err;
 
 /// Blob id (its 32 ASCII characters) to the blob's bytes.
@@ -31,7 +35,103 @@ pub(crate) const SMALL_BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::n
 #[derive(Clone)]
 pub struct RedbBlobStore {
     pub(crate) db: Arc<Database>,
-    pub(crate) writer: Arc<GroupCommitter>,
+    pub(crate) pending: Arc<PendingBlobs>,
+}
+
+/// Small-blob changes since the metadata writer's last commit, which its next transaction
+/// writes ([`PendingBlobs::write_into`]).
+#[derive(Default)]
+pub(crate) struct PendingBlobs(Mutex<Pending>);
+
+#[derive(Default)]
+struct Pending {
+    inserts: HashMap<BlobId, Bytes>,
+    deletes: HashSet<BlobId>,
+}
+
+/// The changes one transaction wrote, forgotten once it commits.
+pub(crate) struct WrittenBlobs {
+    inserted: Vec<BlobId>,
+    deleted: Vec<BlobId>,
+}
+
+/// What the pending changes say about one blob.
+enum PendingState {
+    Inserted(Bytes),
+    Deleted,
+    Unknown,
+}
+
+impl PendingBlobs {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // Every update leaves the maps consistent, so a panic elsewhere cannot spoil them.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn insert(&self, id: BlobId, bytes: Bytes) {
+        self.lock().inserts.insert(id, bytes);
+    }
+
+    /// A delete always goes to the database too: the blob may be in a transaction that
+    /// is committing right now.
+    fn delete(&self, id: &BlobId) {
+        let mut pending = self.lock();
+        pending.inserts.remove(id);
+        pending.deletes.insert(id.clone());
+    }
+
+    fn state(&self, id: &BlobId) -> PendingState {
+        let pending = self.lock();
+        if pending.deletes.contains(id) {
+            PendingState::Deleted
+        } else if let Some(bytes) = pending.inserts.get(id) {
+            PendingState::Inserted(bytes.clone())
+        } else {
+            PendingState::Unknown
+        }
+    }
+
+    /// Writes every pending change into `txn`, inserts before deletes. They stay pending
+    /// until [`PendingBlobs::written`] is told the transaction committed.
+    pub(crate) fn write_into(&self, txn: &WriteTransaction) -> StorageResult<WrittenBlobs> {
+        let (inserts, deleted): (Vec<(BlobId, Bytes)>, Vec<BlobId>) = {
+            let pending = self.lock();
+            (
+                pending
+                    .inserts
+                    .iter()
+                    .map(|(id, bytes)| (id.clone(), bytes.clone()))
+                    .collect(),
+                pending.deletes.iter().cloned().collect(),
+            )
+        };
+        if !inserts.is_empty() || !deleted.is_empty() {
+            let mut table = txn.open_table(SMALL_BLOBS).map_err(redb_err)?;
+            for (id, bytes) in &inserts {
+                table
+                    .insert(id.as_str().as_bytes(), bytes.as_ref())
+                    .map_err(redb_err)?;
+            }
+            for id in &deleted {
+                table.remove(id.as_str().as_bytes()).map_err(redb_err)?;
+            }
+        }
+        Ok(WrittenBlobs {
+            inserted: inserts.into_iter().map(|(id, _)| id).collect(),
+            deleted,
+        })
+    }
+
+    /// The transaction that wrote `written` has committed.
+    pub(crate) fn written(&self, written: WrittenBlobs) {
+        let mut pending = self.lock();
+        for id in &written.inserted {
+            pending.inserts.remove(id);
+        }
+        for id in &written.deleted {
+            pending.deletes.remove(id);
+        }
+    }
 }
 
 impl std::fmt::Debug for RedbBlobStore {
@@ -65,8 +165,8 @@ fn redb_io(e: impl Into<redb::Error>) -> io::Error {
     to_io(redb_err(e))
 }
 
-/// A small blob, read out of the database whole when opened.
-struct InMemoryBlob(Vec<u8>);
+/// A small blob, held whole once opened.
+struct InMemoryBlob(Bytes);
 
 impl BlobRead for InMemoryBlob {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
@@ -94,6 +194,11 @@ impl BlobStore for RedbBlobStore {
     }
 
     async fn open(&self, id: &BlobId) -> io::Result<BlobReader> {
+        match self.pending.state(id) {
+            PendingState::Inserted(bytes) => return Ok(Arc::new(InMemoryBlob(bytes))),
+            PendingState::Deleted => return Err(io::ErrorKind::NotFound.into()),
+            PendingState::Unknown => {}
+        }
         let key = id.as_str().as_bytes().to_vec();
         let bytes = self
             .read(move |db| {
@@ -106,53 +211,38 @@ impl BlobStore for RedbBlobStore {
                 Ok(value.value().to_vec())
             })
             .await?;
-        Ok(Arc::new(InMemoryBlob(bytes)))
+        Ok(Arc::new(InMemoryBlob(bytes.into())))
     }
 
+    /// Lands with the metadata writer's next commit. Until then the blob is gone for
+    /// readers; a crash before it leaves an unreferenced blob, which the start-up sweep
+    /// removes.
     async fn delete(&self, id: &BlobId) -> io::Result<()> {
-        let key = id.as_str().as_bytes().to_vec();
-        // The tiered store asks here for every blob, most of them files: a read settles
-        // those without queueing behind the writer's commits. Ids are written once, so
-        // the blob cannot appear after this check.
-        let probe = key.clone();
-        let present = self
-            .read(move |db| {
-                let txn = db.begin_read().map_err(redb_io)?;
-                let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
-                Ok(table.get(probe.as_slice()).map_err(redb_io)?.is_some())
-            })
-            .await?;
-        if !present {
-            return Ok(());
-        }
-        // Not durable: a delete lost in a crash leaves an unreferenced blob, which the
-        // start-up sweep removes.
-        self.writer
-            .write(Durable::No, move |txn| {
-                let mut table = txn.open_table(SMALL_BLOBS).map_err(redb_err)?;
-                table.remove(key.as_slice()).map_err(redb_err)?;
-                Ok(())
-            })
-            .await
-            .map_err(to_io)
+        self.pending.delete(id);
+        Ok(())
     }
 
     async fn list(&self) -> io::Result<Vec<BlobId>> {
-        self.read(|db| {
-            let txn = db.begin_read().map_err(redb_io)?;
-            let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
-            let mut ids = Vec::new();
-            for entry in table.range::<&[u8]>(..).map_err(redb_io)? {
-                let (key, _) = entry.map_err(redb_io)?;
-                let id = std::str::from_utf8(key.value())
-                    .ok()
-                    .and_then(BlobId::parse)
-                    .ok_or_else(|| io::Error::other("corrupt small blob id"))?;
-                ids.push(id);
-            }
-            Ok(ids)
-        })
-        .await
+        let mut ids = self
+            .read(|db| {
+                let txn = db.begin_read().map_err(redb_io)?;
+                let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
+                let mut ids = Vec::new();
+                for entry in table.range::<&[u8]>(..).map_err(redb_io)? {
+                    let (key, _) = entry.map_err(redb_io)?;
+                    let id = std::str::from_utf8(key.value())
+                        .ok()
+                        .and_then(BlobId::parse)
+                        .ok_or_else(|| io::Error::other("corrupt small blob id"))?;
+                    ids.push(id);
+                }
+                Ok(ids)
+            })
+            .await?;
+        let pending = self.pending.lock();
+        ids.retain(|id| !pending.deletes.contains(id) && !pending.inserts.contains_key(id));
+        ids.extend(pending.inserts.keys().cloned());
+        Ok(ids)
     }
 }
 
@@ -170,22 +260,7 @@ impl BlobWriter for RedbBlobWriter {
 
     async fn commit(self: Box<Self>) -> io::Result<BlobId> {
         let id = BlobId::random();
-        let key = id.as_str().as_bytes().to_vec();
-        let bytes = self.bytes;
-        // Not durable on its own: the record that will reference this blob is written to
-        // the same database after this returns, and its durable commit persists both. A
-        // crash before that loses only a blob nothing references yet.
-        self.store
-            .writer
-            .write(Durable::No, move |txn| {
-                let mut table = txn.open_table(SMALL_BLOBS).map_err(redb_err)?;
-                table
-                    .insert(key.as_slice(), bytes.as_slice())
-                    .map_err(redb_err)?;
-                Ok(())
-            })
-            .await
-            .map_err(to_io)?;
+        self.store.pending.insert(id.clone(), self.bytes.into());
         Ok(id)
     }
 
@@ -195,30 +270,58 @@ impl BlobWriter for RedbBlobWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RedbMetaStore;
+    use crate::{BucketAcl, BucketRecord, MetaStore, RedbMetaStore};
+
+    /// A metadata write: what a small blob's changes ride along with.
+    async fn some_write(meta: &RedbMetaStore, name: &str) {
+        let bucket = BucketRecord {
+            name: name.to_owned(),
+            owner: "owner".to_owned(),
+            created_ms: 1,
+            acl: BucketAcl::Private,
+            storage_class: "Standard".to_owned(),
+            data_redundancy_type: "LRS".to_owned(),
+            encryption: None,
+            policy: None,
+        };
+        meta.create_bucket(bucket).await.unwrap();
+    }
+
+    async fn put(store: &RedbBlobStore, parts: &[&[u8]]) -> BlobId {
+        let mut w = store.create().await.unwrap();
+        for part in parts {
+            w.write(part).await.unwrap();
+        }
+        w.commit().await.unwrap()
+    }
+
+    fn read(reader: &BlobReader, offset: u64, len: usize) -> Vec<u8> {
+        let mut out = vec![0; len];
+        reader.read_exact_at(&mut out, offset).unwrap();
+        out
+    }
 
     #[tokio::test]
-    async fn blobs_round_trip_and_survive_reopen() {
+    async fn blobs_are_visible_at_once_and_land_with_the_next_write() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.redb");
         let meta = RedbMetaStore::open(&path).unwrap();
         let store = meta.small_blob_store();
-        let mut w = store.create().await.unwrap();
-        w.write(b"hello ").await.unwrap();
-        w.write(b"world").await.unwrap();
-        let id = w.commit().await.unwrap();
+        let id = put(&store, &[b"hello ", b"world"]).await;
         let mut aborted = store.create().await.unwrap();
         aborted.write(b"never").await.unwrap();
         aborted.abort().await;
+        assert_eq!(read(&store.open(&id).await.unwrap(), 6, 5), b"world");
+        assert_eq!(store.list().await.unwrap(), vec![id.clone()]);
+        some_write(&meta, "b1").await;
         drop((store, meta));
 
         let meta = RedbMetaStore::open(&path).unwrap();
         let store = meta.small_blob_store();
         assert_eq!(store.list().await.unwrap(), vec![id.clone()]);
         let reader = store.open(&id).await.unwrap();
+        assert_eq!(read(&reader, 6, 5), b"world");
         let mut out = [0u8; 5];
-        reader.read_exact_at(&mut out, 6).unwrap();
-        assert_eq!(&out, b"world");
         for offset in [7, 99, u64::MAX] {
             let past_end = reader.read_exact_at(&mut out, offset).unwrap_err();
             assert_eq!(past_end.kind(), io::ErrorKind::UnexpectedEof);
@@ -230,5 +333,57 @@ mod tests {
         assert!(store.list().await.unwrap().is_empty());
         let missing = store.open(&id).await.err().unwrap();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        some_write(&meta, "b2").await;
+        drop((store, meta));
+
+        let meta = RedbMetaStore::open(&path).unwrap();
+        assert!(meta.small_blob_store().list().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_blob_deleted_before_any_write_never_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        let meta = RedbMetaStore::open(&path).unwrap();
+        let store = meta.small_blob_store();
+        let id = put(&store, &[b"short-lived"]).await;
+        store.delete(&id).await.unwrap();
+        some_write(&meta, "b").await;
+        drop((store, meta));
+        let meta = RedbMetaStore::open(&path).unwrap();
+        assert!(meta.small_blob_store().list().await.unwrap().is_empty());
+    }
+
+    /// The write protocol's invariant: a write queued after a blob's commit is never
+    /// durable without the blob, however the writes interleave into transactions.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_later_write_is_never_durable_without_the_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        let meta = Arc::new(RedbMetaStore::open(&path).unwrap());
+        let tasks: Vec<_> = (0..100)
+            .map(|i| {
+                let meta = meta.clone();
+                tokio::spawn(async move {
+                    let store = meta.small_blob_store();
+                    let id = put(&store, &[format!("blob {i}").as_bytes()]).await;
+                    some_write(&meta, &format!("bucket-{i}")).await;
+                    (id, format!("blob {i}"))
+                })
+            })
+            .collect();
+        let mut expected = Vec::new();
+        for task in tasks {
+            expected.push(task.await.unwrap());
+        }
+        drop(Arc::into_inner(meta).expect("tasks are done"));
+
+        let meta = RedbMetaStore::open(&path).unwrap();
+        let store = meta.small_blob_store();
+        assert_eq!(store.list().await.unwrap().len(), expected.len());
+        for (id, body) in expected {
+            let reader = store.open(&id).await.unwrap();
+            assert_eq!(read(&reader, 0, body.len()), body.as_bytes());
+        }
     }
 }

@@ -33,9 +33,10 @@ use serde::de::DeserializeOwned;
 
 use crate::blob::BlobId;
 use crate::error::{StorageError, StorageResult};
-use crate::group_commit::{Durable, GroupCommitter};
+use crate::group_commit::GroupCommitter;
 use crate::meta::{BucketDeletion, CompletedUpload, MetaStore, ObjectListing, PutCondition};
 use crate::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
+use crate::redb_blob::PendingBlobs;
 use crate::redb_blob::{RedbBlobStore, SMALL_BLOBS};
 
 type Bytes = &'static [u8];
@@ -49,6 +50,8 @@ const PARTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("parts");
 pub struct RedbMetaStore {
     db: Arc<Database>,
     writer: Arc<GroupCommitter>,
+    /// Small-blob changes, which ride along with the writer's transactions.
+    pending_blobs: Arc<PendingBlobs>,
 }
 
 impl std::fmt::Debug for RedbMetaStore {
@@ -69,17 +72,22 @@ impl RedbMetaStore {
         }
         txn.commit().map_err(redb_err)?;
         let db = Arc::new(db);
-        let writer = Arc::new(GroupCommitter::start(db.clone())?);
-        Ok(RedbMetaStore { db, writer })
+        let pending_blobs = Arc::<PendingBlobs>::default();
+        let writer = Arc::new(GroupCommitter::start(db.clone(), pending_blobs.clone())?);
+        Ok(RedbMetaStore {
+            db,
+            writer,
+            pending_blobs,
+        })
     }
 
     /// A blob store in this database, for blobs small enough that a file of their own
-    /// would cost more than they do. It shares this store's writer, so a small blob and
-    /// the record written after it cost one fsync between them under load.
+    /// would cost more than they do. Its changes join this store's next transaction, so a
+    /// small blob is written with the record that references it.
     pub fn small_blob_store(&self) -> RedbBlobStore {
         RedbBlobStore {
             db: Arc::clone(&self.db),
-            writer: Arc::clone(&self.writer),
+            pending: Arc::clone(&self.pending_blobs),
         }
     }
 
@@ -104,7 +112,7 @@ impl RedbMetaStore {
         T: Send + 'static,
         F: FnMut(&WriteTransaction) -> StorageResult<T> + Send + 'static,
     {
-        self.writer.write(Durable::Yes, f).await
+        self.writer.write(f).await
     }
 }
 
