@@ -9,7 +9,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use coffer_crypto::PackageOpener;
 use coffer_crypto::package::{HEADER_LEN, PACKAGE_PLAINTEXT, PACKAGE_STORED, locate, stored_len};
 use coffer_storage::{BlobReader, BlobStore, ObjectRecord, Segment};
@@ -235,8 +235,8 @@ impl SegmentCursor {
             Some(_) => PACKAGES_PER_BATCH * PACKAGE_STORED as u64,
         };
         let want = self.stored_left.min(batch_max) as usize;
-        let mut buf = BytesMut::zeroed(want);
-        match self.reader.read_exact_at(&mut buf, self.position) {
+        let mut buf = Vec::with_capacity(want);
+        match self.reader.append_at(self.position, want, &mut buf) {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 return Err(integrity_error(name, "blob is shorter than its record"));
             }
@@ -246,7 +246,7 @@ impl SegmentCursor {
         self.stored_left -= want as u64;
         let Some(sealed) = &mut self.sealed else {
             self.left -= want as u64;
-            return Ok((self, Frames::from([buf.freeze()])));
+            return Ok((self, Frames::from([Bytes::from(buf)])));
         };
         let mut spans = Vec::with_capacity(PACKAGES_PER_BATCH as usize);
         let mut at = 0;
@@ -292,7 +292,7 @@ impl SegmentCursor {
                 "segment ends before its last package",
             ));
         }
-        let buf = buf.freeze();
+        let buf = Bytes::from(buf);
         Ok((
             self,
             spans.into_iter().map(|span| buf.slice(span)).collect(),
