@@ -32,7 +32,8 @@ pub(crate) struct Ingested {
 /// longer than `max_size`, fails, or does not match `expected_md5`.
 ///
 /// With a `sealer`, the blob holds sealed packages instead of the body: plaintext is
-/// gathered into package-sized pieces in memory and only ever written sealed. Digests are
+/// sealed in package-sized pieces, straight from the body's frames where they hold whole
+/// packages and gathered in memory where not, and only ever written sealed. Digests are
 /// always of the plaintext, which is what clients check.
 pub(crate) async fn ingest(
     blobs: &dyn BlobStore,
@@ -73,6 +74,16 @@ pub(crate) async fn ingest(
                     sealer.seal_into(&pending, false, &mut sealed);
                     pending.clear();
                     writer.write(&sealed).await?;
+                }
+                if pending.is_empty() && rest.len() > PACKAGE_PLAINTEXT {
+                    // A whole package with more of the body after it, so not the final
+                    // one: sealed straight from the frame, without a copy into `pending`.
+                    let (package, after) = rest.split_at(PACKAGE_PLAINTEXT);
+                    sealed.clear();
+                    sealer.seal_into(package, false, &mut sealed);
+                    writer.write(&sealed).await?;
+                    rest = after;
+                    continue;
                 }
                 let take = (PACKAGE_PLAINTEXT - pending.len()).min(rest.len());
                 pending.extend_from_slice(&rest[..take]);
