@@ -4,6 +4,7 @@
 use std::pin::Pin;
 
 use bytes::Bytes;
+use coffer_crypto::package::PACKAGE_STORED;
 use coffer_crypto::{PACKAGE_PLAINTEXT, PackageSealer};
 use coffer_storage::{BlobId, BlobStore};
 use futures_util::{Stream, StreamExt};
@@ -53,6 +54,7 @@ pub(crate) async fn ingest(
     } else {
         0
     }));
+    // Sealed packages not yet handed to the blob writer, which keeps them until it writes.
     let mut sealed = Vec::new();
     let outcome: ServiceResult<()> = async {
         while let Some(frame) = body.next().await {
@@ -64,36 +66,36 @@ pub(crate) async fn ingest(
             md5.update(&frame).await;
             crc.update(&frame);
             let Some(sealer) = sealer.as_mut() else {
-                writer.write(&frame).await?;
+                writer.write(frame).await?;
                 continue;
             };
             let mut rest = &frame[..];
             while !rest.is_empty() {
                 if pending.len() == PACKAGE_PLAINTEXT {
-                    sealed.clear();
                     sealer.seal_into(&pending, false, &mut sealed);
                     pending.clear();
-                    writer.write(&sealed).await?;
                 }
                 if pending.is_empty() && rest.len() > PACKAGE_PLAINTEXT {
                     // A whole package with more of the body after it, so not the final
                     // one: sealed straight from the frame, without a copy into `pending`.
                     let (package, after) = rest.split_at(PACKAGE_PLAINTEXT);
-                    sealed.clear();
                     sealer.seal_into(package, false, &mut sealed);
-                    writer.write(&sealed).await?;
                     rest = after;
-                    continue;
+                } else {
+                    let take = (PACKAGE_PLAINTEXT - pending.len()).min(rest.len());
+                    pending.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
                 }
-                let take = (PACKAGE_PLAINTEXT - pending.len()).min(rest.len());
-                pending.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
+                if sealed.len() >= SEALED_HANDOFF {
+                    let room = SEALED_HANDOFF + PACKAGE_STORED;
+                    let full = std::mem::replace(&mut sealed, Vec::with_capacity(room));
+                    writer.write(full.into()).await?;
+                }
             }
         }
         if let Some(sealer) = sealer.as_mut() {
-            sealed.clear();
             sealer.seal_into(&pending, true, &mut sealed);
-            writer.write(&sealed).await?;
+            writer.write(std::mem::take(&mut sealed).into()).await?;
         }
         Ok(())
     }
@@ -115,6 +117,9 @@ pub(crate) async fn ingest(
         crc64: crc.finalize(),
     })
 }
+
+/// Sealed bytes gathered before they go to the blob writer: a few packages per hand-off.
+const SEALED_HANDOFF: usize = 256 * 1024;
 
 /// Upper-case hex, the form OSS ETags take.
 pub(crate) fn hex_upper(bytes: &[u8]) -> String {

@@ -3,6 +3,7 @@ use std::io;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Names one immutable blob. Blobs are written once, under a fresh random id, and never
@@ -77,7 +78,10 @@ pub trait BlobStore: Send + Sync + 'static {
 
 #[async_trait]
 pub trait BlobWriter: Send {
-    async fn write(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Appends `data`. It is taken by value so a store can keep the bytes it is given
+    /// (reference-counted request frames, sealed packages) until it writes them, instead
+    /// of copying them into a buffer of its own.
+    async fn write(&mut self, data: Bytes) -> io::Result<()>;
     /// Makes the blob durable (data and name) and returns its id.
     async fn commit(self: Box<Self>) -> io::Result<BlobId>;
     /// Discards the blob. Dropping an uncommitted writer does the same, best-effort.

@@ -4,7 +4,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use std::io::Write;
+use bytes::Bytes;
+use std::io::{IoSlice, Write};
 use std::sync::Arc;
 use tokio::fs;
 use tokio::task::JoinHandle;
@@ -12,9 +13,9 @@ use tokio::task::JoinHandle;
 use crate::blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
 
 /// Bytes gathered before one write to the file. Writes run on the blocking pool, one at a
-/// time, while the next buffer fills: two buffers per writer, and each byte is copied
-/// once on its way to the kernel.
-const WRITE_BUFFER: usize = 1 << 20;
+/// time, while the next batch gathers: at most two batches per writer. A batch is the
+/// caller's own buffers, written with one `writev`, so bytes are copied only by the kernel.
+const WRITE_BATCH: usize = 1 << 20;
 
 /// Every this many bytes, the writer asks the kernel to start writing them to disk. Without
 /// it the whole blob waits in the page cache for the fsync at commit, which then takes
@@ -61,11 +62,12 @@ impl BlobStore for FsBlobStore {
         Ok(Box::new(FsBlobWriter {
             file: FileState::Idle(FileWrite {
                 file,
-                buf: Vec::new(),
+                batch: Vec::new(),
                 written: 0,
                 writeback_from: 0,
             }),
-            buf: Vec::with_capacity(WRITE_BUFFER),
+            batch: Vec::new(),
+            batch_len: 0,
             done: false,
             tmp_path,
             final_path: self.path_of(&id),
@@ -131,8 +133,9 @@ impl BlobRead for FileReader {
 
 struct FsBlobWriter {
     file: FileState,
-    /// Bytes not yet handed to a file write.
-    buf: Vec<u8>,
+    /// Bytes not yet handed to a file write, and their length.
+    batch: Vec<Bytes>,
+    batch_len: usize,
     /// Committed or aborted: the temporary file is renamed or already removed.
     done: bool,
     tmp_path: PathBuf,
@@ -152,8 +155,8 @@ enum FileState {
 /// The file and what travels with it to the blocking pool.
 struct FileWrite {
     file: std::fs::File,
-    /// The buffer being written; once written, the spare the next one swaps with.
-    buf: Vec<u8>,
+    /// The batch being written; emptied once written, and swapped with the next.
+    batch: Vec<Bytes>,
     /// Bytes in the file so far.
     written: u64,
     /// Where the next early writeback starts (see [`WRITEBACK_STEP`]).
@@ -161,10 +164,25 @@ struct FileWrite {
 }
 
 impl FileWrite {
-    /// Appends `buf`, then starts writeback once a step's worth has accumulated.
-    fn write_buf(&mut self) -> io::Result<()> {
-        self.file.write_all(&self.buf)?;
-        self.written += self.buf.len() as u64;
+    /// Appends the batch, then starts writeback once a step's worth has accumulated.
+    fn write_batch(&mut self) -> io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = self.batch.iter().map(|b| IoSlice::new(b)).collect();
+        let mut rest = &mut slices[..];
+        let mut len = 0;
+        while !rest.is_empty() {
+            match self.file.write_vectored(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    len += n as u64;
+                    IoSlice::advance_slices(&mut rest, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        drop(slices);
+        self.batch.clear();
+        self.written += len;
         if self.written - self.writeback_from >= WRITEBACK_STEP {
             start_writeback(&self.file, self.writeback_from, self.written);
             self.writeback_from = self.written;
@@ -190,10 +208,10 @@ impl FsBlobWriter {
     /// Starts writing the gathered bytes, after the previous write has finished.
     async fn submit(&mut self) -> io::Result<()> {
         let mut write = self.idle().await?;
-        write.buf.clear();
-        std::mem::swap(&mut write.buf, &mut self.buf);
+        std::mem::swap(&mut write.batch, &mut self.batch);
+        self.batch_len = 0;
         self.file = FileState::Writing(tokio::task::spawn_blocking(move || {
-            let result = write.write_buf();
+            let result = write.write_batch();
             (write, result)
         }));
         Ok(())
@@ -202,25 +220,21 @@ impl FsBlobWriter {
 
 #[async_trait]
 impl BlobWriter for FsBlobWriter {
-    async fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
+    async fn write(&mut self, data: Bytes) -> io::Result<()> {
         if matches!(self.file, FileState::Finished) {
             return Err(io::Error::other("blob writer already finished"));
         }
-        while !data.is_empty() {
-            let take = (WRITE_BUFFER - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.buf.len() == WRITE_BUFFER {
-                self.submit().await?;
-            }
+        self.batch_len += data.len();
+        self.batch.push(data);
+        if self.batch_len >= WRITE_BATCH {
+            self.submit().await?;
         }
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> io::Result<BlobId> {
         let mut write = self.idle().await?;
-        write.buf.clear();
-        std::mem::swap(&mut write.buf, &mut self.buf);
+        std::mem::swap(&mut write.batch, &mut self.batch);
         let dir = self
             .final_path
             .parent()
@@ -230,7 +244,7 @@ impl BlobWriter for FsBlobWriter {
         // One trip to the blocking pool for the rest: last bytes, fsync, rename, and the
         // fsync of the folder, without which the new name is not durable.
         tokio::task::spawn_blocking(move || -> io::Result<()> {
-            write.write_buf()?;
+            write.write_batch()?;
             write.file.sync_all()?;
             drop(write);
             std::fs::create_dir_all(&dir)?;
@@ -287,8 +301,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path()).await.unwrap();
         let mut w = store.create().await.unwrap();
-        w.write(b"hello ").await.unwrap();
-        w.write(b"world").await.unwrap();
+        w.write(Bytes::from_static(b"hello ")).await.unwrap();
+        w.write(Bytes::from_static(b"world")).await.unwrap();
         let id = w.commit().await.unwrap();
         let reader = store.open(&id).await.unwrap();
         let mut out = b"> ".to_vec();
@@ -312,7 +326,7 @@ mod tests {
         let total = (3 * WRITEBACK_STEP) as usize;
         let mut expected = Vec::with_capacity(total + chunk.len());
         while expected.len() < total {
-            w.write(&chunk).await.unwrap();
+            w.write(Bytes::copy_from_slice(&chunk)).await.unwrap();
             expected.extend_from_slice(&chunk);
         }
         let id = w.commit().await.unwrap();
@@ -331,10 +345,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path()).await.unwrap();
         let mut dropped = store.create().await.unwrap();
-        dropped.write(b"partial").await.unwrap();
+        dropped.write(Bytes::from_static(b"partial")).await.unwrap();
         drop(dropped);
         let mut aborted = store.create().await.unwrap();
-        aborted.write(b"partial").await.unwrap();
+        aborted.write(Bytes::from_static(b"partial")).await.unwrap();
         aborted.abort().await;
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),

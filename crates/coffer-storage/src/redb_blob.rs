@@ -189,7 +189,7 @@ impl BlobStore for RedbBlobStore {
     async fn create(&self) -> io::Result<Box<dyn BlobWriter>> {
         Ok(Box::new(RedbBlobWriter {
             store: self.clone(),
-            bytes: Vec::new(),
+            parts: Vec::new(),
         }))
     }
 
@@ -248,19 +248,24 @@ impl BlobStore for RedbBlobStore {
 
 struct RedbBlobWriter {
     store: RedbBlobStore,
-    bytes: Vec<u8>,
+    parts: Vec<Bytes>,
 }
 
 #[async_trait]
 impl BlobWriter for RedbBlobWriter {
-    async fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        self.bytes.extend_from_slice(data);
+    async fn write(&mut self, data: Bytes) -> io::Result<()> {
+        self.parts.push(data);
         Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> io::Result<BlobId> {
+    async fn commit(mut self: Box<Self>) -> io::Result<BlobId> {
         let id = BlobId::random();
-        self.store.pending.insert(id.clone(), self.bytes.into());
+        // A small body usually arrives whole: keep that frame rather than copy it.
+        let bytes = match self.parts.len() {
+            1 => self.parts.pop().expect("one part"),
+            _ => self.parts.concat().into(),
+        };
+        self.store.pending.insert(id.clone(), bytes);
         Ok(id)
     }
 
@@ -290,7 +295,7 @@ mod tests {
     async fn put(store: &RedbBlobStore, parts: &[&[u8]]) -> BlobId {
         let mut w = store.create().await.unwrap();
         for part in parts {
-            w.write(part).await.unwrap();
+            w.write(Bytes::copy_from_slice(part)).await.unwrap();
         }
         w.commit().await.unwrap()
     }
@@ -309,7 +314,7 @@ mod tests {
         let store = meta.small_blob_store();
         let id = put(&store, &[b"hello ", b"world"]).await;
         let mut aborted = store.create().await.unwrap();
-        aborted.write(b"never").await.unwrap();
+        aborted.write(Bytes::from_static(b"never")).await.unwrap();
         aborted.abort().await;
         assert_eq!(read(&store.open(&id).await.unwrap(), 6, 5), b"world");
         assert_eq!(store.list().await.unwrap(), vec![id.clone()]);

@@ -10,6 +10,7 @@ use std::io;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter};
 
@@ -37,7 +38,10 @@ impl BlobStore for TieredBlobStore {
             small: self.small.clone(),
             large: self.large.clone(),
             small_max: self.small_max,
-            state: State::Buffering(Vec::new()),
+            state: State::Buffering {
+                parts: Vec::new(),
+                len: 0,
+            },
         }))
     }
 
@@ -61,8 +65,8 @@ impl BlobStore for TieredBlobStore {
 }
 
 enum State {
-    /// At most `small_max` bytes so far.
-    Buffering(Vec<u8>),
+    /// At most `small_max` bytes so far, as written.
+    Buffering { parts: Vec<Bytes>, len: usize },
     /// Past `small_max`: everything goes to the large store.
     Spilled(Box<dyn BlobWriter>),
     /// Committed, aborted or failed.
@@ -78,17 +82,20 @@ struct TieredWriter {
 
 #[async_trait]
 impl BlobWriter for TieredWriter {
-    async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+    async fn write(&mut self, data: Bytes) -> io::Result<()> {
         match &mut self.state {
-            State::Buffering(buf) if buf.len() + data.len() <= self.small_max => {
-                buf.extend_from_slice(data);
+            State::Buffering { parts, len } if *len + data.len() <= self.small_max => {
+                *len += data.len();
+                parts.push(data);
                 Ok(())
             }
-            State::Buffering(buf) => {
-                let buffered = std::mem::take(buf);
+            State::Buffering { parts, .. } => {
+                let buffered = std::mem::take(parts);
                 self.state = State::Done;
                 let mut large = self.large.create().await?;
-                large.write(&buffered).await?;
+                for part in buffered {
+                    large.write(part).await?;
+                }
                 large.write(data).await?;
                 self.state = State::Spilled(large);
                 Ok(())
@@ -100,9 +107,11 @@ impl BlobWriter for TieredWriter {
 
     async fn commit(mut self: Box<Self>) -> io::Result<BlobId> {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Buffering(buf) => {
+            State::Buffering { parts, .. } => {
                 let mut small = self.small.create().await?;
-                small.write(&buf).await?;
+                for part in parts {
+                    small.write(part).await?;
+                }
                 small.commit().await
             }
             State::Spilled(large) => large.commit().await,
@@ -139,13 +148,19 @@ mod tests {
         let tiered = TieredBlobStore::new(small.clone(), large.clone(), 10);
 
         let mut at_limit = tiered.create().await.unwrap();
-        at_limit.write(b"01234").await.unwrap();
-        at_limit.write(b"56789").await.unwrap();
+        at_limit.write(Bytes::from_static(b"01234")).await.unwrap();
+        at_limit.write(Bytes::from_static(b"56789")).await.unwrap();
         let at_limit = at_limit.commit().await.unwrap();
 
         let mut past_limit = tiered.create().await.unwrap();
-        past_limit.write(b"01234").await.unwrap();
-        past_limit.write(b"567890").await.unwrap();
+        past_limit
+            .write(Bytes::from_static(b"01234"))
+            .await
+            .unwrap();
+        past_limit
+            .write(Bytes::from_static(b"567890"))
+            .await
+            .unwrap();
         let past_limit = past_limit.commit().await.unwrap();
 
         assert_eq!(small.list().await.unwrap(), vec![at_limit.clone()]);
@@ -172,7 +187,7 @@ mod tests {
         let large = Arc::new(FsBlobStore::open(dir.path()).await.unwrap());
         let tiered = TieredBlobStore::new(Arc::new(meta.small_blob_store()), large, 4);
         let mut w = tiered.create().await.unwrap();
-        w.write(b"too long").await.unwrap();
+        w.write(Bytes::from_static(b"too long")).await.unwrap();
         w.abort().await;
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
