@@ -275,21 +275,12 @@ impl BlobWriter for RedbBlobWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BucketAcl, BucketRecord, MetaStore, RedbMetaStore};
+    use crate::redb_meta::tests::bucket;
+    use crate::{MetaStore, RedbMetaStore};
 
     /// A metadata write: what a small blob's changes ride along with.
     async fn some_write(meta: &RedbMetaStore, name: &str) {
-        let bucket = BucketRecord {
-            name: name.to_owned(),
-            owner: "owner".to_owned(),
-            created_ms: 1,
-            acl: BucketAcl::Private,
-            storage_class: "Standard".to_owned(),
-            data_redundancy_type: "LRS".to_owned(),
-            encryption: None,
-            policy: None,
-        };
-        meta.create_bucket(bucket).await.unwrap();
+        meta.create_bucket(bucket(name)).await.unwrap();
     }
 
     async fn put(store: &RedbBlobStore, parts: &[&[u8]]) -> BlobId {

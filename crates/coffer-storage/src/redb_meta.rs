@@ -676,7 +676,7 @@ impl MetaStore for RedbMetaStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::records::{BucketAcl, ObjectAcl, ObjectKind, Segment};
 
@@ -686,7 +686,7 @@ mod tests {
         (dir, store)
     }
 
-    fn bucket(name: &str) -> BucketRecord {
+    pub(crate) fn bucket(name: &str) -> BucketRecord {
         BucketRecord {
             name: name.to_owned(),
             owner: "owner".to_owned(),
