@@ -186,6 +186,95 @@ pub(crate) const GFNI_M1: u64 = gfni_matrix(&M1_COLS);
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const GFNI_G2: u64 = gfni_matrix(&G2_COLS);
 
+/// Columns of the composition `f ∘ g` of two linear maps given by columns.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const fn compose(f: &[u8; 8], g: &[u8; 8]) -> [u8; 8] {
+    let mut cols = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        cols[i] = apply_linear(f, g[i]);
+        i += 1;
+    }
+    cols
+}
+
+/// Columns of the inverse of an invertible linear map (by search).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const fn invert(cols: &[u8; 8]) -> [u8; 8] {
+    let mut inv = [0u8; 8];
+    let mut x = 0;
+    while x < 256 {
+        let y = apply_linear(cols, x as u8);
+        if y.is_power_of_two() {
+            inv[y.trailing_zeros() as usize] = x as u8;
+        }
+        x += 1;
+    }
+    inv
+}
+
+// SM4's linear transform folded into GFNI (the AVX-512 kernel).
+//
+// On a little-endian 32-bit word, `rol2` moves bits 0..=5 of each byte up by
+// two within the byte (`SHL2`) and bits 6, 7 into the next byte (`SHR6`,
+// then a byte rotation `z = rol8`). So, with `I` the identity,
+// `L(y) = y ^ rol2 ^ rol10 ^ rol18 ^ rol24 = (I+SHL2)·y ^ z·(SHL2+SHR6)·y
+// ^ z²·(SHL2+SHR6)·y ^ z³·(I+SHR6)·y`: bytewise linear maps, which fold into
+// the S-box's final GFNI matrix, and three byte rotations. `(SHL2+SHR6)` is
+// the sum of the other two, so two `GF2P8AFFINEINVQB`s and an XOR give all
+// three. The kernel also keeps its state as `M1·x` (bytewise, so it commutes
+// with byte rotations), which moves the S-box's first affine map into the
+// round keys and the load and store.
+
+/// `x ↦ x << 2` within a byte.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const SHL2_COLS: [u8; 8] = [0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0, 0];
+/// `x ↦ x >> 6` within a byte.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const SHR6_COLS: [u8; 8] = [0, 0, 0, 0, 0, 0, 0x01, 0x02];
+/// `I + SHL2`: the part of `L` that stays in the byte.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const L0_COLS: [u8; 8] = {
+    let mut c = SHL2_COLS;
+    let mut i = 0;
+    while i < 8 {
+        c[i] ^= 1 << i;
+        i += 1;
+    }
+    c
+};
+/// `I + SHR6`: the part of `L` rotated by three bytes.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const L3_COLS: [u8; 8] = {
+    let mut c = SHR6_COLS;
+    let mut i = 0;
+    while i < 8 {
+        c[i] ^= 1 << i;
+        i += 1;
+    }
+    c
+};
+/// Columns of `M1⁻¹`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const M1_INV_COLS: [u8; 8] = invert(&M1_COLS);
+/// `M1·L0·G2`: with `t = A1(x)`, `GF2P8AFFINEINVQB(t)` with this matrix and
+/// [`FOLD0_CONST`] gives `M1·L0·SM4_S(x)`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const FOLD0_COLS: [u8; 8] = compose(&M1_COLS, &compose(&L0_COLS, &G2_COLS));
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const FOLD0_CONST: u8 = apply_linear(&M1_COLS, apply_linear(&L0_COLS, G2_CONST));
+/// `M1·L3·G2`, likewise.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const FOLD3_COLS: [u8; 8] = compose(&M1_COLS, &compose(&L3_COLS, &G2_COLS));
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const FOLD3_CONST: u8 = apply_linear(&M1_COLS, apply_linear(&L3_COLS, G2_CONST));
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const GFNI_M1_INV: u64 = gfni_matrix(&M1_INV_COLS);
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const GFNI_FOLD0: u64 = gfni_matrix(&FOLD0_COLS);
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const GFNI_FOLD3: u64 = gfni_matrix(&FOLD3_COLS);
+
 /// The SM4 S-box table, computed at compile time as `A2(AES_S(A1(x)))`.
 ///
 /// Used only by the portable fallback and the key schedule on CPUs without
