@@ -217,14 +217,19 @@ const fn invert(cols: &[u8; 8]) -> [u8; 8] {
 //
 // On a little-endian 32-bit word, `rol2` moves bits 0..=5 of each byte up by
 // two within the byte (`SHL2`) and bits 6, 7 into the next byte (`SHR6`,
-// then a byte rotation `z = rol8`). So, with `I` the identity,
-// `L(y) = y ^ rol2 ^ rol10 ^ rol18 ^ rol24 = (I+SHL2)·y ^ z·(SHL2+SHR6)·y
-// ^ z²·(SHL2+SHR6)·y ^ z³·(I+SHR6)·y`: bytewise linear maps, which fold into
-// the S-box's final GFNI matrix, and three byte rotations. `(SHL2+SHR6)` is
-// the sum of the other two, so two `GF2P8AFFINEINVQB`s and an XOR give all
-// three. The kernel also keeps its state as `M1·x` (bytewise, so it commutes
-// with byte rotations), which moves the S-box's first affine map into the
-// round keys and the load and store.
+// then the byte rotation `z = rol8`). So, with `I` the identity,
+// `L(y) = y ^ rol2 ^ rol10 ^ rol18 ^ rol24 = L0·y ^ z·L1·y ^ z²·L1·y ^ z³·L3·y`
+// with the bytewise maps `L0 = I+SHL2`, `L1 = SHL2+SHR6`, `L3 = I+SHR6`.
+// Since `L0 = L1 + L3` and `z⁴ = 1`, with `u1 = L1·y`, `u3 = L3·y` and
+// `w = u3 ^ z²·u1`:
+//
+// `L(y) = u1 ^ w ^ z³·w`
+//
+// (expand: `u1 ^ u3 ^ z²u1 ^ z³u3 ^ z⁵u1`). `L1` and `L3` fold into the
+// S-box's final GFNI matrix, so a round is two `GF2P8AFFINEINVQB`, two byte
+// shuffles and the XORs. The kernel also keeps its state as `M1·x`
+// (bytewise, so it commutes with byte rotations), which moves the S-box's
+// first affine map into the round keys and the load and store.
 
 /// `x ↦ x << 2` within a byte.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -232,18 +237,18 @@ const SHL2_COLS: [u8; 8] = [0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0, 0];
 /// `x ↦ x >> 6` within a byte.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const SHR6_COLS: [u8; 8] = [0, 0, 0, 0, 0, 0, 0x01, 0x02];
-/// `I + SHL2`: the part of `L` that stays in the byte.
+/// `L1 = SHL2 + SHR6` (a rotation of the byte by two).
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-const L0_COLS: [u8; 8] = {
+const L1_COLS: [u8; 8] = {
     let mut c = SHL2_COLS;
     let mut i = 0;
     while i < 8 {
-        c[i] ^= 1 << i;
+        c[i] ^= SHR6_COLS[i];
         i += 1;
     }
     c
 };
-/// `I + SHR6`: the part of `L` rotated by three bytes.
+/// `L3 = I + SHR6`.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const L3_COLS: [u8; 8] = {
     let mut c = SHR6_COLS;
@@ -257,12 +262,12 @@ const L3_COLS: [u8; 8] = {
 /// Columns of `M1⁻¹`.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const M1_INV_COLS: [u8; 8] = invert(&M1_COLS);
-/// `M1·L0·G2`: with `t = A1(x)`, `GF2P8AFFINEINVQB(t)` with this matrix and
-/// [`FOLD0_CONST`] gives `M1·L0·SM4_S(x)`.
+/// `M1·L1·G2`: with `t = A1(x)`, `GF2P8AFFINEINVQB(t)` with this matrix and
+/// [`FOLD1_CONST`] gives `M1·L1·SM4_S(x)`.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub(crate) const FOLD0_COLS: [u8; 8] = compose(&M1_COLS, &compose(&L0_COLS, &G2_COLS));
+pub(crate) const FOLD1_COLS: [u8; 8] = compose(&M1_COLS, &compose(&L1_COLS, &G2_COLS));
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub(crate) const FOLD0_CONST: u8 = apply_linear(&M1_COLS, apply_linear(&L0_COLS, G2_CONST));
+pub(crate) const FOLD1_CONST: u8 = apply_linear(&M1_COLS, apply_linear(&L1_COLS, G2_CONST));
 /// `M1·L3·G2`, likewise.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const FOLD3_COLS: [u8; 8] = compose(&M1_COLS, &compose(&L3_COLS, &G2_COLS));
@@ -271,7 +276,7 @@ pub(crate) const FOLD3_CONST: u8 = apply_linear(&M1_COLS, apply_linear(&L3_COLS,
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const GFNI_M1_INV: u64 = gfni_matrix(&M1_INV_COLS);
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-pub(crate) const GFNI_FOLD0: u64 = gfni_matrix(&FOLD0_COLS);
+pub(crate) const GFNI_FOLD1: u64 = gfni_matrix(&FOLD1_COLS);
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const GFNI_FOLD3: u64 = gfni_matrix(&FOLD3_COLS);
 

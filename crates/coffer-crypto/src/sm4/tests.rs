@@ -160,27 +160,26 @@ fn simd_sbox_matches_standard_for_all_inputs() {
     }
 }
 
-/// The AVX-512 kernel's round, `M1·L(τ(x))` as `u0 ^ rol8(u1) ^ rol16(u1)
-/// ^ rol24(u3)` from two folded GFNI matrices (see `consts.rs`), evaluated
-/// with scalar code against the definition.
+/// The AVX-512 kernel's round, `M1·L(τ(x))` as `u1 ^ w ^ rol24(w)` with
+/// `w = u3 ^ rol16(u1)` from two folded GFNI matrices (see `consts.rs`),
+/// evaluated with scalar code against the definition.
 #[test]
 fn folded_linear_transform_matches_definition() {
     use consts::{
-        FOLD0_COLS, FOLD0_CONST, FOLD3_COLS, FOLD3_CONST, M1_COLS, M1_INV_COLS, a1, apply_linear,
+        FOLD1_COLS, FOLD1_CONST, FOLD3_COLS, FOLD3_CONST, M1_COLS, M1_INV_COLS, a1, apply_linear,
         gf_inv,
     };
     let bytewise = |w: u32, f: &dyn Fn(u8) -> u8| u32::from_le_bytes(w.to_le_bytes().map(f));
     for i in 0..4096u32 {
-        let w = i.wrapping_mul(0x9e37_79b9) ^ (i << 20);
-        let t = bytewise(w, &|b| STANDARD_SBOX[b as usize]);
+        let x = i.wrapping_mul(0x9e37_79b9) ^ (i << 20);
+        let t = bytewise(x, &|b| STANDARD_SBOX[b as usize]);
         let l = t ^ t.rotate_left(2) ^ t.rotate_left(10) ^ t.rotate_left(18) ^ t.rotate_left(24);
         let want = bytewise(l, &|b| apply_linear(&M1_COLS, b));
-        let inv = bytewise(w, &|b| gf_inv(a1(b)));
-        let u0 = bytewise(inv, &|b| apply_linear(&FOLD0_COLS, b) ^ FOLD0_CONST);
+        let inv = bytewise(x, &|b| gf_inv(a1(b)));
+        let u1 = bytewise(inv, &|b| apply_linear(&FOLD1_COLS, b) ^ FOLD1_CONST);
         let u3 = bytewise(inv, &|b| apply_linear(&FOLD3_COLS, b) ^ FOLD3_CONST);
-        let u1 = u0 ^ u3;
-        let got = u0 ^ u1.rotate_left(8) ^ u1.rotate_left(16) ^ u3.rotate_left(24);
-        assert_eq!(got, want, "word {w:#010x}");
+        let w = u3 ^ u1.rotate_left(16);
+        assert_eq!(u1 ^ w ^ w.rotate_left(24), want, "word {x:#010x}");
     }
     for b in 0..=255u8 {
         assert_eq!(apply_linear(&M1_INV_COLS, apply_linear(&M1_COLS, b)), b);

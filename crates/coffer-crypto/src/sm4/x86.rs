@@ -786,18 +786,19 @@ macro_rules! sm4_kernel {
 
 /// The AVX-512 + GFNI kernel: the rounds of `sm4_kernel!` with SM4's linear
 /// transform folded into GFNI (see `consts.rs`). Per round and register:
-/// two `GF2P8AFFINEINVQB`, three `VPSHUFB` byte rotations and four XOR-class
-/// instructions (`VPTERNLOGD`, the `X2 ^ X3` term shared by two rounds),
-/// against the generic form's eleven with `VPROLD`s. On Zen 4 the rotations
-/// and GFNI share two of the four vector pipes, the byte shuffles do not.
-/// The state is kept as `M1·X`, so the S-box's first affine map is in the
-/// round keys, the load and the store instead of in every round.
+/// two `GF2P8AFFINEINVQB`, two `VPSHUFB` byte rotations and four and a half
+/// XOR-class instructions (`VPTERNLOGD`; the `X2 ^ X3` term is shared by two
+/// rounds), against ten and a half with three `VPROLD`s in the generic form.
+/// On Zen 4 the rotations and GFNI also share two of the four vector pipes;
+/// the byte shuffles do not. The state is kept as `M1·X`, so the S-box's
+/// first affine map is in the round keys, the load and the store instead of
+/// in every round.
 pub(crate) mod avx512_gfni {
     use super::super::consts::{
-        C1, FOLD0_CONST, FOLD3_CONST, GFNI_FOLD0, GFNI_FOLD3, GFNI_M1, GFNI_M1_INV,
+        C1, FOLD1_CONST, FOLD3_CONST, GFNI_FOLD1, GFNI_FOLD3, GFNI_M1, GFNI_M1_INV,
     };
     use super::zmm::{self as v, CHUNK, V};
-    use super::{ROL8, ROL16, ROL24};
+    use super::{ROL16, ROL24};
     use core::arch::x86_64::*;
 
     /// Blocks per register group.
@@ -858,21 +859,16 @@ pub(crate) mod avx512_gfni {
     }
 
     /// `x0 ^ M1·T(a)` for the round input `a` in the `M1` domain
-    /// (`A1(X1 ^ X2 ^ X3 ^ rk)`), `x0` likewise.
+    /// (`A1(X1 ^ X2 ^ X3 ^ rk)`), `x0` likewise; see `consts.rs`.
     #[target_feature(enable = "avx512f,avx512bw,gfni")]
     #[inline]
-    fn round(x0: V, a: V, rol8: V, rol16: V, rol24: V) -> V {
-        let f0 = _mm512_set1_epi64(GFNI_FOLD0 as i64);
+    fn round(x0: V, a: V, rol16: V, rol24: V) -> V {
+        let f1 = _mm512_set1_epi64(GFNI_FOLD1 as i64);
         let f3 = _mm512_set1_epi64(GFNI_FOLD3 as i64);
-        let u0 = _mm512_gf2p8affineinv_epi64_epi8::<{ FOLD0_CONST as i32 }>(a, f0);
+        let u1 = _mm512_gf2p8affineinv_epi64_epi8::<{ FOLD1_CONST as i32 }>(a, f1);
         let u3 = _mm512_gf2p8affineinv_epi64_epi8::<{ FOLD3_CONST as i32 }>(a, f3);
-        let u1 = v::xor(u0, u3);
-        let x = xor3(x0, u0, _mm512_shuffle_epi8(u1, rol8));
-        xor3(
-            x,
-            _mm512_shuffle_epi8(u1, rol16),
-            _mm512_shuffle_epi8(u3, rol24),
-        )
+        let w = v::xor(u3, _mm512_shuffle_epi8(u1, rol16));
+        v::xor(xor3(x0, u1, w), _mm512_shuffle_epi8(w, rol24))
     }
 
     /// See `groups` in `sm4_kernel!`.
@@ -885,7 +881,7 @@ pub(crate) mod avx512_gfni {
         buf: &mut [[u8; CHUNK]; G],
     ) {
         let mut keys = RoundKeys::new(rk);
-        let (rol8, rol16, rol24) = (v::table(&ROL8), v::table(&ROL16), v::table(&ROL24));
+        let (rol16, rol24) = (v::table(&ROL16), v::table(&ROL24));
         let mut x = [[v::zero(); 4]; G];
         for g in 0..G {
             x[g] = if CTR {
@@ -909,20 +905,20 @@ pub(crate) mod avx512_gfni {
             for g in 0..G {
                 s[g] = v::xor(x[g][2], x[g][3]);
                 let a = xor3(s[g], x[g][1], k[0]);
-                x[g][0] = round(x[g][0], a, rol8, rol16, rol24);
+                x[g][0] = round(x[g][0], a, rol16, rol24);
             }
             for g in 0..G {
                 let a = xor3(s[g], x[g][0], k[1]);
-                x[g][1] = round(x[g][1], a, rol8, rol16, rol24);
+                x[g][1] = round(x[g][1], a, rol16, rol24);
             }
             for g in 0..G {
                 s[g] = v::xor(x[g][0], x[g][1]);
                 let a = xor3(s[g], x[g][3], k[2]);
-                x[g][2] = round(x[g][2], a, rol8, rol16, rol24);
+                x[g][2] = round(x[g][2], a, rol16, rol24);
             }
             for g in 0..G {
                 let a = xor3(s[g], x[g][2], k[3]);
-                x[g][3] = round(x[g][3], a, rol8, rol16, rol24);
+                x[g][3] = round(x[g][3], a, rol16, rol24);
             }
         }
         for g in 0..G {
