@@ -503,11 +503,13 @@ mod zmm {
 
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
-    fn bswap(x: V) -> V {
+    pub(super) fn bswap(x: V) -> V {
         _mm512_shuffle_epi8(x, _mm512_broadcast_i32x4(c128(&BSWAP32)))
     }
 
-    /// Loads 16 blocks and returns the SM4 words `X0..X3` (native order).
+    /// Loads 16 blocks and returns the SM4 words `X0..X3`, each in memory
+    /// (big-endian) byte order: the kernel works on the words as stored,
+    /// so no byte swaps are needed here or in [`store`].
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     pub(super) fn load(b: &[u8; CHUNK]) -> [V; 4] {
@@ -522,15 +524,14 @@ mod zmm {
                 _mm512_loadu_si512(p.add(192).cast()),
             ]
         };
-        let x = transpose(r);
-        [bswap(x[0]), bswap(x[1]), bswap(x[2]), bswap(x[3])]
+        transpose(r)
     }
 
     /// Inverse of [`load`].
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     pub(super) fn store(b: &mut [u8; CHUNK], y: [V; 4]) {
-        let r = transpose([bswap(y[0]), bswap(y[1]), bswap(y[2]), bswap(y[3])]);
+        let r = transpose(y);
         let p = b.as_mut_ptr();
         // SAFETY: the four 64-byte unaligned stores write bytes [0, 256) of
         // `b`, which is exactly 256 bytes long and exclusively borrowed.
@@ -543,17 +544,17 @@ mod zmm {
     }
 
     /// The SM4 words of the 16 counter blocks `nonce || be32(ctr + i)`,
-    /// `i` in `0..16`, in the lane order of [`load`]: lane `l`, element `e`
-    /// holds block `4e + l`.
-    #[target_feature(enable = "avx512f")]
+    /// `i` in `0..16`, as [`load`] returns them (byte order included): lane
+    /// `l`, element `e` holds block `4e + l`.
+    #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     pub(super) fn counters(nonce: &[u32; 3], ctr: u32) -> [V; 4] {
         let offsets = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         [
-            splat32(nonce[0]),
-            splat32(nonce[1]),
-            splat32(nonce[2]),
-            _mm512_add_epi32(splat32(ctr), offsets),
+            splat32(nonce[0].swap_bytes()),
+            splat32(nonce[1].swap_bytes()),
+            splat32(nonce[2].swap_bytes()),
+            bswap(_mm512_add_epi32(splat32(ctr), offsets)),
         ]
     }
 
@@ -561,7 +562,7 @@ mod zmm {
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     pub(super) fn xor_into(b: &mut [u8; CHUNK], y: [V; 4]) {
-        let r = transpose([bswap(y[0]), bswap(y[1]), bswap(y[2]), bswap(y[3])]);
+        let r = transpose(y);
         let p = b.as_mut_ptr();
         // SAFETY: the four 64-byte unaligned loads and stores access bytes
         // [0, 256) of `b`, which is exactly 256 bytes long and exclusively
@@ -798,7 +799,7 @@ pub(crate) mod avx512_gfni {
         C1, FOLD1_CONST, FOLD3_CONST, GFNI_FOLD1, GFNI_FOLD3, GFNI_M1, GFNI_M1_INV,
     };
     use super::zmm::{self as v, CHUNK, V};
-    use super::{ROL16, ROL24};
+    use super::{ROL8, ROL16};
     use core::arch::x86_64::*;
 
     /// Blocks per register group.
@@ -823,9 +824,9 @@ pub(crate) mod avx512_gfni {
     struct RoundKeys([u32; 32]);
 
     impl RoundKeys {
-        /// Round keys for the `M1·X` state: `M1·rk + C1` on every byte, so
-        /// that `M1·(X1 ^ X2 ^ X3) ^ key` is the S-box's `A1` of the round
-        /// input.
+        /// Round keys for the `M1·X` state: `M1·rk + C1` on every byte (in
+        /// big-endian byte order, like the state), so that
+        /// `M1·(X1 ^ X2 ^ X3) ^ key` is the S-box's `A1` of the round input.
         #[target_feature(enable = "avx512f,avx512bw,gfni")]
         #[inline]
         fn new(rk: &[u32; 32]) -> Self {
@@ -835,7 +836,7 @@ pub(crate) mod avx512_gfni {
                 // SAFETY: `i` and `o` are 16 `u32`s, one unaligned 64-byte
                 // load and store each.
                 unsafe {
-                    let k = _mm512_loadu_si512(i.as_ptr().cast());
+                    let k = v::bswap(_mm512_loadu_si512(i.as_ptr().cast()));
                     let k = _mm512_gf2p8affine_epi64_epi8::<{ C1 as i32 }>(k, m1);
                     _mm512_storeu_si512(o.as_mut_ptr().cast(), k);
                 }
@@ -859,7 +860,9 @@ pub(crate) mod avx512_gfni {
     }
 
     /// `x0 ^ M1·T(a)` for the round input `a` in the `M1` domain
-    /// (`A1(X1 ^ X2 ^ X3 ^ rk)`), `x0` likewise; see `consts.rs`.
+    /// (`A1(X1 ^ X2 ^ X3 ^ rk)`), `x0` likewise; see `consts.rs`. The words
+    /// are in big-endian byte order, so `rol16` and `rol24` are the byte
+    /// shuffles that rotate such a word's value.
     #[target_feature(enable = "avx512f,avx512bw,gfni")]
     #[inline]
     fn round(x0: V, a: V, rol16: V, rol24: V) -> V {
@@ -881,7 +884,9 @@ pub(crate) mod avx512_gfni {
         buf: &mut [[u8; CHUNK]; G],
     ) {
         let mut keys = RoundKeys::new(rk);
-        let (rol16, rol24) = (v::table(&ROL16), v::table(&ROL24));
+        // On a big-endian word, rotating the value left by 24 bits is the
+        // byte shuffle that rotates a little-endian one left by 8.
+        let (rol16, rol24) = (v::table(&ROL16), v::table(&ROL8));
         let mut x = [[v::zero(); 4]; G];
         for g in 0..G {
             x[g] = if CTR {
