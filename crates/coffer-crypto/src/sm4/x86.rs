@@ -986,17 +986,12 @@ sm4_kernel!(avx2, "avx2,aes", ymm, sbox_avx2);
 sm4_kernel!(aesni, "ssse3,aes", xmm, sbox_xmm);
 
 /// Constant-time `τ` (the S-box on each byte of a word) for the key
-/// schedule, through the SSSE3 + AES-NI S-box. Callers must have checked
-/// that the CPU supports `ssse3` and `aes`.
+/// schedule, through the SSSE3 + AES-NI S-box on one register: the S-box is
+/// bytewise, so the word's byte order does not matter, and nothing
+/// key-derived goes through memory (the S-box of the zero bytes next to it
+/// is discarded). Callers must have checked that the CPU supports `ssse3`
+/// and `aes`.
 #[target_feature(enable = "ssse3,aes")]
 pub(crate) fn tau_aesni(a: u32) -> u32 {
-    // The S-box is bytewise, so the load/store transposition does not matter
-    // as long as the word goes back where it came from: put it in block 0's
-    // first word and read it back from there.
-    let mut buf = [0u8; xmm::CHUNK];
-    buf[..4].copy_from_slice(&a.to_be_bytes());
-    aesni::sbox_bytes(&mut buf);
-    let r = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-    zeroize::Zeroize::zeroize(&mut buf);
-    r
+    _mm_cvtsi128_si32(sbox_xmm(_mm_cvtsi32_si128(a as i32))) as u32
 }
