@@ -789,11 +789,11 @@ macro_rules! sm4_kernel {
 /// transform folded into GFNI (see `consts.rs`). Per round and register:
 /// two `GF2P8AFFINEINVQB`, two `VPSHUFB` byte rotations and four and a half
 /// XOR-class instructions (`VPTERNLOGD`; the `X2 ^ X3` term is shared by two
-/// rounds), against ten and a half with three `VPROLD`s in the generic form.
-/// On Zen 4 the rotations and GFNI also share two of the four vector pipes;
-/// the byte shuffles do not. The state is kept as `M1·X`, so the S-box's
-/// first affine map is in the round keys, the load and the store instead of
-/// in every round.
+/// rounds), against ten and a half with three `VPROLD`s unfolded. On Zen 4
+/// the rotations and GFNI also share the same two of the four vector pipes,
+/// the byte shuffles only one of them. The state is kept as `M1·X`, so the
+/// S-box's first affine map is in the round keys, the load and the store
+/// instead of in every round.
 pub(crate) mod avx512_gfni {
     use super::super::consts::{
         C1, FOLD1_CONST, FOLD3_CONST, GFNI_FOLD1, GFNI_FOLD3, GFNI_M1, GFNI_M1_INV,
