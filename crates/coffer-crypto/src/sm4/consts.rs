@@ -186,6 +186,100 @@ pub(crate) const GFNI_M1: u64 = gfni_matrix(&M1_COLS);
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const GFNI_G2: u64 = gfni_matrix(&G2_COLS);
 
+/// Columns of the composition `f ∘ g` of two linear maps given by columns.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const fn compose(f: &[u8; 8], g: &[u8; 8]) -> [u8; 8] {
+    let mut cols = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        cols[i] = apply_linear(f, g[i]);
+        i += 1;
+    }
+    cols
+}
+
+/// Columns of the inverse of an invertible linear map (by search).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const fn invert(cols: &[u8; 8]) -> [u8; 8] {
+    let mut inv = [0u8; 8];
+    let mut x = 0;
+    while x < 256 {
+        let y = apply_linear(cols, x as u8);
+        if y.is_power_of_two() {
+            inv[y.trailing_zeros() as usize] = x as u8;
+        }
+        x += 1;
+    }
+    inv
+}
+
+// SM4's linear transform folded into GFNI (the AVX-512 kernel).
+//
+// On a little-endian 32-bit word, `rol2` moves bits 0..=5 of each byte up by
+// two within the byte (`SHL2`) and bits 6, 7 into the next byte (`SHR6`,
+// then the byte rotation `z = rol8`). So, with `I` the identity,
+// `L(y) = y ^ rol2 ^ rol10 ^ rol18 ^ rol24 = L0·y ^ z·L1·y ^ z²·L1·y ^ z³·L3·y`
+// with the bytewise maps `L0 = I+SHL2`, `L1 = SHL2+SHR6`, `L3 = I+SHR6`.
+// Since `L0 = L1 + L3` and `z⁴ = 1`, with `u1 = L1·y`, `u3 = L3·y` and
+// `w = u3 ^ z²·u1`:
+//
+// `L(y) = u1 ^ w ^ z³·w`
+//
+// (expand: `u1 ^ u3 ^ z²u1 ^ z³u3 ^ z⁵u1`). `L1` and `L3` fold into the
+// S-box's final GFNI matrix, so a round is two `GF2P8AFFINEINVQB`, two byte
+// shuffles and the XORs. The kernel also keeps its state as `M1·x`
+// (bytewise, so it commutes with byte rotations), which moves the S-box's
+// first affine map into the round keys and the load and store.
+
+/// `x ↦ x << 2` within a byte.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const SHL2_COLS: [u8; 8] = [0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0, 0];
+/// `x ↦ x >> 6` within a byte.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const SHR6_COLS: [u8; 8] = [0, 0, 0, 0, 0, 0, 0x01, 0x02];
+/// `L1 = SHL2 + SHR6` (a rotation of the byte by two).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const L1_COLS: [u8; 8] = {
+    let mut c = SHL2_COLS;
+    let mut i = 0;
+    while i < 8 {
+        c[i] ^= SHR6_COLS[i];
+        i += 1;
+    }
+    c
+};
+/// `L3 = I + SHR6`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const L3_COLS: [u8; 8] = {
+    let mut c = SHR6_COLS;
+    let mut i = 0;
+    while i < 8 {
+        c[i] ^= 1 << i;
+        i += 1;
+    }
+    c
+};
+/// Columns of `M1⁻¹`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const M1_INV_COLS: [u8; 8] = invert(&M1_COLS);
+/// `M1·L1·G2`: with `t = A1(x)`, `GF2P8AFFINEINVQB(t)` with this matrix and
+/// [`FOLD1_CONST`] gives `M1·L1·SM4_S(x)`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const FOLD1_COLS: [u8; 8] = compose(&M1_COLS, &compose(&L1_COLS, &G2_COLS));
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const FOLD1_CONST: u8 = apply_linear(&M1_COLS, apply_linear(&L1_COLS, G2_CONST));
+/// `M1·L3·G2`, likewise.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const FOLD3_COLS: [u8; 8] = compose(&M1_COLS, &compose(&L3_COLS, &G2_COLS));
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const FOLD3_CONST: u8 = apply_linear(&M1_COLS, apply_linear(&L3_COLS, G2_CONST));
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const GFNI_M1_INV: u64 = gfni_matrix(&M1_INV_COLS);
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const GFNI_FOLD1: u64 = gfni_matrix(&FOLD1_COLS);
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) const GFNI_FOLD3: u64 = gfni_matrix(&FOLD3_COLS);
+
 /// The SM4 S-box table, computed at compile time as `A2(AES_S(A1(x)))`.
 ///
 /// Used only by the portable fallback and the key schedule on CPUs without

@@ -63,7 +63,7 @@ mod x86;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Sm4Backend {
     /// x86_64 with AVX-512F, AVX-512BW and GFNI: 512-bit registers, GFNI
-    /// S-box, `VPROLD` rotations.
+    /// S-box with the linear transform folded into its matrices.
     Avx512Gfni,
     /// x86_64 with AVX2 and GFNI: 256-bit registers, GFNI S-box.
     Avx2Gfni,

@@ -160,6 +160,32 @@ fn simd_sbox_matches_standard_for_all_inputs() {
     }
 }
 
+/// The AVX-512 kernel's round, `M1·L(τ(x))` as `u1 ^ w ^ rol24(w)` with
+/// `w = u3 ^ rol16(u1)` from two folded GFNI matrices (see `consts.rs`),
+/// evaluated with scalar code against the definition.
+#[test]
+fn folded_linear_transform_matches_definition() {
+    use consts::{
+        FOLD1_COLS, FOLD1_CONST, FOLD3_COLS, FOLD3_CONST, M1_COLS, M1_INV_COLS, a1, apply_linear,
+        gf_inv,
+    };
+    let bytewise = |w: u32, f: &dyn Fn(u8) -> u8| u32::from_le_bytes(w.to_le_bytes().map(f));
+    for i in 0..4096u32 {
+        let x = i.wrapping_mul(0x9e37_79b9) ^ (i << 20);
+        let t = bytewise(x, &|b| STANDARD_SBOX[b as usize]);
+        let l = t ^ t.rotate_left(2) ^ t.rotate_left(10) ^ t.rotate_left(18) ^ t.rotate_left(24);
+        let want = bytewise(l, &|b| apply_linear(&M1_COLS, b));
+        let inv = bytewise(x, &|b| gf_inv(a1(b)));
+        let u1 = bytewise(inv, &|b| apply_linear(&FOLD1_COLS, b) ^ FOLD1_CONST);
+        let u3 = bytewise(inv, &|b| apply_linear(&FOLD3_COLS, b) ^ FOLD3_CONST);
+        let w = u3 ^ u1.rotate_left(16);
+        assert_eq!(u1 ^ w ^ w.rotate_left(24), want, "word {x:#010x}");
+    }
+    for b in 0..=255u8 {
+        assert_eq!(apply_linear(&M1_INV_COLS, apply_linear(&M1_COLS, b)), b);
+    }
+}
+
 /// Recomputes `A1` and `A2` from the algebraic description of the SM4
 /// S-box (see `consts.rs`) and checks the hard-coded matrices.
 #[test]
