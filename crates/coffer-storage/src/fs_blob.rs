@@ -111,18 +111,25 @@ struct FileReader(std::fs::File);
 impl BlobRead for FileReader {
     fn append_at(&self, mut offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
         let end = out.len() + len;
-        out.reserve_exact(len);
+        out.reserve(len);
         while out.len() < end {
-            // `spare_capacity` reads into all the room there is, which may be a little
-            // more than `len`; the surplus is cut below.
-            match rustix::io::pread(&self.0, rustix::buffer::spare_capacity(out), offset) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => offset += n as u64,
-                Err(rustix::io::Errno::INTR) => {}
+            // Exactly the room still wanted: a reused buffer may have more, and reading
+            // into all of it would fetch bytes past a range nobody asked for.
+            let wanted = end - out.len();
+            let room = &mut out.spare_capacity_mut()[..wanted];
+            let filled = match rustix::io::pread(&self.0, room, offset) {
+                Ok((filled, _)) => filled.len(),
+                Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
+            };
+            if filled == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
             }
+            offset += filled as u64;
+            // SAFETY: `pread` initialised the first `filled` bytes of the spare capacity,
+            // which begins at `out.len()`, and `filled` is at most its length.
+            unsafe { out.set_len(out.len() + filled) };
         }
-        out.truncate(end);
         Ok(())
     }
 
@@ -334,10 +341,11 @@ mod tests {
         let mut out = Vec::new();
         reader.append_at(0, expected.len(), &mut out).unwrap();
         assert!(out == expected, "blob differs from what was written");
-        // A read that stops short of the end, from a room larger than asked for.
+        // A read that stops short of the end, into a buffer with more room than asked for.
         let mut part = Vec::with_capacity(3 << 20);
         reader.append_at(12345, 1 << 20, &mut part).unwrap();
         assert!(part[..] == expected[12345..12345 + (1 << 20)]);
+        assert_eq!(part.len(), 1 << 20);
     }
 
     #[tokio::test]
