@@ -40,7 +40,13 @@ trap cleanup EXIT
 # run BINARY SIZE CONCURRENCY SSE OP: prints "ops/s MB/s p50-ms errors"
 run() {
   local bin=$1 size=$2 conc=$3 sse=$4 op=$5 port data
-  port=$((20000 + RANDOM % 20000))
+  # A random port pair that nothing is listening on.
+  while :; do
+    port=$((20000 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null && continue
+    break
+  done
   data=$(mktemp -d "$WORK/data.XXXX")
   OSS_ACCESS_KEY_ID=ab OSS_ACCESS_KEY_SECRET=ab-secret-key "$bin" serve \
     --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" \

@@ -69,10 +69,7 @@ impl Service {
             .await?;
         let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref());
         let object_key = match &plan {
-            Some(plan) => Some(
-                self.new_object_key(plan, bucket, key, &options.caller)
-                    .await?,
-            ),
+            Some(plan) => Some(self.new_object_key(plan, bucket, key, &options.caller)?),
             None => None,
         };
         let body = self

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use coffer_crypto::CipherSuite;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::ServiceResult;
 use crate::sse::{IssuedKey, KeyError, SseRequest};
 
 /// Longest TTL accepted, so a cached key never outlives a key-state change by long.
@@ -35,25 +35,23 @@ impl KeyCache {
 
     /// Returns the bucket's cached key for `plan`, issuing (and caching) one if there is
     /// none or it expired. The lock is held while issuing so a burst issues only once.
-    pub async fn get_or_issue<F>(
+    pub fn get_or_issue<F>(
         &self,
         bucket: &str,
         plan: &SseRequest,
         issue: F,
     ) -> ServiceResult<IssuedKey>
     where
-        F: FnOnce() -> Result<IssuedKey, KeyError> + Send + 'static,
+        F: FnOnce() -> Result<IssuedKey, KeyError>,
     {
         let key = (bucket.to_owned(), plan.suite, plan.kms_key_id.clone());
-        let mut entries = self.entries.lock().await;
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((issued, expires)) = entries.get(&key)
             && Instant::now() < *expires
         {
             return Ok(issued.clone());
         }
-        let issued = tokio::task::spawn_blocking(issue)
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let issued = issue()?;
         entries.insert(key, (issued.clone(), Instant::now() + self.ttl));
         Ok(issued)
     }

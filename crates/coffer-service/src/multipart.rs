@@ -83,11 +83,7 @@ impl Service {
         let bucket_record = self.require_bucket(bucket).await?;
         // The upload's encryption, and its data key, are fixed here for every part.
         let encryption = match resolve_encryption(sse, bucket_record.encryption.as_ref()) {
-            Some(plan) => Some(
-                self.new_object_key(&plan, bucket, key, caller)
-                    .await?
-                    .envelope,
-            ),
+            Some(plan) => Some(self.new_object_key(&plan, bucket, key, caller)?.envelope),
             None => None,
         };
         let upload = UploadRecord {
@@ -156,7 +152,7 @@ impl Service {
         caller: &str,
     ) -> ServiceResult<Option<PackageSealer>> {
         let key = match &upload.encryption {
-            Some(envelope) => Some(self.object_key(envelope, caller).await?),
+            Some(envelope) => Some(self.object_key(envelope, caller)?),
             None => None,
         };
         sealer(&key, part_number)

@@ -115,10 +115,7 @@ impl Service {
             .await?;
         let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref());
         let object_key = match &plan {
-            Some(plan) => Some(
-                self.new_object_key(plan, bucket, key, &options.caller)
-                    .await?,
-            ),
+            Some(plan) => Some(self.new_object_key(plan, bucket, key, &options.caller)?),
             None => None,
         };
         let data = ingest(
@@ -221,15 +218,12 @@ impl Service {
         // and seal their segment under the object's own key.
         let object_key = match &current {
             Some(object) => match &object.encryption {
-                Some(envelope) => Some(self.object_key(envelope, &options.caller).await?),
+                Some(envelope) => Some(self.object_key(envelope, &options.caller)?),
                 None => None,
             },
             None => {
                 match resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref()) {
-                    Some(plan) => Some(
-                        self.new_object_key(&plan, bucket, key, &options.caller)
-                            .await?,
-                    ),
+                    Some(plan) => Some(self.new_object_key(&plan, bucket, key, &options.caller)?),
                     None => None,
                 }
             }

@@ -91,8 +91,17 @@ impl RedbMetaStore {
         }
     }
 
-    /// Runs `f` in a read transaction on the blocking pool.
-    async fn read<T, F>(&self, f: F) -> StorageResult<T>
+    /// Runs `f`, a point lookup, in a read transaction on the caller's thread. A lookup
+    /// touches a few B-tree pages that redb keeps cached, a few microseconds; a trip
+    /// through the blocking pool costs two thread wake-ups, which measured as most of a
+    /// small GET's CPU. Scans, whose length the caller chooses, use [`Self::scan`].
+    fn lookup<T>(&self, f: impl FnOnce(&ReadTransaction) -> StorageResult<T>) -> StorageResult<T> {
+        let txn = self.db.begin_read().map_err(redb_err)?;
+        f(&txn)
+    }
+
+    /// Runs `f`, a range scan, in a read transaction on the blocking pool.
+    async fn scan<T, F>(&self, f: F) -> StorageResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&ReadTransaction) -> StorageResult<T> + Send + 'static,
@@ -359,12 +368,10 @@ impl MetaStore for RedbMetaStore {
     }
 
     async fn get_bucket(&self, name: &str) -> StorageResult<Option<BucketRecord>> {
-        let name = name.to_owned();
-        self.read(move |txn| {
+        self.lookup(|txn| {
             let buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
             get_record(&buckets, name.as_bytes(), |b| decode("bucket", b))
         })
-        .await
     }
 
     async fn update_bucket(&self, bucket: BucketRecord) -> StorageResult<()> {
@@ -402,7 +409,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     async fn list_buckets(&self) -> StorageResult<Vec<BucketRecord>> {
-        self.read(|txn| {
+        self.scan(|txn| {
             let buckets = txn.open_table(BUCKETS).map_err(redb_err)?;
             let mut out = Vec::new();
             for entry in buckets.range::<&[u8]>(..).map_err(redb_err)? {
@@ -416,11 +423,10 @@ impl MetaStore for RedbMetaStore {
 
     async fn get_object(&self, bucket: &str, key: &str) -> StorageResult<Option<ObjectRecord>> {
         let key = object_key(bucket, key);
-        self.read(move |txn| {
+        self.lookup(|txn| {
             let objects = txn.open_table(OBJECTS).map_err(redb_err)?;
             get_record(&objects, &key, decode_object)
         })
-        .await
     }
 
     async fn put_object(
@@ -469,7 +475,7 @@ impl MetaStore for RedbMetaStore {
         } else {
             Bound::Included(full_prefix.clone())
         };
-        self.read(move |txn| {
+        self.scan(move |txn| {
             require_bucket_read(txn, &bucket)?;
             let objects = txn.open_table(OBJECTS).map_err(redb_err)?;
             let range = (start.as_ref().map(Vec::as_slice), Bound::Unbounded);
@@ -511,11 +517,10 @@ impl MetaStore for RedbMetaStore {
         upload_id: &str,
     ) -> StorageResult<Option<UploadRecord>> {
         let key = upload_key(bucket, key, upload_id);
-        self.read(move |txn| {
+        self.lookup(|txn| {
             let uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
             get_record(&uploads, &key, |b| decode("upload", b))
         })
-        .await
     }
 
     async fn put_part(
@@ -555,7 +560,7 @@ impl MetaStore for RedbMetaStore {
         let bucket = bucket.to_owned();
         let upload = upload_key(&bucket, key, upload_id);
         let upload_id = upload_id.to_owned();
-        self.read(move |txn| {
+        self.scan(move |txn| {
             require_bucket_read(txn, &bucket)?;
             let uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
             if uploads.get(upload.as_slice()).map_err(redb_err)?.is_none() {
@@ -572,7 +577,7 @@ impl MetaStore for RedbMetaStore {
 
     async fn list_uploads(&self, bucket: &str) -> StorageResult<Vec<UploadRecord>> {
         let bucket = bucket.to_owned();
-        self.read(move |txn| {
+        self.scan(move |txn| {
             require_bucket_read(txn, &bucket)?;
             let prefix = bucket_prefix(&bucket);
             let uploads = txn.open_table(UPLOADS).map_err(redb_err)?;
@@ -652,7 +657,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     async fn referenced_blobs(&self) -> StorageResult<HashSet<BlobId>> {
-        self.read(|txn| {
+        self.scan(|txn| {
             let mut blobs = HashSet::new();
             let objects = txn.open_table(OBJECTS).map_err(redb_err)?;
             for entry in objects.range::<&[u8]>(..).map_err(redb_err)? {
