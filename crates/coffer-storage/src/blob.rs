@@ -70,8 +70,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn create(&self) -> io::Result<Box<dyn BlobWriter>>;
     /// Opens a committed blob for reading; a missing blob is [`io::ErrorKind::NotFound`].
     async fn open(&self, id: &BlobId) -> io::Result<BlobReader>;
-    /// Removes a blob; a missing blob is not an error.
-    async fn delete(&self, id: &BlobId) -> io::Result<()>;
+    /// Removes a blob and tells whether it was there; a missing blob is not an error.
+    async fn delete(&self, id: &BlobId) -> io::Result<bool>;
     /// Every committed blob, for the orphan sweep.
     async fn list(&self) -> io::Result<Vec<BlobId>>;
 }

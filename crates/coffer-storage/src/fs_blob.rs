@@ -80,10 +80,11 @@ impl BlobStore for FsBlobStore {
         Ok(Arc::new(FileReader(file)))
     }
 
-    async fn delete(&self, id: &BlobId) -> io::Result<()> {
+    async fn delete(&self, id: &BlobId) -> io::Result<bool> {
         match fs::remove_file(self.path_of(id)).await {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -318,8 +319,8 @@ mod tests {
         let past_end = reader.append_at(7, 5, &mut Vec::new()).unwrap_err();
         assert_eq!(past_end.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(store.list().await.unwrap(), vec![id.clone()]);
-        store.delete(&id).await.unwrap();
-        store.delete(&id).await.unwrap();
+        assert!(store.delete(&id).await.unwrap());
+        assert!(!store.delete(&id).await.unwrap(), "already gone");
         assert!(store.list().await.unwrap().is_empty());
     }
 

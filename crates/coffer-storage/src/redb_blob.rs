@@ -212,10 +212,26 @@ impl BlobStore for RedbBlobStore {
 
     /// Lands with the metadata writer's next commit. Until then the blob is gone for
     /// readers; a crash before it leaves an unreferenced blob, which the start-up sweep
-    /// removes.
-    async fn delete(&self, id: &BlobId) -> io::Result<()> {
-        self.pending.delete(id);
-        Ok(())
+    /// removes. A blob this store does not hold is left alone, so the tiered store learns
+    /// from the answer that the blob is a file.
+    async fn delete(&self, id: &BlobId) -> io::Result<bool> {
+        let present = match self.pending.state(id) {
+            PendingState::Inserted(_) => true,
+            PendingState::Deleted => false,
+            // A point lookup, on the caller's thread like `open`.
+            PendingState::Unknown => {
+                let txn = self.db.begin_read().map_err(redb_io)?;
+                let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
+                table
+                    .get(id.as_str().as_bytes())
+                    .map_err(redb_io)?
+                    .is_some()
+            }
+        };
+        if present {
+            self.pending.delete(id);
+        }
+        Ok(present)
     }
 
     async fn list(&self) -> io::Result<Vec<BlobId>> {
@@ -319,8 +335,12 @@ mod tests {
         }
         assert_eq!(read(&reader, 11, 0), b"");
 
-        store.delete(&id).await.unwrap();
-        store.delete(&id).await.unwrap();
+        assert!(store.delete(&id).await.unwrap());
+        assert!(!store.delete(&id).await.unwrap(), "already gone");
+        assert!(
+            !store.delete(&BlobId::random()).await.unwrap(),
+            "never held"
+        );
         assert!(store.list().await.unwrap().is_empty());
         let missing = store.open(&id).await.err().unwrap();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
@@ -338,7 +358,7 @@ mod tests {
         let meta = RedbMetaStore::open(&path).unwrap();
         let store = meta.small_blob_store();
         let id = put(&store, &[b"short-lived"]).await;
-        store.delete(&id).await.unwrap();
+        assert!(store.delete(&id).await.unwrap());
         some_write(&meta, "b").await;
         drop((store, meta));
         let meta = RedbMetaStore::open(&path).unwrap();

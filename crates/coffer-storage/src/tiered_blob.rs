@@ -52,8 +52,12 @@ impl BlobStore for TieredBlobStore {
         }
     }
 
-    async fn delete(&self, id: &BlobId) -> io::Result<()> {
-        self.small.delete(id).await?;
+    /// Asks the small store first: it answers from memory or its cache, where a file
+    /// delete is a trip through the blocking pool.
+    async fn delete(&self, id: &BlobId) -> io::Result<bool> {
+        if self.small.delete(id).await? {
+            return Ok(true);
+        }
         self.large.delete(id).await
     }
 
@@ -173,8 +177,9 @@ mod tests {
         expected.sort();
         assert_eq!(ids, expected);
 
-        tiered.delete(&at_limit).await.unwrap();
-        tiered.delete(&past_limit).await.unwrap();
+        assert!(tiered.delete(&at_limit).await.unwrap());
+        assert!(tiered.delete(&past_limit).await.unwrap());
+        assert!(!tiered.delete(&past_limit).await.unwrap(), "already gone");
         assert!(tiered.list().await.unwrap().is_empty());
         let gone = tiered.open(&past_limit).await.err().unwrap();
         assert_eq!(gone.kind(), io::ErrorKind::NotFound);
