@@ -13,7 +13,7 @@ pub mod keys;
 pub mod package;
 pub mod sm4;
 
-pub use cipher::{CipherSuite, Tampered};
+pub use cipher::{Aes256GcmKey, CipherSuite, Tampered};
 pub use envelope::{Envelope, SseMethod};
 pub use keys::{DataKey, SegmentKey};
 pub use package::{PACKAGE_OVERHEAD, PACKAGE_PLAINTEXT, PackageOpener, PackageSealer};

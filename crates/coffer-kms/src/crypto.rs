@@ -12,7 +12,8 @@
 //! context  = number of entries (u32 BE) || (field(name) || field(value)) for each entry, sorted by name
 //! ```
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use coffer_crypto::Aes256GcmKey;
+use ring::aead::{Aad, NONCE_LEN, Nonce};
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
@@ -44,8 +45,8 @@ pub(crate) fn material_aad(key_id: &str, version: u32) -> Vec<u8> {
 
 pub(crate) const ROOT_CHECK_AAD: &[u8] = b"coffer-kms/v1/root-key-check";
 
-fn cipher(key: &[u8]) -> LessSafeKey {
-    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("KMS keys are 32 bytes"))
+fn cipher(key: &[u8]) -> Aes256GcmKey {
+    Aes256GcmKey::new(key.try_into().expect("KMS keys are 32 bytes"))
 }
 
 fn rng_failed() -> KmsError {
@@ -66,6 +67,7 @@ pub(crate) fn seal(
     let mut body = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
     body.extend_from_slice(plaintext);
     cipher(key)
+        .get()
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(aad),
@@ -86,6 +88,7 @@ pub(crate) fn open(key: &[u8], aad: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<
     let nonce = Nonce::try_assume_unique_for_key(&blob[..NONCE_LEN]).ok()?;
     let mut buf = Zeroizing::new(blob[NONCE_LEN..].to_vec());
     let len = cipher(key)
+        .get()
         .open_in_place(nonce, Aad::from(aad), &mut buf)
         .ok()?
         .len();
