@@ -168,12 +168,14 @@ impl Default for Md5State {
 /// Past it, everything hashed inline is time the parallel hash does not win back (2 ms
 /// per MiB), so the threshold is low.
 const MD5_OFFLOAD_AFTER: usize = 1024 * 1024;
-/// Frames go to the hashing thread in batches of about this many bytes: one hand-off, and
-/// at most one wake-up of either side, per batch rather than per frame.
-const MD5_BATCH: usize = 256 * 1024;
-/// Batches in flight to the hashing thread; bounds the memory a slow hash can pin (2 MiB),
-/// while keeping it fed through a pause in the rest of the pipeline.
-const MD5_QUEUE: usize = 8;
+/// Frames go to the hashing thread in batches of at least this many bytes: one hand-off,
+/// and at most one wake-up of either side, per batch rather than per frame. Frames are up
+/// to 1 MiB (the server's read buffer), so a batch is one or two frames.
+const MD5_BATCH: usize = 1024 * 1024;
+/// Batches queued for the hashing thread. With the batch being gathered and the one being
+/// hashed, this bounds what a slow hash can pin to about 6 MiB per upload, while keeping
+/// the thread fed through a pause in the rest of the pipeline.
+const MD5_QUEUE: usize = 2;
 
 impl BodyMd5 {
     async fn update(&mut self, frame: &Bytes) {
