@@ -96,6 +96,9 @@ PY=$VENV/bin/python
 bench() {
   local name=$1 endpoint=$2 dialect=$3 sse=$4 size=$5 conc=$6 ops=${7:-put get} tag=${8:-$5} op
   for op in $ops; do
+    # Earlier runs' writes are still being flushed to disk; let that finish first, so a
+    # run is not charged for the writeback of the one before it.
+    sync
     printf '   %-16s %-4s %-6s c=%-3s ' "$name" "$op" "$size" "$conc" >&2
     BENCH_ACCESS_KEY=$AK BENCH_SECRET_KEY=$SK "$BENCH" --json \
       --endpoint "$endpoint" --dialect "$dialect" --sse "$sse" --bucket bench \
