@@ -7,10 +7,10 @@
 //! uploads until the entry expires. Reads always go to the KMS.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use coffer_crypto::CipherSuite;
-use std::sync::Mutex;
 
 use crate::error::ServiceResult;
 use crate::sse::{IssuedKey, KeyError, SseRequest};
@@ -34,7 +34,8 @@ impl KeyCache {
     }
 
     /// Returns the bucket's cached key for `plan`, issuing (and caching) one if there is
-    /// none or it expired. The lock is held while issuing so a burst issues only once.
+    /// none or it expired. The lock is held while issuing, a synchronous call of a few
+    /// microseconds, so a burst issues only once.
     pub fn get_or_issue<F>(
         &self,
         bucket: &str,

@@ -141,6 +141,16 @@ impl std::fmt::Debug for RedbBlobStore {
 }
 
 impl RedbBlobStore {
+    /// Runs `f` on the committed bytes of `id`, if any. A point lookup, on the caller's
+    /// thread: it and a copy of at most the tier threshold cost less than the two thread
+    /// wake-ups of a trip through the blocking pool.
+    fn with_committed<T>(&self, id: &BlobId, f: impl FnOnce(Option<&[u8]>) -> T) -> io::Result<T> {
+        let txn = self.db.begin_read().map_err(redb_io)?;
+        let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
+        let value = table.get(id.as_str().as_bytes()).map_err(redb_io)?;
+        Ok(f(value.as_ref().map(|v| v.value())))
+    }
+
     /// Runs a scan on the blocking pool.
     async fn scan<T, F>(&self, f: F) -> io::Result<T>
     where
@@ -199,15 +209,10 @@ impl BlobStore for RedbBlobStore {
             PendingState::Deleted => return Err(io::ErrorKind::NotFound.into()),
             PendingState::Unknown => {}
         }
-        // On the caller's thread: one lookup and a copy of at most the tier threshold
-        // cost less than the two thread wake-ups of a trip through the blocking pool.
-        let txn = self.db.begin_read().map_err(redb_io)?;
-        let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
-        let value = table
-            .get(id.as_str().as_bytes())
-            .map_err(redb_io)?
+        let bytes = self
+            .with_committed(id, |value| value.map(<[u8]>::to_vec))?
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-        Ok(Arc::new(InMemoryBlob(value.value().to_vec().into())))
+        Ok(Arc::new(InMemoryBlob(bytes.into())))
     }
 
     /// Lands with the metadata writer's next commit. Until then the blob is gone for
@@ -218,15 +223,7 @@ impl BlobStore for RedbBlobStore {
         let present = match self.pending.state(id) {
             PendingState::Inserted(_) => true,
             PendingState::Deleted => false,
-            // A point lookup, on the caller's thread like `open`.
-            PendingState::Unknown => {
-                let txn = self.db.begin_read().map_err(redb_io)?;
-                let table = txn.open_table(SMALL_BLOBS).map_err(redb_io)?;
-                table
-                    .get(id.as_str().as_bytes())
-                    .map_err(redb_io)?
-                    .is_some()
-            }
+            PendingState::Unknown => self.with_committed(id, |value| value.is_some())?,
         };
         if present {
             self.pending.delete(id);
