@@ -300,6 +300,13 @@ mod tests {
         w.commit().await.unwrap()
     }
 
+    /// A database path in a fresh folder, which lives as long as the returned guard.
+    fn database_path() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        (dir, path)
+    }
+
     fn read(reader: &BlobReader, offset: u64, len: usize) -> Vec<u8> {
         let mut out = Vec::new();
         reader.append_at(offset, len, &mut out).unwrap();
@@ -308,8 +315,7 @@ mod tests {
 
     #[tokio::test]
     async fn blobs_are_visible_at_once_and_land_with_the_next_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("meta.redb");
+        let (_dir, path) = database_path();
         let meta = RedbMetaStore::open(&path).unwrap();
         let store = meta.small_blob_store();
         let id = put(&store, &[b"hello ", b"world"]).await;
@@ -350,8 +356,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_blob_deleted_before_any_write_never_lands() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("meta.redb");
+        let (_dir, path) = database_path();
         let meta = RedbMetaStore::open(&path).unwrap();
         let store = meta.small_blob_store();
         let id = put(&store, &[b"short-lived"]).await;
@@ -366,8 +371,7 @@ mod tests {
     /// durable without the blob, however the writes interleave into transactions.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_later_write_is_never_durable_without_the_blob() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("meta.redb");
+        let (_dir, path) = database_path();
         let meta = Arc::new(RedbMetaStore::open(&path).unwrap());
         let tasks: Vec<_> = (0..100)
             .map(|i| {
