@@ -260,3 +260,18 @@ def test_malformed_forms(server, bucket_name):
                  "MalformedPOSTRequest")
     r = requests.post(h.path_url(server, bucket_name), data={"key": "x"}, timeout=30)
     assert_error(r, 400, "RequestIsNotMultiPartContent")
+
+
+@pytest.mark.parametrize("field,value,code", [
+    ("callback", base64.b64encode(b'{"callbackUrl":"http://127.0.0.1:1/"}').decode(),
+     "NotImplemented"),
+    ("x-oss-tagging", "project=coffer", "NotImplemented"),
+    ("x-oss-tagging", "a=b=c", "InvalidArgument"),
+])
+def test_fields_coffer_does_not_act_on_are_refused(server, bucket_name, o2_admin, field,
+                                                   value, code):
+    """A form asking for a callback or tags must not get a 204 that did neither."""
+    r = post_form(server, bucket_name, v1_fields(server, []) + [("key", "cb"), (field, value)],
+                  b"x")
+    assert_error(r, 400, code)
+    assert o2_admin.object_exists("cb") is False

@@ -19,7 +19,7 @@ use crate::auth::{Principal, SecretLookup};
 use crate::encryption::{SSE, SSE_DATA, SSE_KEY_ID};
 use crate::error::{OssError, OssResult};
 use crate::headers::header_str;
-use crate::router::Operation;
+use crate::operation::Operation;
 use crate::{OssApi, RequestContext};
 
 /// Who an access key belongs to.
@@ -40,69 +40,16 @@ pub trait Identities: SecretLookup + Send + Sync {
 }
 
 /// The OSS action an operation needs (§6.2 of the reference; published in
-/// docs/access-control.md). CopyObject and UploadPartCopy also need `oss:GetObject` on
-/// their source.
+/// docs/access-control.md), from its row in the operation table. CopyObject and
+/// UploadPartCopy also need `oss:GetObject` on their source.
 pub fn action_of(op: Operation) -> &'static str {
-    use Operation::*;
-    match op {
-        ListBuckets => "oss:ListBuckets",
-        PutBucket => "oss:PutBucket",
-        DeleteBucket => "oss:DeleteBucket",
-        GetBucketInfo => "oss:GetBucketInfo",
-        GetBucketLocation => "oss:GetBucketLocation",
-        GetBucketStat => "oss:GetBucketStat",
-        PutBucketAcl => "oss:PutBucketAcl",
-        GetBucketAcl => "oss:GetBucketAcl",
-        PutBucketEncryption => "oss:PutBucketEncryption",
-        GetBucketEncryption => "oss:GetBucketEncryption",
-        DeleteBucketEncryption => "oss:DeleteBucketEncryption",
-        PutBucketPolicy => "oss:PutBucketPolicy",
-        GetBucketPolicy => "oss:GetBucketPolicy",
-        DeleteBucketPolicy => "oss:DeleteBucketPolicy",
-        ListObjects | ListObjectsV2 => "oss:ListObjects",
-        ListMultipartUploads => "oss:ListMultipartUploads",
-        DeleteMultipleObjects | DeleteObject => "oss:DeleteObject",
-        PutObject
-        | PostObject
-        | AppendObject
-        | InitiateMultipartUpload
-        | UploadPart
-        | CompleteMultipartUpload
-        | CopyObject
-        | UploadPartCopy => "oss:PutObject",
-        GetObject | HeadObject | GetObjectMeta => "oss:GetObject",
-        PutObjectAcl => "oss:PutObjectAcl",
-        GetObjectAcl => "oss:GetObjectAcl",
-        AbortMultipartUpload => "oss:AbortMultipartUpload",
-        ListParts => "oss:ListParts",
-    }
+    crate::operation::spec(op).action
 }
 
 /// Whether the operation addresses an object (resource `bucket/key`) rather than the bucket.
+/// PostObject names its key in the form, so its handler authorizes the object itself.
 fn addresses_object(op: Operation) -> bool {
-    use Operation::*;
-    !matches!(
-        op,
-        ListBuckets
-            | PutBucket
-            | DeleteBucket
-            | GetBucketInfo
-            | GetBucketLocation
-            | GetBucketStat
-            | PutBucketAcl
-            | GetBucketAcl
-            | PutBucketEncryption
-            | GetBucketEncryption
-            | DeleteBucketEncryption
-            | PutBucketPolicy
-            | GetBucketPolicy
-            | DeleteBucketPolicy
-            | ListObjects
-            | ListObjectsV2
-            | ListMultipartUploads
-            | DeleteMultipleObjects
-            | PostObject
-    )
+    crate::operation::spec(op).target == crate::operation::TargetKind::Object
 }
 
 fn denied_by_policy() -> OssError {

@@ -1,7 +1,7 @@
 //! The Alibaba Cloud OSS dialect of Coffer.
 //!
-//! One request flows: [`router`] finds the bucket, key and [`Operation`]; [`auth`] checks
-//! the signature; [`access`] checks the caller may do it; an operation module (`bucket`,
+//! One request flows: [`router`] finds the bucket and key, [`operation`] the [`Operation`]
+//! from its declared allow-list; [`auth`] checks the signature; [`access`] checks the caller may do it; an operation module (`bucket`,
 //! `list`, `put`, `get`, `copy`, `delete`, `multipart`, `acl`) calls [`coffer_service`]
 //! and renders the answer with [`xml`]; [`error`] renders failures. Everything
 //! OSS-specific (header names, XML, signatures, error codes) lives in this crate, so
@@ -20,9 +20,11 @@ mod get;
 mod headers;
 mod list;
 mod multipart;
+mod operation;
 mod post;
 mod put;
 mod router;
+mod unsupported;
 pub mod xml;
 
 use std::sync::Arc;
@@ -36,7 +38,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 pub use body::{RequestBody, ResponseBody};
 pub use error::OssError;
 use http_body_util::BodyExt;
-pub use router::Operation;
+pub use operation::Operation;
 
 pub use access::{CallerIdentity, Identities, action_of};
 use auth::{AuthContext, Principal, RequestParts};
@@ -259,29 +261,21 @@ impl OssApi {
         *bucket_for_log = target.bucket.clone().unwrap_or_default();
         let query = Query::parse(parts.uri.query())?;
         let has_copy_source = parts.headers.contains_key("x-oss-copy-source");
-        let operation = router::classify(&parts.method, &target, &query, has_copy_source)?;
-        outcome.operation = operation.name();
+        let routed = operation::route(&parts.method, &target, &query, has_copy_source);
+        if let Ok(op) = routed {
+            outcome.operation = op.name();
+        }
 
         // PostObject is signed inside its form, not in headers or the URL (which OSS ignores
-        // for it): its handler verifies the policy and derives the caller itself.
-        let principal = if operation == Operation::PostObject {
+        // for it): its handler verifies the policy and derives the caller itself. Every
+        // other request, served or not, is authenticated before anything else is said.
+        let principal = if routed.as_ref().is_ok_and(|op| *op == Operation::PostObject) {
             Principal::Anonymous
         } else {
-            auth::authenticate(
-                &RequestParts {
-                    method: parts.method.as_str(),
-                    bucket: target.bucket.as_deref(),
-                    key: target.key.as_deref(),
-                    query: &query.0,
-                    headers: &parts.headers,
-                },
-                &*self.identities,
-                &AuthContext {
-                    region: self.config.region.clone(),
-                    now: SystemTime::now(),
-                },
-            )?
+            self.authenticate(&parts, &target, &query, &routed).await?
         };
+        let operation = routed.map_err(|unrouted| unrouted.0)?;
+        unsupported::check(operation, &parts.headers)?;
         let ctx = RequestContext {
             target,
             query,
@@ -300,6 +294,47 @@ impl OssApi {
             return Err(OssError::missing_content_length());
         }
         Ok((ctx, operation))
+    }
+
+    /// Checks the request's signature. A caller whose credentials are refused on a bucket
+    /// that does not exist is told `NoSuchBucket`, as OSS does: bucket names are global and
+    /// anonymous callers learn the same (see docs/access-control.md), and SDK helpers such
+    /// as `is_bucket_exist` rely on it.
+    async fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        target: &Target,
+        query: &Query,
+        routed: &Result<Operation, operation::Unrouted>,
+    ) -> OssResult<Principal> {
+        let checked = auth::authenticate(
+            &RequestParts {
+                method: parts.method.as_str(),
+                bucket: target.bucket.as_deref(),
+                key: target.key.as_deref(),
+                query: &query.0,
+                headers: &parts.headers,
+            },
+            &*self.identities,
+            &AuthContext {
+                region: self.config.region.clone(),
+                now: SystemTime::now(),
+            },
+        );
+        let refused = match checked {
+            Ok(principal) => return Ok(principal),
+            Err(e) => OssError::from(e),
+        };
+        let creates_bucket = routed.as_ref().is_ok_and(|op| *op == Operation::PutBucket);
+        if let Some(bucket) = &target.bucket
+            && refused.status == http::StatusCode::FORBIDDEN
+            && !creates_bucket
+            && let Err(coffer_service::ServiceError::NoSuchBucket) =
+                self.service.get_bucket(bucket).await
+        {
+            return Err(coffer_service::ServiceError::NoSuchBucket.into());
+        }
+        Err(refused)
     }
 
     async fn run(

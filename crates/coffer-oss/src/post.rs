@@ -29,8 +29,9 @@ use crate::body::{self, RequestBody, ResponseBody};
 use crate::encryption::sse_request;
 use crate::error::{OssError, OssResult};
 use crate::headers::{content_md5, forbid_overwrite, object_attributes, quoted_etag};
+use crate::operation::Operation;
 use crate::put::write_response;
-use crate::router::{Operation, Query, Target};
+use crate::router::{Query, Target};
 use crate::xml::escape_text;
 use crate::{OssApi, RequestContext};
 
@@ -55,6 +56,8 @@ const HEADER_FIELDS: &[&str] = &[
     "x-oss-object-acl",
     "x-oss-storage-class",
     "x-oss-forbid-overwrite",
+    // Carried so that the same check as PutObject's refuses it (tags are not stored yet).
+    crate::unsupported::TAGGING,
     crate::encryption::SSE,
     crate::encryption::SSE_DATA,
     crate::encryption::SSE_KEY_ID,
@@ -234,6 +237,12 @@ pub(crate) async fn post_object(
         host: ctx.host.clone(),
         remote: ctx.remote,
     };
+    if form.get("callback").is_some() {
+        return Err(OssError::not_implemented(
+            "Upload callbacks (the callback form field)",
+        ));
+    }
+    crate::unsupported::check(Operation::PostObject, &object_ctx.headers)?;
     // PostObject needs what PutObject of the same key needs (oss:PutObject); anonymous
     // forms therefore need a public-read-write bucket.
     access::authorize(api, &object_ctx, Operation::PutObject).await?;
