@@ -35,7 +35,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const { after, describe, it } = require('node:test');
 const OSS = require('ali-oss');
 
@@ -320,6 +320,19 @@ async function ossError(promise, status, code) {
   return err;
 }
 
+/** A fresh enabled CMK in Coffer's KMS, made with `coffer kms create` as root; its id. */
+async function createCmk() {
+  const srv = await getServer();
+  const out = execFileSync(srv.binary, ['kms', 'create', '--json', '--admin-endpoint', `http://127.0.0.1:${srv.adminPort}`], {
+    env: { ...process.env, OSS_ACCESS_KEY_ID: srv.accessKeyId, OSS_ACCESS_KEY_SECRET: srv.accessKeySecret },
+    encoding: 'utf8',
+    timeout: 30000
+  });
+  const keyId = JSON.parse(out).KeyId;
+  assert.ok(keyId, `no KeyId in ${out}`);
+  return keyId;
+}
+
 function md5Base64(buf) {
   return crypto.createHash('md5').update(buf).digest('base64');
 }
@@ -334,6 +347,7 @@ module.exports = {
   LOCATION,
   REGION,
   client,
+  createCmk,
   getServer,
   matrix,
   md5Base64,
