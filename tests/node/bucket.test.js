@@ -108,3 +108,22 @@ h.matrix('getBucketInfo endpoints name the service endpoint, not the bucket host
   const info = (await c.getBucketInfo(name)).bucket;
   assert.equal(info.ExtranetEndpoint, endpoint);
 });
+
+h.matrix('getBucketStat counts objects, bytes and multipart uploads', async (t, f) => {
+  const { c, name } = await h.newBucket(f);
+  await c.put('one.txt', Buffer.from('12345'));
+  await c.put('two.txt', Buffer.from('678'));
+  await c.initMultipartUpload('pending.bin');
+  const { stat } = await c.getBucketStat(name);
+  assert.equal(stat.ObjectCount, '2');
+  assert.equal(stat.Storage, '8');
+  assert.equal(stat.MultipartUploadCount, '1');
+});
+
+h.matrix('putBucket on a bucket the caller already owns succeeds and keeps its objects', async (t, f) => {
+  const { c, name } = await h.newBucket(f);
+  await c.put('still-here.txt', Buffer.from('x'));
+  const again = await c.putBucket(name);
+  assert.equal(again.res.status, 200);
+  assert.equal((await c.get('still-here.txt')).content.toString(), 'x');
+});

@@ -36,7 +36,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync, spawn } = require('node:child_process');
-const { after, describe, it } = require('node:test');
+const { after, it } = require('node:test');
 const OSS = require('ali-oss');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -45,7 +45,7 @@ const LOCATION = `oss-${REGION}`;
 const ROOT_ACCESS_KEY_ID = 'cofferadmin';
 const START_TIMEOUT_MS = 30000;
 const STOP_TIMEOUT_MS = 10000;
-const LOG_TAIL_LINES = 60;
+const LOG_TAIL_LINES = 30;
 const REQUEST_ID_RE = /\b[0-9A-F]{24}\b/g;
 const KB = 1024;
 
@@ -267,13 +267,11 @@ function test(name, fn) {
   return it(name, guarded(fn));
 }
 
-/** Registers `fn(t, flavour)` as one test per client flavour, grouped under `name`. */
+/** Registers `fn(t, flavour)` as one test per client flavour, named `<name> [<flavour>]`. */
 function matrix(name, fn, flavours = FLAVOURS) {
-  describe(name, () => {
-    for (const flavour of flavours) {
-      it(flavour.name, guarded(t => fn(t, flavour)));
-    }
-  });
+  for (const flavour of flavours) {
+    it(`${name} [${flavour.name}]`, guarded(t => fn(t, flavour)));
+  }
 }
 
 /** A new ali-oss client for `flavour` (root credentials unless `opts` says otherwise). */

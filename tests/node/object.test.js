@@ -2,6 +2,9 @@
 /** Object operations through ali-oss: put/get/head/delete, metadata, range, append, copy, ACL. */
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { Readable } = require('node:stream');
 const h = require('./harness');
 
@@ -184,6 +187,41 @@ h.matrix('deleteMulti: verbose lists deleted keys, quiet lists none', async (t, 
 
   const left = await c.list({});
   assert.deepEqual(left.objects, []);
+});
+
+h.matrix('put from a file path and get into a file path', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-node-files-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const src = path.join(dir, 'upload.json');
+  const body = JSON.stringify({ hello: 'world', n: crypto.randomInt(1e9) });
+  fs.writeFileSync(src, body);
+
+  const put = await c.put('from-file.json', src);
+  assert.equal(put.res.headers.etag, h.md5Etag(Buffer.from(body)));
+  const dst = path.join(dir, 'download.json');
+  await c.get('from-file.json', dst);
+  assert.equal(fs.readFileSync(dst, 'utf8'), body);
+  assert.equal((await c.head('from-file.json')).res.headers['content-type'], 'application/json');
+
+  // A failed download leaves no file behind.
+  const missing = path.join(dir, 'missing.json');
+  await h.ossError(c.get('no-such.json', missing), 404, 'NoSuchKey');
+  assert.equal(fs.existsSync(missing), false);
+});
+
+h.matrix('copy preconditions: ali-oss sends them as x-oss-copy-source-if-*', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  const put = await c.put('cond-src.txt', Buffer.from('source'));
+  const etag = put.res.headers.etag;
+  const ok = await c.copy('cond-dst.txt', 'cond-src.txt', { headers: { 'If-Match': etag } });
+  assert.equal(ok.res.status, 200);
+  assert.equal((await c.get('cond-dst.txt')).content.toString(), 'source');
+  await h.ossError(c.copy('cond-no.txt', 'cond-src.txt', { headers: { 'If-Match': '"0123456789ABCDEF0123456789ABCDEF"' } }),
+    412, 'PreconditionFailed');
+  const notModified = await c.copy('cond-no.txt', 'cond-src.txt', { headers: { 'If-None-Match': etag } });
+  assert.equal(notModified.res.status, 304);
+  await h.ossError(c.head('cond-no.txt'), 404, 'NoSuchKey');
 });
 
 /** A path-style URL for an unsigned request. */
