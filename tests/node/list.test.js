@@ -82,3 +82,15 @@ h.matrix('listV2: prefix, delimiter, keyCount, continuation token and start-afte
   const after = await c.listV2({ 'start-after': 'dir/2.txt' });
   assert.deepEqual(after.objects.map(o => o.name), ['dir/sub/3.txt', 'other/4.txt', 'z.txt']);
 });
+
+h.matrix('list and listV2 return keys with spaces, unicode and XML specials intact', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  const odd = ['a b/c d.txt', 'q&a/<tag>.txt', 'ünï/cødé "quoted".txt', 'plus+sign.txt'];
+  for (const k of odd) await c.put(k, Buffer.from(k));
+  const sorted = [...odd].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  assert.deepEqual((await c.list({})).objects.map(o => o.name), sorted);
+  assert.deepEqual((await c.listV2({})).objects.map(o => o.name), sorted);
+  const top = await c.listV2({ delimiter: '/' });
+  assert.deepEqual(top.prefixes, ['a b/', 'q&a/', 'ünï/']);
+  for (const k of odd) assert.equal((await c.get(k)).content.toString(), k);
+});
