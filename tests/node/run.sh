@@ -15,6 +15,18 @@ set -euo pipefail
 NODE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$NODE_DIR/../.." && pwd)"
 
+for tool in node npm; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "tests/node/run.sh: $tool not found; the Node SDK tests need Node.js 20+ and npm" >&2
+        exit 2
+    fi
+done
+major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$major" -lt 20 ]; then
+    echo "tests/node/run.sh: Node.js $(node --version) is too old; 20 or newer is needed" >&2
+    exit 2
+fi
+
 LOCK="$NODE_DIR/package-lock.json"
 STAMP="$NODE_DIR/node_modules/.package-lock.sha256"
 
