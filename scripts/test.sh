@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test Coffer has: formatting and lint gates, Rust unit and integration tests,
-# the real-SDK suite (oss2, alibabacloud-oss-v2) and the kill -9 crash test.
-# Installs what it needs (a Python venv with pinned SDKs) by itself.
+# the real-SDK suites (Python: oss2, alibabacloud-oss-v2; Node: ali-oss) and the kill -9 crash
+# test. Needs Rust, Python 3 and Node.js 20+ with npm; installs the rest by itself (a Python
+# venv and node_modules, both with pinned SDK versions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,9 @@ export COFFER_BIN="$PWD/target/debug/coffer"
 
 step "SDK tests (oss2, alibabacloud-oss-v2)"
 tests/sdk/run.sh
+
+step "Node SDK tests (ali-oss)"
+tests/node/run.sh
 
 step "crash test (kill -9 during writes)"
 tests/crash/run.sh
