@@ -8,8 +8,8 @@
 #
 # The workload is crates/coffer-guard (see its main.rs): seal and open 4 MiB with AES-256-GCM
 # and with SM4-GCM, verify 1,000 V4 signatures, render a 1,000-key listing plain and
-# URL-encoded. callgrind dumps its counters as each step returns (--dump-after), so every step
-# is checked on its own as well as the total. Method and numbers: docs/performance.md.
+# URL-encoded, route 1,000 small requests. callgrind dumps its counters as each step
+# returns (--dump-after), so every step is checked on its own as well as the total. Method and numbers: docs/performance.md.
 #
 # Environment: GUARD_TOLERANCE_PCT (10): allowed increase per count, in percent;
 # CARGO_TARGET_DIR (target): the guard builds in its own $CARGO_TARGET_DIR/guard.
@@ -32,7 +32,7 @@ BASELINE=bench/guard/baseline.txt
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}/guard
 BIN=$TARGET_DIR/release/coffer-guard
 # The steps, in order; "exit" (printing, freeing, process exit) is reported but not checked.
-STEPS="setup seal_open_aes seal_open_sm4 v4_verify xml_plain xml_url"
+STEPS="setup seal_open_aes seal_open_sm4 v4_verify xml_plain xml_url route"
 
 if ! command -v valgrind >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     # CI machines run as root with Debian's packages reachable: install what is missing.

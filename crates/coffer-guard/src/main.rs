@@ -10,7 +10,9 @@
 //! 3. verifies 1,000 V4 signatures (each of the 50 requests 20 times) with
 //!    `coffer_oss::auth::authenticate`;
 //! 4. renders the 1,000-key ListObjects (V1) document without encoding;
-//! 5. renders it again with `encoding-type=url`.
+//! 5. renders it again with `encoding-type=url`;
+//! 6. routes 1,000 small requests (the usual object, part and listing calls) through the
+//!    operation allow-list, `coffer_oss::operation::route`.
 //!
 //! Each step is a `guard_*` function that is never inlined. `run.sh` has callgrind dump its
 //! counters when each one returns (`--dump-after`), which gives every step its own exact
@@ -30,16 +32,21 @@ use coffer_crypto::ghash::GhashBackend;
 use coffer_crypto::package::{HEADER_LEN, PACKAGE_PLAINTEXT};
 use coffer_crypto::sm4::Sm4Backend;
 use coffer_crypto::{CipherSuite, DataKey, PackageOpener, PackageSealer, SegmentKey};
+use coffer_oss::Operation;
 use coffer_oss::auth::signer::{Credentials, SignableRequest, sign_v4_header};
 use coffer_oss::auth::{AuthContext, Principal, RequestParts, SecretKey, SecretLookup};
+use coffer_oss::operation::route;
+use coffer_oss::router::{Query, Target};
 use coffer_oss::xml::{ListBucketResultV1, ObjectSummary, Owner};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 /// Packages per segment: 64 × 64 KiB = 4 MiB per cipher suite.
 const PACKAGES: usize = 64;
 /// Distinct signed requests, and how often each is verified (1,000 verifications).
 const SIGNED_REQUESTS: usize = 50;
 const VERIFICATIONS_EACH: usize = 20;
+/// Rounds over the ten routing cases (1,000 routed requests).
+const ROUTE_ROUNDS: usize = 100;
 /// Keys in the rendered listing.
 const LISTING_KEYS: usize = 1_000;
 
@@ -57,12 +64,14 @@ fn main() {
     let verified = guard_v4_verify(&input.requests);
     let plain = guard_xml_plain(&input.listing);
     let encoded = guard_xml_url(&input.listing_url);
+    let routed = guard_route(&input.routes);
 
     println!("sm4_backend {:?}", Sm4Backend::detect());
     println!("ghash_backend {:?}", GhashBackend::detect());
     println!("sealed_bytes aes={aes} sm4={sm4}");
     println!("v4_verified {verified}");
     println!("xml_bytes plain={plain} url={encoded}");
+    println!("routed {routed}");
 }
 
 /// The fixed inputs of every step.
@@ -72,6 +81,16 @@ struct Input {
     listing: ListBucketResultV1,
     /// The same page with `encoding-type=url`.
     listing_url: ListBucketResultV1,
+    routes: Vec<RouteCase>,
+}
+
+/// One request as the router sees it, and the operation it must reach.
+struct RouteCase {
+    method: Method,
+    target: Target,
+    query: Query,
+    copy_source: bool,
+    want: Operation,
 }
 
 /// One signed request: what the verifier sees.
@@ -90,6 +109,7 @@ fn guard_setup() -> Input {
     Input {
         plaintext,
         requests: signed_requests(),
+        routes: route_cases(),
         listing_url: ListBucketResultV1 {
             encode_url: true,
             ..listing.clone()
@@ -177,6 +197,75 @@ fn guard_xml_plain(listing: &ListBucketResultV1) -> usize {
 fn guard_xml_url(listing: &ListBucketResultV1) -> usize {
     assert!(listing.encode_url);
     black_box(listing).to_xml().len()
+}
+
+/// Routes every case `ROUTE_ROUNDS` times; returns how many reached their operation (all).
+#[inline(never)]
+fn guard_route(cases: &[RouteCase]) -> usize {
+    let mut reached = 0;
+    for _ in 0..ROUTE_ROUNDS {
+        for c in cases {
+            let got = route(&c.method, black_box(&c.target), &c.query, c.copy_source);
+            assert_eq!(got.ok(), Some(c.want), "{} {:?}", c.method, c.query);
+            reached += 1;
+        }
+    }
+    reached
+}
+
+/// Ten requests as the SDKs send them, V1-signed presigned queries included.
+fn route_cases() -> Vec<RouteCase> {
+    let object = || Target {
+        bucket: Some(BUCKET.to_owned()),
+        key: Some("logs/2023/11/14/part-00001.json.gz".to_owned()),
+    };
+    let bucket = || Target {
+        bucket: Some(BUCKET.to_owned()),
+        key: None,
+    };
+    let case = |method, target, query: &str, copy_source, want| RouteCase {
+        method,
+        target,
+        query: Query::parse(Some(query)).expect("query"),
+        copy_source,
+        want,
+    };
+    vec![
+        case(Method::GET, object(), "", false, Operation::GetObject),
+        case(Method::HEAD, object(), "", false, Operation::HeadObject),
+        case(Method::PUT, object(), "", false, Operation::PutObject),
+        case(Method::DELETE, object(), "", false, Operation::DeleteObject),
+        case(Method::PUT, object(), "", true, Operation::CopyObject),
+        case(
+            Method::GET,
+            object(),
+            "OSSAccessKeyId=LTAI5t&Expires=1700000000&Signature=abc%3D&response-content-type=text%2Fplain",
+            false,
+            Operation::GetObject,
+        ),
+        case(
+            Method::PUT,
+            object(),
+            "partNumber=3&uploadId=0004B9894A22E5B1888A1E29F823",
+            false,
+            Operation::UploadPart,
+        ),
+        case(
+            Method::POST,
+            object(),
+            "append&position=4096",
+            false,
+            Operation::AppendObject,
+        ),
+        case(
+            Method::GET,
+            bucket(),
+            "list-type=2&prefix=logs%2F&delimiter=%2F&max-keys=100&continuation-token=abc",
+            false,
+            Operation::ListObjectsV2,
+        ),
+        case(Method::GET, bucket(), "acl", false, Operation::GetBucketAcl),
+    ]
 }
 
 /// PUTs of distinct keys signed with V4, `host` as an additional signed header, as the

@@ -20,10 +20,10 @@ mod get;
 mod headers;
 mod list;
 mod multipart;
-mod operation;
+pub mod operation;
 mod post;
 mod put;
-mod router;
+pub mod router;
 mod unsupported;
 pub mod xml;
 
