@@ -178,11 +178,16 @@ pub(crate) async fn get_bucket_info(
         cross_region_replication: Some("Disabled".into()),
         data_redundancy_type: Some(b.data_redundancy_type.clone()),
         name: b.name.clone(),
-        resource_group_id: None,
+        // Coffer has no resource groups, access logging, bucket comments, Block Public
+        // Access or versioning: the elements OSS always sends carry their "off" values.
+        resource_group_id: String::new(),
         owner: owner(api),
         acl: bucket_acl_name(b.acl).to_owned(),
         server_side_encryption: b.encryption.as_ref().map(rule_xml),
-        comment: None,
+        log_bucket: String::new(),
+        log_prefix: String::new(),
+        comment: String::new(),
+        block_public_access: false,
         versioning: None,
     };
     xml_response(document.to_xml())
