@@ -92,8 +92,18 @@ pub(crate) async fn upload_part(
     if let Some(crc) = part.crc64 {
         headers.insert("x-oss-hash-crc64ecma", HeaderValue::from(crc));
     }
+    if let Some(md5) = md5_base64(&part.etag) {
+        headers.insert("content-md5", md5);
+    }
     declare(encryption.as_ref(), headers);
     Ok(response)
+}
+
+/// `Content-MD5` of a part: its ETag is the hex MD5 of the part's plaintext bytes.
+fn md5_base64(hex_etag: &str) -> Option<HeaderValue> {
+    use base64::Engine;
+    let digest = hex::decode(hex_etag).ok()?;
+    HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(digest)).ok()
 }
 
 pub(crate) async fn upload_part_copy(
