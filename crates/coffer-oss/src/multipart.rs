@@ -7,7 +7,7 @@ use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small, reques
 use crate::bucket::{bounded_param, iso_time};
 use crate::copy::copy_source;
 use crate::encryption::{SSE, SSE_DATA, SSE_KEY_ID, declare, reject_sse_headers, sse_request};
-use crate::error::{OssError, OssResult};
+use crate::error::{OssError, OssResult, copy_error};
 use crate::headers::{content_md5, forbid_overwrite, header_str, object_attributes, quoted_etag};
 use crate::list::url_encoding;
 use crate::put::write_response;
@@ -125,7 +125,8 @@ pub(crate) async fn upload_part_copy(
     let copied = api
         .service
         .upload_part_copy(&part_target(ctx, number), &source, range, &ctx.caller())
-        .await?;
+        .await
+        .map_err(copy_error)?;
     let document = xml::CopyPartResult {
         last_modified: iso_time(copied.part.last_modified_ms),
         etag: quoted_etag(&copied.part.etag),

@@ -26,7 +26,7 @@ pub use bucket::{BucketListing, BucketStat, NewBucket};
 pub use coffer_crypto::{CipherSuite, DataKey, Envelope, SseMethod};
 pub use conditions::Preconditions;
 pub use copy::{CopyOptions, CopySource, MetadataDirective};
-pub use error::{ServiceError, ServiceResult};
+pub use error::{FailedCondition, ServiceError, ServiceResult};
 pub use ingest::{Body, BodyError};
 pub use key_cache::MAX_TTL as MAX_KEY_CACHE_TTL;
 pub use list::{ListPage, ListQuery};
