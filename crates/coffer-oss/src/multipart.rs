@@ -1,6 +1,6 @@
 //! Multipart uploads: initiate, upload part (and part copy), complete, abort, list.
 
-use coffer_service::{ByteRange, CompletePart, PartTarget};
+use coffer_service::{ByteRange, CompleteOptions, CompletePart, PartTarget};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small, request_stream};
@@ -8,7 +8,9 @@ use crate::bucket::{bounded_param, iso_time};
 use crate::copy::copy_source;
 use crate::encryption::{SSE, SSE_DATA, SSE_KEY_ID, declare, reject_sse_headers, sse_request};
 use crate::error::{OssError, OssResult, copy_error};
-use crate::headers::{content_md5, forbid_overwrite, header_str, object_attributes, quoted_etag};
+use crate::headers::{
+    content_md5, forbid_overwrite, header_str, object_attributes, parse_object_acl, quoted_etag,
+};
 use crate::list::url_encoding;
 use crate::put::write_response;
 use crate::xml;
@@ -186,7 +188,12 @@ pub(crate) async fn complete(
             ctx.key(),
             upload_id(ctx),
             parts,
-            forbid_overwrite(&ctx.headers),
+            CompleteOptions {
+                forbid_overwrite: forbid_overwrite(&ctx.headers),
+                acl: header_str(&ctx.headers, "x-oss-object-acl")
+                    .map(parse_object_acl)
+                    .transpose()?,
+            },
         )
         .await?;
     let result = xml::CompleteMultipartUploadResult {
