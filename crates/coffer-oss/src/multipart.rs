@@ -250,6 +250,7 @@ pub(crate) async fn list_parts(
         next_part_number_marker: page.last().map_or(marker, |p| p.part_number),
         max_parts,
         is_truncated: truncated,
+        client_encryption: xml::ClientEncryption::from_user_meta(&upload.user_meta),
         parts: page
             .iter()
             .map(|p| xml::PartSummary {

@@ -40,6 +40,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::{OffsetDateTime, UtcOffset};
 
+mod client_encryption;
+pub use client_encryption::ClientEncryption;
+
 /// The declaration every rendered document starts with.
 pub const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
@@ -857,6 +860,8 @@ pub struct ListPartsResult {
     pub next_part_number_marker: u32,
     pub max_parts: u32,
     pub is_truncated: bool,
+    /// The upload's client-side-encryption settings, when it has them.
+    pub client_encryption: Option<ClientEncryption>,
     pub parts: Vec<PartSummary>,
 }
 
@@ -871,6 +876,9 @@ impl ListPartsResult {
         d.num("NextPartNumberMarker", self.next_part_number_marker);
         d.num("MaxParts", self.max_parts);
         d.num("IsTruncated", self.is_truncated);
+        if let Some(cse) = &self.client_encryption {
+            cse.render(&mut d);
+        }
         for p in &self.parts {
             d.open("Part");
             d.num("PartNumber", p.part_number);
@@ -1863,6 +1871,7 @@ mod tests {
             next_part_number_marker: 5,
             max_parts: 1000,
             is_truncated: false,
+            client_encryption: None,
             parts: vec![PartSummary {
                 part_number: 1,
                 last_modified: "2012-02-23T07:01:34.000Z".into(),
