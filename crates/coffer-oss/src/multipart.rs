@@ -1,6 +1,8 @@
 //! Multipart uploads: initiate, upload part (and part copy), complete, abort, list.
 
-use coffer_service::{ByteRange, CompleteOptions, CompletePart, PartTarget};
+use coffer_service::{
+    ByteRange, CompleteOptions, CompletePart, PartTarget, common_prefix, resume_point,
+};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small, request_stream};
@@ -282,20 +284,17 @@ pub(crate) async fn list_uploads(
     let mut common_prefixes: Vec<String> = Vec::new();
     let mut truncated = false;
     let (mut next_key, mut next_id) = (String::new(), String::new());
+    // A key-marker that is a common prefix (the last entry of the previous page) resumes
+    // past every upload under it, as ListObjects does.
+    let resume = resume_point(key_marker, prefix, delimiter);
     for u in all.iter().filter(|u| u.key.starts_with(prefix)) {
         // Resume strictly after (key-marker, upload-id-marker).
-        let after_marker = u.key.as_str() > key_marker
+        let after_marker = u.key > resume
             || (!id_marker.is_empty() && u.key == key_marker && u.upload_id.as_str() > id_marker);
         if !after_marker {
             continue;
         }
-        let group = (!delimiter.is_empty())
-            .then(|| {
-                u.key[prefix.len()..]
-                    .find(delimiter)
-                    .map(|at| u.key[..prefix.len() + at + delimiter.len()].to_owned())
-            })
-            .flatten();
+        let group = common_prefix(&u.key, prefix, delimiter);
         if let Some(g) = &group
             && common_prefixes.last() == Some(g)
         {

@@ -29,7 +29,7 @@ pub use copy::{CopyOptions, CopySource, MetadataDirective};
 pub use error::{FailedCondition, ServiceError, ServiceResult};
 pub use ingest::{Body, BodyError};
 pub use key_cache::MAX_TTL as MAX_KEY_CACHE_TTL;
-pub use list::{ListPage, ListQuery};
+pub use list::{ListPage, ListQuery, common_prefix, resume_point};
 pub use multipart::{CompleteOptions, CompletePart, PartCopyResult, PartTarget};
 pub use names::{validate_bucket_name, validate_object_key};
 pub use object::{AppendOutcome, ObjectAttributes, PutOptions};
