@@ -3,7 +3,7 @@
 use http::{Response, StatusCode};
 
 use crate::body::ResponseBody;
-use crate::bucket::owner;
+use crate::bucket::{located_response, owner};
 use crate::error::{OssError, OssResult};
 use crate::headers::{
     bucket_acl_name, header_str, object_acl_name, parse_bucket_acl, parse_object_acl,
@@ -21,7 +21,7 @@ pub(crate) async fn put_bucket_acl(
     api.service
         .set_bucket_acl(ctx.bucket(), parse_bucket_acl(value)?)
         .await?;
-    Ok(empty_response(StatusCode::OK))
+    Ok(located_response(ctx))
 }
 
 pub(crate) async fn get_bucket_acl(

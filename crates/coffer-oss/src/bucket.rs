@@ -1,7 +1,7 @@
 //! Bucket operations: create, delete, list, info, location, stat.
 
 use coffer_service::{BucketRecord, NewBucket};
-use http::{Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small};
 use crate::encryption::{rule_from_headers, rule_xml};
@@ -95,7 +95,17 @@ pub(crate) async fn put_bucket(
             encryption: rule_from_headers(&ctx.headers)?,
         })
         .await?;
-    Ok(empty_response(StatusCode::OK))
+    Ok(located_response(ctx))
+}
+
+/// The empty 200 that PutBucket and PutBucketAcl answer with: `Location: /<bucket>`, as
+/// OSS sends (the Node SDK ali-oss reads the bucket name from it).
+pub(crate) fn located_response(ctx: &RequestContext) -> Response<ResponseBody> {
+    let mut response = empty_response(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&format!("/{}", ctx.bucket())) {
+        response.headers_mut().insert(http::header::LOCATION, v);
+    }
+    response
 }
 
 pub(crate) async fn delete_bucket(
@@ -168,11 +178,16 @@ pub(crate) async fn get_bucket_info(
         cross_region_replication: Some("Disabled".into()),
         data_redundancy_type: Some(b.data_redundancy_type.clone()),
         name: b.name.clone(),
-        resource_group_id: None,
+        // Coffer has no resource groups, access logging, bucket comments, Block Public
+        // Access or versioning: the elements OSS always sends carry their "off" values.
+        resource_group_id: String::new(),
         owner: owner(api),
         acl: bucket_acl_name(b.acl).to_owned(),
         server_side_encryption: b.encryption.as_ref().map(rule_xml),
-        comment: None,
+        log_bucket: String::new(),
+        log_prefix: String::new(),
+        comment: String::new(),
+        block_public_access: false,
         versioning: None,
     };
     xml_response(document.to_xml())

@@ -7,7 +7,7 @@ use percent_encoding::percent_decode_str;
 use crate::body::ResponseBody;
 use crate::bucket::iso_time;
 use crate::encryption::{declare, sse_request};
-use crate::error::{OssError, OssResult};
+use crate::error::{OssError, OssResult, copy_error};
 use crate::get::preconditions;
 use crate::headers::{forbid_overwrite, header_str, object_attributes, quoted_etag};
 use crate::xml;
@@ -74,7 +74,8 @@ pub(crate) async fn copy_object(
     let object = api
         .service
         .copy_object(&source, ctx.bucket(), ctx.key(), options)
-        .await?;
+        .await
+        .map_err(copy_error)?;
     let document = xml::CopyObjectResult {
         etag: quoted_etag(&object.etag),
         last_modified: iso_time(object.last_modified_ms),

@@ -3,7 +3,7 @@
 //! EC values come from the real service where the reference records them; the others are
 //! Coffer's own in the same `NNNN-NNNNNNNN` shape, so clients that log them still can.
 
-use coffer_service::ServiceError;
+use coffer_service::{FailedCondition, ServiceError};
 use http::StatusCode;
 
 use crate::auth::AuthError;
@@ -200,12 +200,7 @@ impl From<ServiceError> for OssError {
                 "0026-00000017",
                 "The object you specified already exists and can not be overwritten.",
             ),
-            PreconditionFailed => OssError::new(
-                412,
-                "PreconditionFailed",
-                "0026-00000002",
-                "At least one of the pre-conditions you specified did not hold.",
-            ),
+            PreconditionFailed(condition) => precondition_failed(condition, ""),
             NotModified => OssError::new(304, "NotModified", "0026-00000003", "Not Modified"),
             InvalidRange => OssError::new(
                 416,
@@ -238,6 +233,42 @@ impl From<ServiceError> for OssError {
             }
             Internal(detail) => OssError::internal(&detail),
         }
+    }
+}
+
+/// 412 `PreconditionFailed`, naming in `<Condition>` the request header that failed, as OSS
+/// does: `If-Match` on GET and HEAD, `x-oss-copy-source-if-match` (`prefix`
+/// `x-oss-copy-source-`) on CopyObject and UploadPartCopy.
+fn precondition_failed(condition: Option<FailedCondition>, prefix: &str) -> OssError {
+    let error = OssError::new(
+        412,
+        "PreconditionFailed",
+        "0026-00000002",
+        "At least one of the pre-conditions you specified did not hold.",
+    );
+    let Some(condition) = condition else {
+        return error;
+    };
+    let header = match condition {
+        FailedCondition::IfMatch => "If-Match",
+        FailedCondition::IfUnmodifiedSince => "If-Unmodified-Since",
+    };
+    let name = if prefix.is_empty() {
+        header.to_owned()
+    } else {
+        format!("{prefix}{}", header.to_ascii_lowercase())
+    };
+    error.with_extra("Condition", name)
+}
+
+/// Maps a CopyObject or UploadPartCopy failure: a failed source condition names its
+/// `x-oss-copy-source-if-*` header.
+pub(crate) fn copy_error(e: ServiceError) -> OssError {
+    match e {
+        ServiceError::PreconditionFailed(condition) => {
+            precondition_failed(condition, "x-oss-copy-source-")
+        }
+        other => other.into(),
     }
 }
 

@@ -1,14 +1,18 @@
 //! Multipart uploads: initiate, upload part (and part copy), complete, abort, list.
 
-use coffer_service::{ByteRange, CompletePart, PartTarget};
+use coffer_service::{
+    ByteRange, CompleteOptions, CompletePart, PartTarget, common_prefix, resume_point,
+};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small, request_stream};
 use crate::bucket::{bounded_param, iso_time};
 use crate::copy::copy_source;
 use crate::encryption::{SSE, SSE_DATA, SSE_KEY_ID, declare, reject_sse_headers, sse_request};
-use crate::error::{OssError, OssResult};
-use crate::headers::{content_md5, forbid_overwrite, header_str, object_attributes, quoted_etag};
+use crate::error::{OssError, OssResult, copy_error};
+use crate::headers::{
+    content_md5, forbid_overwrite, header_str, object_attributes, parse_object_acl, quoted_etag,
+};
 use crate::list::url_encoding;
 use crate::put::write_response;
 use crate::xml;
@@ -92,8 +96,18 @@ pub(crate) async fn upload_part(
     if let Some(crc) = part.crc64 {
         headers.insert("x-oss-hash-crc64ecma", HeaderValue::from(crc));
     }
+    if let Some(md5) = md5_base64(&part.etag) {
+        headers.insert("content-md5", md5);
+    }
     declare(encryption.as_ref(), headers);
     Ok(response)
+}
+
+/// `Content-MD5` of a part: its ETag is the hex MD5 of the part's plaintext bytes.
+fn md5_base64(hex_etag: &str) -> Option<HeaderValue> {
+    use base64::Engine;
+    let digest = hex::decode(hex_etag).ok()?;
+    HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(digest)).ok()
 }
 
 pub(crate) async fn upload_part_copy(
@@ -115,7 +129,8 @@ pub(crate) async fn upload_part_copy(
     let copied = api
         .service
         .upload_part_copy(&part_target(ctx, number), &source, range, &ctx.caller())
-        .await?;
+        .await
+        .map_err(copy_error)?;
     let document = xml::CopyPartResult {
         last_modified: iso_time(copied.part.last_modified_ms),
         etag: quoted_etag(&copied.part.etag),
@@ -175,7 +190,12 @@ pub(crate) async fn complete(
             ctx.key(),
             upload_id(ctx),
             parts,
-            forbid_overwrite(&ctx.headers),
+            CompleteOptions {
+                forbid_overwrite: forbid_overwrite(&ctx.headers),
+                acl: header_str(&ctx.headers, "x-oss-object-acl")
+                    .map(parse_object_acl)
+                    .transpose()?,
+            },
         )
         .await?;
     let result = xml::CompleteMultipartUploadResult {
@@ -232,6 +252,7 @@ pub(crate) async fn list_parts(
         next_part_number_marker: page.last().map_or(marker, |p| p.part_number),
         max_parts,
         is_truncated: truncated,
+        client_encryption: xml::ClientEncryption::from_user_meta(&upload.user_meta),
         parts: page
             .iter()
             .map(|p| xml::PartSummary {
@@ -263,20 +284,17 @@ pub(crate) async fn list_uploads(
     let mut common_prefixes: Vec<String> = Vec::new();
     let mut truncated = false;
     let (mut next_key, mut next_id) = (String::new(), String::new());
+    // A key-marker that is a common prefix (the last entry of the previous page) resumes
+    // past every upload under it, as ListObjects does.
+    let resume = resume_point(key_marker, prefix, delimiter);
     for u in all.iter().filter(|u| u.key.starts_with(prefix)) {
         // Resume strictly after (key-marker, upload-id-marker).
-        let after_marker = u.key.as_str() > key_marker
+        let after_marker = u.key > resume
             || (!id_marker.is_empty() && u.key == key_marker && u.upload_id.as_str() > id_marker);
         if !after_marker {
             continue;
         }
-        let group = (!delimiter.is_empty())
-            .then(|| {
-                u.key[prefix.len()..]
-                    .find(delimiter)
-                    .map(|at| u.key[..prefix.len() + at + delimiter.len()].to_owned())
-            })
-            .flatten();
+        let group = common_prefix(&u.key, prefix, delimiter);
         if let Some(g) = &group
             && common_prefixes.last() == Some(g)
         {

@@ -40,6 +40,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::{OffsetDateTime, UtcOffset};
 
+mod client_encryption;
+pub use client_encryption::ClientEncryption;
+
 /// The declaration every rendered document starts with.
 pub const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
@@ -582,14 +585,22 @@ pub struct BucketInfo {
     /// `LRS` / `ZRS`; omitted when `None`.
     pub data_redundancy_type: Option<String>,
     pub name: String,
-    pub resource_group_id: Option<String>,
+    /// Always rendered, empty when the bucket is in no resource group.
+    pub resource_group_id: String,
     pub owner: Owner,
     /// `private`, `public-read` or `public-read-write`.
     pub acl: String,
     /// Rendered flat under `ServerSideEncryptionRule`; `None` renders
     /// `<SSEAlgorithm>None</SSEAlgorithm>` (the element is always present).
     pub server_side_encryption: Option<ServerSideEncryptionRule>,
-    pub comment: Option<String>,
+    /// Access logging target, `BucketPolicy/LogBucket` and `LogPrefix`: always rendered,
+    /// empty when logging is off.
+    pub log_bucket: String,
+    pub log_prefix: String,
+    /// Always rendered, empty when unset.
+    pub comment: String,
+    /// `BlockPublicAccess`, always rendered.
+    pub block_public_access: bool,
     /// `Enabled` / `Suspended`; omitted when `None` (never enabled).
     pub versioning: Option<String>,
 }
@@ -614,7 +625,7 @@ impl BucketInfo {
         );
         d.text_opt("DataRedundancyType", self.data_redundancy_type.as_deref());
         d.text("Name", &self.name);
-        d.text_opt("ResourceGroupId", self.resource_group_id.as_deref());
+        d.text("ResourceGroupId", &self.resource_group_id);
         d.owner_name_first(&self.owner);
         d.open("AccessControlList");
         d.text("Grant", &self.acl);
@@ -629,7 +640,12 @@ impl BucketInfo {
             None => d.text("SSEAlgorithm", "None"),
         }
         d.close("ServerSideEncryptionRule");
-        d.text_opt("Comment", self.comment.as_deref());
+        d.open("BucketPolicy");
+        d.text("LogBucket", &self.log_bucket);
+        d.text("LogPrefix", &self.log_prefix);
+        d.close("BucketPolicy");
+        d.text("Comment", &self.comment);
+        d.num("BlockPublicAccess", self.block_public_access);
         d.text_opt("Versioning", self.versioning.as_deref());
         d.close("Bucket");
         d.finish("BucketInfo")
@@ -844,6 +860,8 @@ pub struct ListPartsResult {
     pub next_part_number_marker: u32,
     pub max_parts: u32,
     pub is_truncated: bool,
+    /// The upload's client-side-encryption settings, when it has them.
+    pub client_encryption: Option<ClientEncryption>,
     pub parts: Vec<PartSummary>,
 }
 
@@ -858,6 +876,9 @@ impl ListPartsResult {
         d.num("NextPartNumberMarker", self.next_part_number_marker);
         d.num("MaxParts", self.max_parts);
         d.num("IsTruncated", self.is_truncated);
+        if let Some(cse) = &self.client_encryption {
+            cse.render(&mut d);
+        }
         for p in &self.parts {
             d.open("Part");
             d.num("PartNumber", p.part_number);
@@ -1559,7 +1580,7 @@ mod tests {
             cross_region_replication: Some("Disabled".into()),
             data_redundancy_type: Some("LRS".into()),
             name: "oss-example".into(),
-            resource_group_id: Some("rg-aek27tc********".into()),
+            resource_group_id: "rg-aek27tc********".into(),
             owner: owner("27183473914****", "username"),
             acl: "private".into(),
             server_side_encryption: Some(ServerSideEncryptionRule {
@@ -1567,7 +1588,10 @@ mod tests {
                 kms_master_key_id: Some("shUhih687675***32edghadg".into()),
                 kms_data_encryption: Some("SM4".into()),
             }),
-            comment: Some("test".into()),
+            log_bucket: "oss-example".into(),
+            log_prefix: "oss-accesslog/".into(),
+            comment: "test".into(),
+            block_public_access: true,
             versioning: Some("Enabled".into()),
         }
     }
@@ -1595,7 +1619,9 @@ mod tests {
       <KMSMasterKeyID>shUhih687675***32edghadg</KMSMasterKeyID>
       <KMSDataEncryption>SM4</KMSDataEncryption>
     </ServerSideEncryptionRule>
+    <BucketPolicy><LogBucket>oss-example</LogBucket><LogPrefix>oss-accesslog/</LogPrefix></BucketPolicy>
     <Comment>test</Comment>
+    <BlockPublicAccess>true</BlockPublicAccess>
     <Versioning>Enabled</Versioning>
   </Bucket>
 </BucketInfo>"#,
@@ -1610,8 +1636,11 @@ mod tests {
             access_monitor: None,
             transfer_acceleration: None,
             cross_region_replication: None,
-            resource_group_id: None,
-            comment: None,
+            resource_group_id: String::new(),
+            log_bucket: String::new(),
+            log_prefix: String::new(),
+            comment: String::new(),
+            block_public_access: false,
             versioning: None,
             ..bucket_info_sample()
         };
@@ -1622,7 +1651,12 @@ mod tests {
         assert!(!xml.contains("KMSMasterKeyID"));
         assert!(!xml.contains("AccessMonitor"));
         assert!(!xml.contains("Versioning"));
-        assert!(!xml.contains("Comment"));
+        // What OSS always sends is present even when empty.
+        assert!(xml.contains("<ResourceGroupId></ResourceGroupId>"));
+        assert!(xml.contains(
+            "<BucketPolicy><LogBucket></LogBucket><LogPrefix></LogPrefix></BucketPolicy>"
+        ));
+        assert!(xml.contains("<Comment></Comment><BlockPublicAccess>false</BlockPublicAccess>"));
         assert!(
             xml.contains("<DataRedundancyType>LRS</DataRedundancyType><Name>oss-example</Name>")
         );
@@ -1837,6 +1871,7 @@ mod tests {
             next_part_number_marker: 5,
             max_parts: 1000,
             is_truncated: false,
+            client_encryption: None,
             parts: vec![PartSummary {
                 part_number: 1,
                 last_modified: "2012-02-23T07:01:34.000Z".into(),

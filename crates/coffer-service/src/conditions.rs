@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{FailedCondition, ServiceError, ServiceResult};
 use coffer_storage::ObjectRecord;
 
 #[derive(Debug, Clone, Default)]
@@ -34,13 +34,17 @@ impl Preconditions {
     /// Timestamps compare at whole-second precision, as HTTP dates carry.
     pub fn check(&self, object: &ObjectRecord) -> ServiceResult<()> {
         let modified_s = object.last_modified_ms.div_euclid(1000);
-        let failed_match = match (&self.if_match, self.if_unmodified_since) {
-            (Some(tag), _) => !etag_matches(tag, &object.etag),
-            (None, Some(t)) => modified_s > t.unix_timestamp(),
-            (None, None) => false,
+        let failed = match (&self.if_match, self.if_unmodified_since) {
+            (Some(tag), _) => {
+                (!etag_matches(tag, &object.etag)).then_some(FailedCondition::IfMatch)
+            }
+            (None, Some(t)) => {
+                (modified_s > t.unix_timestamp()).then_some(FailedCondition::IfUnmodifiedSince)
+            }
+            (None, None) => None,
         };
-        if failed_match {
-            return Err(ServiceError::PreconditionFailed);
+        if let Some(condition) = failed {
+            return Err(ServiceError::PreconditionFailed(Some(condition)));
         }
         let unchanged = match (&self.if_none_match, self.if_modified_since) {
             (Some(tag), _) => etag_matches(tag, &object.etag),

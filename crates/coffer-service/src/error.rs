@@ -44,8 +44,10 @@ pub enum ServiceError {
     /// Overwrite forbidden and the key exists.
     #[error("object already exists")]
     ObjectAlreadyExists,
+    /// A conditional request's condition did not hold; names which one when a request
+    /// header set it (a lost race with another writer names none).
     #[error("precondition failed")]
-    PreconditionFailed,
+    PreconditionFailed(Option<FailedCondition>),
     #[error("not modified")]
     NotModified,
     #[error("range not satisfiable")]
@@ -62,6 +64,14 @@ pub enum ServiceError {
     /// Stored data is missing or unreadable.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Which precondition of a [`crate::Preconditions`] failed, so a dialect can name the
+/// header that carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedCondition {
+    IfMatch,
+    IfUnmodifiedSince,
 }
 
 impl ServiceError {
@@ -85,7 +95,7 @@ impl From<StorageError> for ServiceError {
             StorageError::NoSuchUpload => ServiceError::NoSuchUpload,
             // Conditions are translated where they are set; reaching here means a race
             // with another writer, which the later write loses.
-            StorageError::ConditionFailed { .. } => ServiceError::PreconditionFailed,
+            StorageError::ConditionFailed { .. } => ServiceError::PreconditionFailed(None),
             other => ServiceError::Internal(other.to_string()),
         }
     }

@@ -38,14 +38,7 @@ impl Service {
     pub async fn list_objects(&self, bucket: &str, query: &ListQuery) -> ServiceResult<ListPage> {
         self.require_bucket(bucket).await?;
         let mut page = ListPage::default();
-        let mut cursor = query.start_after.clone();
-        // A marker that is itself a rolled-up prefix resumes after everything under it.
-        if !query.delimiter.is_empty()
-            && let Some(group) = common_prefix(&cursor, &query.prefix, &query.delimiter)
-            && group == cursor
-        {
-            cursor = past_prefix(&group);
-        }
+        let mut cursor = resume_point(&query.start_after, &query.prefix, &query.delimiter);
         if query.max_keys == 0 {
             return Ok(page);
         }
@@ -68,10 +61,7 @@ impl Service {
                     return Ok(page);
                 }
                 cursor = object.key.clone();
-                match (!query.delimiter.is_empty())
-                    .then(|| common_prefix(&object.key, &query.prefix, &query.delimiter))
-                    .flatten()
-                {
+                match common_prefix(&object.key, &query.prefix, &query.delimiter) {
                     Some(group) => {
                         skip_to = Some(past_prefix(&group));
                         last_returned = Some(group.clone());
@@ -95,9 +85,23 @@ impl Service {
     }
 }
 
+/// Where a listing resumes after `marker`: the marker itself, or, when the marker is a
+/// rolled-up common prefix (the last entry of the previous page), past every key under
+/// it, so the group is never listed twice. Listings of objects and of multipart uploads
+/// share it.
+pub fn resume_point(marker: &str, prefix: &str, delimiter: &str) -> String {
+    match common_prefix(marker, prefix, delimiter) {
+        Some(group) if group == marker => past_prefix(&group),
+        _ => marker.to_owned(),
+    }
+}
+
 /// The common prefix `key` rolls up into: `prefix` plus everything up to and including
-/// the first delimiter after it.
-fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+/// the first delimiter after it; `None` when there is no delimiter, or none after `prefix`.
+pub fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+    if delimiter.is_empty() {
+        return None;
+    }
     let rest = key.strip_prefix(prefix)?;
     let at = rest.find(delimiter)?;
     Some(format!("{prefix}{}", &rest[..at + delimiter.len()]))
@@ -114,5 +118,15 @@ mod tests {
         assert_eq!(common_prefix("a/b", "a/", "/"), None);
         assert_eq!(common_prefix("x", "a/", "/"), None);
         assert!(past_prefix("a/").as_str() > "a/\u{10FFFE}zzz");
+    }
+
+    #[test]
+    fn resuming_after_a_common_prefix_skips_its_keys() {
+        let after = resume_point("a/", "", "/");
+        assert!(after.as_str() > "a/zzz/yyy");
+        assert!(after.as_str() < "a0");
+        assert_eq!(resume_point("a/b", "", "/"), "a/b");
+        assert_eq!(resume_point("a/", "", ""), "a/");
+        assert_eq!(resume_point("p/x", "p/", "/"), "p/x");
     }
 }

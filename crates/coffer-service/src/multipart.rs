@@ -2,7 +2,9 @@
 //! segments are the chosen parts, so no data is copied and a crash at any point leaves
 //! either the upload or the finished object.
 
-use coffer_storage::{ObjectKind, ObjectRecord, PartRecord, PutCondition, Segment, UploadRecord};
+use coffer_storage::{
+    ObjectAcl, ObjectKind, ObjectRecord, PartRecord, PutCondition, Segment, UploadRecord,
+};
 use md5::{Digest, Md5};
 
 use coffer_crypto::{Envelope, PackageSealer};
@@ -34,6 +36,15 @@ pub struct CompletePart {
     pub part_number: u32,
     /// Without quotes.
     pub etag: String,
+}
+
+/// Choices CompleteMultipartUpload makes about the object it creates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompleteOptions {
+    /// Fail with [`ServiceError::ObjectAlreadyExists`] if the key exists.
+    pub forbid_overwrite: bool,
+    /// The object's ACL, replacing the one given at initiation.
+    pub acl: Option<ObjectAcl>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,7 +242,7 @@ impl Service {
         key: &str,
         upload_id: &str,
         parts: Option<Vec<CompletePart>>,
-        forbid_overwrite: bool,
+        options: CompleteOptions,
     ) -> ServiceResult<ObjectRecord> {
         let upload = self.require_upload(bucket, key, upload_id).await?;
         let uploaded = self.meta.list_parts(bucket, key, upload_id).await?;
@@ -294,7 +305,7 @@ impl Service {
             content_md5: None,
             last_modified_ms: now_ms(),
             kind: ObjectKind::Multipart,
-            acl: upload.acl,
+            acl: options.acl.unwrap_or(upload.acl),
             storage_class: upload.storage_class,
             content_type: upload.content_type,
             headers: upload.headers,
@@ -309,7 +320,7 @@ impl Service {
                 })
                 .collect(),
         };
-        let condition = if forbid_overwrite {
+        let condition = if options.forbid_overwrite {
             PutCondition::Absent
         } else {
             PutCondition::Any

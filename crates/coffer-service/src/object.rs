@@ -270,7 +270,7 @@ impl Service {
         {
             Ok(object) => Ok(AppendOutcome { object }),
             // Another append won the race: report the length it left behind.
-            Err(ServiceError::PreconditionFailed | ServiceError::ObjectAlreadyExists) => {
+            Err(ServiceError::PreconditionFailed(_) | ServiceError::ObjectAlreadyExists) => {
                 let length = self
                     .meta
                     .get_object(bucket, key)

@@ -76,6 +76,9 @@ pub mod ec {
     pub const V4_CREDENTIAL_DATE_MISMATCH: &str = "0002-00000224";
     /// doc: signing region differs from the server's region.
     pub const V4_REGION_INVALID: &str = "0002-00000226";
+    /// doc (0002-00000228): the region in a V4 credential is not a valid region; Coffer
+    /// uses it for an empty region, with the message oss2's real-server test records.
+    pub const V4_REGION_EMPTY: &str = "0002-00000228";
     /// doc: `x-oss-expires` outside 1..=604800 seconds (guess: also used when not a number).
     pub const V4_EXPIRES_INVALID: &str = "0002-00000232";
     /// doc: presigned V4 URL used more than 15 minutes before its `x-oss-date`.

@@ -42,6 +42,7 @@ const ENCODE_PATH: &AsciiSet = &ENCODE_QUERY.remove(b'/');
 
 const MSG_QUERY_PARAMS: &str = "Query-string authentication requires the x-oss-signature-version, x-oss-credential, x-oss-date, x-oss-expires and x-oss-signature parameters";
 const MSG_REGION: &str = "Invalid signing region in Authorization header.";
+const MSG_REGION_EMPTY: &str = "The signing region in credential is invalid.";
 
 /// Percent-encodes a query name or value the way the canonical query (and URLs) want it.
 pub(crate) fn encode_query_component(s: &str) -> String {
@@ -164,8 +165,15 @@ fn parse_credential<'a>(s: &'a str, ctx: &AuthContext) -> Result<Credential<'a>,
     let [access_key_id, date, region, product, terminator] = parts[..] else {
         return Err(invalid());
     };
-    if product != PRODUCT || terminator != TERMINATOR || region.is_empty() {
+    if product != PRODUCT || terminator != TERMINATOR {
         return Err(invalid());
+    }
+    // What OSS answers a signer that had no region (oss2 signs URLs with an empty one).
+    if region.is_empty() {
+        return Err(AuthError::invalid_argument(
+            MSG_REGION_EMPTY,
+            ec::V4_REGION_EMPTY,
+        ));
     }
     if !valid_access_key_id(access_key_id) {
         return Err(AuthError::invalid_argument(
@@ -573,6 +581,26 @@ mod tests {
     }
 
     #[test]
+    fn empty_region_is_invalid_argument() {
+        let h = authorization_with(&header_signed("sk"), |v| v.replace("/cn-hangzhou/", "//"));
+        let err = expect_err(
+            run(&[], &h, NOW),
+            400,
+            "InvalidArgument",
+            ec::V4_REGION_EMPTY,
+        );
+        assert_eq!(err.message, "The signing region in credential is invalid.");
+        let q = presigned("", NOW, 60);
+        let err = expect_err(
+            run(&q, &HeaderMap::new(), NOW),
+            400,
+            "InvalidArgument",
+            ec::V4_REGION_EMPTY,
+        );
+        assert_eq!(err.message, MSG_REGION_EMPTY);
+    }
+
+    #[test]
     fn only_unsigned_payload_is_accepted() {
         let mut h = header_signed("sk");
         let sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -729,7 +757,7 @@ mod tests {
             ),
             (
                 format!("OSS4-HMAC-SHA256 Credential=ak/20231216//oss/aliyun_v4_request,{sig}"),
-                ec::V4_CREDENTIAL_INVALID,
+                ec::V4_REGION_EMPTY,
             ),
             (
                 format!(
