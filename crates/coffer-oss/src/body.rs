@@ -65,8 +65,8 @@ pub async fn collect_small(mut body: RequestBody, limit: usize) -> OssResult<Byt
 /// early error: enough that ordinary clients, still sending, can read the answer instead
 /// of failing on a closed socket; bounded so a refused client cannot make the server read
 /// gigabytes.
-const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+pub(crate) const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn drain(mut body: RequestBody) {
     let _ = tokio::time::timeout(DRAIN_TIME, async {

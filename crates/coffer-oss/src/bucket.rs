@@ -25,11 +25,18 @@ pub(crate) fn owner(api: &OssApi) -> xml::Owner {
 }
 
 impl OssApi {
-    fn endpoints(&self, host: &str) -> (String, String) {
+    /// The endpoint clients reach the service at: the request's host, less the bucket
+    /// when the request was addressed virtual-hosted style (`bucket.oss-…` names the
+    /// bucket, not the endpoint).
+    fn endpoints(&self, host: &str, bucket: &str) -> (String, String) {
         let extranet = if host.is_empty() {
             format!("{}.aliyuncs.com", self.config.location())
         } else {
-            host.to_owned()
+            host.strip_prefix(bucket)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .filter(|rest| !rest.is_empty())
+                .unwrap_or(host)
+                .to_owned()
         };
         (extranet.clone(), extranet)
     }
@@ -117,7 +124,7 @@ pub(crate) async fn delete_bucket(
 }
 
 fn summary(api: &OssApi, ctx: &RequestContext, b: &BucketRecord) -> xml::BucketSummary {
-    let (extranet, intranet) = api.endpoints(&ctx.host);
+    let (extranet, intranet) = api.endpoints(&ctx.host, ctx.bucket());
     xml::BucketSummary {
         creation_date: iso_time(b.created_ms),
         extranet_endpoint: extranet,
@@ -166,7 +173,7 @@ pub(crate) async fn get_bucket_info(
     ctx: &RequestContext,
 ) -> OssResult<Response<ResponseBody>> {
     let b = api.service.get_bucket(ctx.bucket()).await?;
-    let (extranet, intranet) = api.endpoints(&ctx.host);
+    let (extranet, intranet) = api.endpoints(&ctx.host, ctx.bucket());
     let document = xml::BucketInfo {
         access_monitor: Some("Disabled".into()),
         creation_date: iso_time(b.created_ms),

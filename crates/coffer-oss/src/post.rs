@@ -203,56 +203,21 @@ pub(crate) async fn post_object(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-
-    let raw_key = form
-        .get("key")
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| OssError::invalid_argument("key", "", "The key form field is required."))?;
-    let auth = post_policy::authenticate(
-        &form,
-        &*api.identities,
-        &AuthContext {
-            region: api.config.region.clone(),
-            now: SystemTime::now(),
-        },
-    )?;
-    let mut range = (0, MAX_OBJECT_SIZE);
-    if let Some(policy) = &auth.policy {
-        policy.check(ctx.bucket(), &form, file_type.as_deref())?;
-        if let Some((min, max)) = policy.content_length_range() {
-            range = (min, max.min(MAX_OBJECT_SIZE));
-        }
-    }
-    // The policy constrains the key as sent; `${filename}` is expanded afterwards.
-    let key = raw_key.replace("${filename}", &file_name);
-
-    let object_ctx = RequestContext {
-        target: Target {
-            bucket: Some(ctx.bucket().to_owned()),
-            key: Some(key),
-        },
-        query: Query::default(),
-        headers: object_headers(&form, file_type.as_deref())?,
-        principal: auth.principal,
-        host: ctx.host.clone(),
-        remote: ctx.remote,
-    };
-    if form.get("callback").is_some() {
-        return Err(OssError::not_implemented(
-            "Upload callbacks (the callback form field)",
-        ));
-    }
-    crate::unsupported::check(Operation::PostObject, &object_ctx.headers)?;
-    // PostObject needs what PutObject of the same key needs (oss:PutObject); anonymous
-    // forms therefore need a public-read-write bucket.
-    access::authorize(api, &object_ctx, Operation::PutObject).await?;
-    let options = PutOptions {
-        attributes: object_attributes(&object_ctx.headers)?,
-        content_md5: content_md5(&object_ctx.headers)?,
-        forbid_overwrite: forbid_overwrite(&object_ctx.headers),
-        sse: sse_request(&object_ctx.headers)?,
-        caller: object_ctx.caller(),
-    };
+    let (object_ctx, options, range) =
+        match prepare_upload(api, ctx, &form, &file_name, file_type.as_deref()).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                // A refusal must reach the client: closing on a body it is still sending
+                // would reset the connection before the answer is read.
+                let _ = tokio::time::timeout(crate::body::DRAIN_TIME, async {
+                    if drain_file(file).await {
+                        drain_trailer(&mut multipart).await;
+                    }
+                })
+                .await;
+                return Err(e);
+            }
+        };
 
     let verdict = Arc::new(AtomicU8::new(FILE_OK));
     let file = FileStream {
@@ -286,6 +251,67 @@ pub(crate) async fn post_object(
     };
     drain_trailer(&mut multipart).await;
     success(ctx, &form, &object_ctx, &object)
+}
+
+/// Everything decided before the file is read: the key, the form's signature and policy,
+/// the caller's permission and the upload's options, with the policy's size range.
+async fn prepare_upload(
+    api: &OssApi,
+    ctx: &RequestContext,
+    form: &FormFields,
+    file_name: &str,
+    file_type: Option<&str>,
+) -> OssResult<(RequestContext, PutOptions, (u64, u64))> {
+    let raw_key = form
+        .get("key")
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| OssError::invalid_argument("key", "", "The key form field is required."))?;
+    let auth = post_policy::authenticate(
+        form,
+        &*api.identities,
+        &AuthContext {
+            region: api.config.region.clone(),
+            now: SystemTime::now(),
+        },
+    )?;
+    let mut range = (0, MAX_OBJECT_SIZE);
+    if let Some(policy) = &auth.policy {
+        policy.check(ctx.bucket(), form, file_type)?;
+        if let Some((min, max)) = policy.content_length_range() {
+            range = (min, max.min(MAX_OBJECT_SIZE));
+        }
+    }
+    // The policy constrains the key as sent; `${filename}` is expanded afterwards.
+    let key = raw_key.replace("${filename}", file_name);
+
+    let object_ctx = RequestContext {
+        target: Target {
+            bucket: Some(ctx.bucket().to_owned()),
+            key: Some(key),
+        },
+        query: Query::default(),
+        headers: object_headers(form, file_type)?,
+        principal: auth.principal,
+        host: ctx.host.clone(),
+        remote: ctx.remote,
+    };
+    if form.get("callback").is_some() {
+        return Err(OssError::not_implemented(
+            "Upload callbacks (the callback form field)",
+        ));
+    }
+    crate::unsupported::check(Operation::PostObject, &object_ctx.headers)?;
+    // PostObject needs what PutObject of the same key needs (oss:PutObject); anonymous
+    // forms therefore need a public-read-write bucket.
+    access::authorize(api, &object_ctx, Operation::PutObject).await?;
+    let options = PutOptions {
+        attributes: object_attributes(&object_ctx.headers)?,
+        content_md5: content_md5(&object_ctx.headers)?,
+        forbid_overwrite: forbid_overwrite(&object_ctx.headers),
+        sse: sse_request(&object_ctx.headers)?,
+        caller: object_ctx.caller(),
+    };
+    Ok((object_ctx, options, range))
 }
 
 fn err_detail(err: &ServiceError) -> String {
@@ -423,6 +449,19 @@ async fn drain_trailer(multipart: &mut multer::Multipart<'static>) {
             }
         }
     }
+}
+
+/// Reads and drops what is left of the `file` part, up to the limit of any other refused
+/// request body; says whether it reached the part's end.
+async fn drain_file(mut file: multer::Field<'static>) -> bool {
+    let mut seen = 0;
+    while let Ok(Some(chunk)) = file.chunk().await {
+        seen += chunk.len();
+        if seen > crate::body::DRAIN_LIMIT {
+            return false;
+        }
+    }
+    true
 }
 
 const FILE_OK: u8 = 0;
