@@ -158,3 +158,76 @@ pub struct CopyOptions {
     pub sse: Option<SseRequest>,
     pub caller: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use coffer_storage::ObjectAcl;
+
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    fn source() -> ObjectRecord {
+        ObjectRecord {
+            key: "src".into(),
+            generation: 1,
+            size: 0,
+            etag: String::new(),
+            crc64: None,
+            content_md5: None,
+            last_modified_ms: 0,
+            kind: ObjectKind::Normal,
+            acl: ObjectAcl::Default,
+            storage_class: "IA".into(),
+            content_type: "text/x-source".into(),
+            headers: pairs(&[("cache-control", "max-age=60")]),
+            user_meta: pairs(&[
+                ("client-side-encryption-key", "k"),
+                ("Client-Side-Encryption-Start", "s"),
+                ("origin", "source"),
+            ]),
+            segments: Vec::new(),
+            encryption: None,
+        }
+    }
+
+    #[test]
+    fn replace_keeps_content_type_and_client_side_encryption() {
+        let request = ObjectAttributes {
+            headers: pairs(&[("content-encoding", "gzip")]),
+            user_meta: pairs(&[("fresh", "yes"), ("client-side-encryption-key", "forged")]),
+            ..ObjectAttributes::default()
+        };
+        let a = MetadataDirective::Replace(request).attributes(&source());
+        assert_eq!(a.content_type.as_deref(), Some("text/x-source"));
+        assert_eq!(a.headers, pairs(&[("content-encoding", "gzip")]));
+        assert_eq!(
+            a.user_meta,
+            pairs(&[
+                ("Client-Side-Encryption-Start", "s"),
+                ("client-side-encryption-key", "k"),
+                ("fresh", "yes"),
+            ])
+        );
+        let typed = ObjectAttributes {
+            content_type: Some("text/x-new".into()),
+            ..ObjectAttributes::default()
+        };
+        let a = MetadataDirective::Replace(typed).attributes(&source());
+        assert_eq!(a.content_type.as_deref(), Some("text/x-new"));
+        assert!(a.headers.is_empty());
+    }
+
+    #[test]
+    fn copy_keeps_everything() {
+        let a = MetadataDirective::Copy.attributes(&source());
+        assert_eq!(a.content_type.as_deref(), Some("text/x-source"));
+        assert_eq!(a.headers, source().headers);
+        assert_eq!(a.user_meta, source().user_meta);
+    }
+}
