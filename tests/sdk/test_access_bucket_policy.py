@@ -166,3 +166,102 @@ def test_star_principal_and_the_owner(server, ram, bucket_name, sig):
     # the owner can still manage the policy (only GetObject is denied)
     assert root.delete_bucket_policy().status == 204
     assert root.get_object("o").read() == b"o"
+
+
+# ---------------------------------------------------------------- what OSS accepts
+
+def _arn_in(account, bucket, key_pattern=None):
+    """A resource ARN naming an account, as OSS policies written for a real account do."""
+    tail = bucket if key_pattern is None else "%s/%s" % (bucket, key_pattern)
+    return "acs:oss:*:%s:%s" % (account, tail)
+
+
+def _anon_get(server, bucket_name, sig, key):
+    """GetObject with no credentials, through both SDKs; returns both bodies."""
+    anon = oss2.Bucket(oss2.AnonymousAuth(), server.endpoint, bucket_name, region=h.REGION)
+    c = h.v2_client(server, sig, anonymous=True)
+    return (anon.get_object(key).read(),
+            c.get_object(oss.GetObjectRequest(bucket=bucket_name, key=key)).body.read())
+
+
+def _anon_get_refused(server, bucket_name, sig, key):
+    anon = oss2.Bucket(oss2.AnonymousAuth(), server.endpoint, bucket_name, region=h.REGION)
+    h.expect_error(lambda: anon.get_object(key), 403, "AccessDenied")
+    c = h.v2_client(server, sig, anonymous=True)
+    h.expect_error(lambda: c.get_object(oss.GetObjectRequest(bucket=bucket_name, key=key)),
+                   403, "AccessDenied")
+
+
+def test_statement_without_principal_applies_to_everyone(server, ram, bucket_name, sig):
+    """As on OSS, a bucket policy statement with no Principal is accepted and means "*":
+    anonymous callers and RAM users alike, but (without a condition) not the owner."""
+    root = h.oss2_bucket(server, bucket_name, sig)
+    root.put_object("pub/a", b"public")
+    root.put_object("priv/a", b"private")
+    _anon_get_refused(server, bucket_name, sig, "pub/a")
+
+    text = h.policy_doc(h.allow(["oss:GetObject"], h.bucket_arn(bucket_name, "pub/*")))
+    assert "Principal" not in text
+    assert root.put_bucket_policy(text).status == 200
+    assert root.get_bucket_policy().policy == text
+    assert _anon_get(server, bucket_name, sig, "pub/a") == (b"public", b"public")
+    _anon_get_refused(server, bucket_name, sig, "priv/a")
+    nobody = ram.user()
+    assert nobody.bucket(bucket_name, sig).get_object("pub/a").read() == b"public"
+
+    # a Deny without Principal: everyone but the owner (no condition)
+    user = ram.user(h.policy_doc(h.allow("oss:*", "*")))
+    v2 = h.v2_client(server, sig)
+    r = v2.put_bucket_policy(oss.PutBucketPolicyRequest(bucket=bucket_name, body=h.policy_doc(
+        h.deny(["oss:GetObject"], h.bucket_arn(bucket_name, "*")))))
+    assert r.status_code == 200
+    h.expect_error(lambda: user.bucket(bucket_name, sig).get_object("priv/a"), 403,
+                   "AccessDenied")
+    h.expect_error(lambda: user.v2(sig).get_object(
+        oss.GetObjectRequest(bucket=bucket_name, key="priv/a")), 403, "AccessDenied")
+    assert root.get_object("priv/a").read() == b"private"
+
+
+def test_resource_with_the_owner_account_id(server, ram, bucket_name, sig):
+    """`acs:oss:*:<account>:bucket/*` matches when <account> is the bucket owner's id (as
+    GetBucketInfo reports it) or `*`; a resource naming another account does not match."""
+    root = h.oss2_bucket(server, bucket_name, sig)
+    root.put_object("k", b"data")
+    account = root.get_bucket_info().owner.id
+    assert account
+    other_account = "1746495857602745"
+    assert other_account != account
+
+    # bucket policy, anonymous reader
+    root.put_bucket_policy(h.policy_doc(h.allow(
+        ["oss:GetObject"], _arn_in(other_account, bucket_name, "*"), principal=["*"])))
+    _anon_get_refused(server, bucket_name, sig, "k")
+    for acct in (account, "*"):
+        root.put_bucket_policy(h.policy_doc(
+            h.allow(["oss:GetObject"], _arn_in(acct, bucket_name, "*"), principal=["*"]),
+            h.allow(["oss:ListObjects"], _arn_in(acct, bucket_name), principal=["*"])))
+        assert _anon_get(server, bucket_name, sig, "k") == (b"data", b"data")
+        anon = oss2.Bucket(oss2.AnonymousAuth(), server.endpoint, bucket_name, region=h.REGION)
+        assert [o.key for o in anon.list_objects().object_list] == ["k"]
+    root.delete_bucket_policy()
+
+    # a Deny naming another account does not reach this bucket
+    user = ram.user(h.policy_doc(h.allow("oss:*", "*")))
+    root.put_bucket_policy(h.policy_doc(h.deny(
+        ["oss:GetObject"], _arn_in(other_account, bucket_name, "*"), principal=[user.id])))
+    assert user.bucket(bucket_name, sig).get_object("k").read() == b"data"
+    root.put_bucket_policy(h.policy_doc(h.deny(
+        ["oss:GetObject"], _arn_in(account, bucket_name, "*"), principal=[user.id])))
+    h.expect_error(lambda: user.bucket(bucket_name, sig).get_object("k"), 403, "AccessDenied")
+    root.delete_bucket_policy()
+
+    # RAM policies match resources the same way
+    mine = ram.user(h.policy_doc(h.allow(["oss:GetObject"], _arn_in(account, bucket_name, "*"))))
+    theirs = ram.user(h.policy_doc(h.allow(["oss:GetObject"],
+                                           _arn_in(other_account, bucket_name, "*"))))
+    assert mine.bucket(bucket_name, sig).get_object("k").read() == b"data"
+    assert mine.v2(sig).get_object(
+        oss.GetObjectRequest(bucket=bucket_name, key="k")).body.read() == b"data"
+    h.expect_error(lambda: theirs.bucket(bucket_name, sig).get_object("k"), 403, "AccessDenied")
+    h.expect_error(lambda: theirs.v2(sig).get_object(
+        oss.GetObjectRequest(bucket=bucket_name, key="k")), 403, "AccessDenied")

@@ -123,7 +123,8 @@ def _bucket_malformed(bucket):
         ("kms-action", _doc(s(Action=["kms:Decrypt"])), ["kms:Decrypt"]),
         ("bad-effect", _doc(s(Effect="Permit")), ["Effect", "Permit"]),
         ("missing-resource", _doc(good, s(Resource=None)), ["Statement[1]", "Resource"]),
-        ("missing-principal", _doc(s(Principal=None)), ["Principal"]),
+        # (a statement without Principal is valid: it means "*", as on OSS)
+        ("bad-principal", _doc(s(Principal=["12*"])), ["Principal", "12*"]),
         ("other-bucket", _doc(s(Resource=["acs:oss:*:*:some-other-bucket/*"])),
          ["some-other-bucket", "outside"]),
         ("star-resource", _doc(s(Resource=["*"])), ["outside"]),
@@ -137,7 +138,7 @@ def _bucket_malformed(bucket):
 
 
 BUCKET_CASES = ["not-json", "unknown-action", "kms-action", "bad-effect", "missing-resource",
-                "missing-principal", "other-bucket", "star-resource", "unknown-operator",
+                "bad-principal", "other-bucket", "star-resource", "unknown-operator",
                 "unsupported-key", "bad-version", "too-large"]
 
 

@@ -73,6 +73,79 @@ def test_oss2_copy_replace_directive(o2, bucket_name, src):
     assert o2.get_object("dst/replaced").read() == data
 
 
+CSE_META = {
+    # What the SDKs' client-side encryption stores (reference §2.4); it describes the bytes.
+    "x-oss-meta-client-side-encryption-key": "d3JhcHBlZCBrZXk=",
+    "x-oss-meta-client-side-encryption-start": "aXYgc3RhcnQ=",
+    "x-oss-meta-client-side-encryption-cek-alg": "AES/CTR/NoPadding",
+    "x-oss-meta-client-side-encryption-wrap-alg": "RSA/NONE/PKCS1Padding",
+    "x-oss-meta-client-side-encryption-unencrypted-content-length": "5000",
+}
+FULL_SRC_HEADERS = dict(SRC_HEADERS, **CSE_META, **{
+    "Content-Encoding": "identity",
+    "Content-Disposition": "attachment; filename=src.bin",
+    "Content-Language": "en",
+    "Expires": "Wed, 21 Oct 2037 07:28:00 GMT",
+})
+
+
+def _assert_replaced(headers, fresh):
+    """REPLACE without Content-Type: the source's Content-Type and client-side-encryption
+    metadata stay; every other standard header and user metadata is the request's or gone."""
+    low = {k.lower(): v for k, v in headers.items()}
+    assert low["content-type"] == "text/x-source"
+    for name, value in CSE_META.items():
+        assert low[name] == value, name
+    assert low["x-oss-meta-fresh"] == "yes"
+    assert "x-oss-meta-origin" not in low and "x-oss-meta-shared" not in low
+    for name, value in fresh.items():
+        assert low[name.lower()] == value, name
+    for name in ("cache-control", "content-encoding", "content-disposition",
+                 "content-language", "expires"):
+        if name not in (n.lower() for n in fresh):
+            assert name not in low, name
+
+
+def test_oss2_copy_replace_keeps_content_type_and_client_side_encryption(o2, bucket_name):
+    data = h.rand_bytes(5000)
+    o2.put_object("cse-src", data, headers=FULL_SRC_HEADERS)
+    fresh = {"Cache-Control": "no-store"}
+    o2.copy_object(bucket_name, "cse-src", "cse-dst", headers=dict(fresh, **{
+        "x-oss-metadata-directive": "REPLACE", "x-oss-meta-fresh": "yes"}))
+    _assert_replaced(o2.head_object("cse-dst").headers, fresh)
+    g = o2.get_object("cse-dst")
+    assert g.read() == data
+    _assert_replaced(g.headers, fresh)
+    # update_object_meta (REPLACE onto itself) alike
+    o2.update_object_meta("cse-src", {"x-oss-meta-fresh": "yes"})
+    _assert_replaced(o2.head_object("cse-src").headers, {})
+    assert o2.get_object("cse-src").read() == data
+
+
+def test_v2_copy_replace_keeps_content_type_and_client_side_encryption(v2, bucket_name):
+    data = h.rand_bytes(3000)
+    v2.put_object(oss.PutObjectRequest(bucket=bucket_name, key="cse-src", body=data,
+                                       headers=dict(FULL_SRC_HEADERS)))
+    v2.copy_object(oss.CopyObjectRequest(bucket=bucket_name, key="cse-dst",
+                                         source_key="cse-src", metadata_directive="REPLACE",
+                                         metadata={"fresh": "yes"},
+                                         content_disposition="inline"))
+    hd = v2.head_object(oss.HeadObjectRequest(bucket=bucket_name, key="cse-dst"))
+    _assert_replaced(hd.headers, {"Content-Disposition": "inline"})
+    assert hd.content_type == "text/x-source"
+    assert hd.metadata["client-side-encryption-key"] == CSE_META[
+        "x-oss-meta-client-side-encryption-key"]
+    assert v2.get_object(oss.GetObjectRequest(bucket=bucket_name, key="cse-dst")).body.read() \
+        == data
+    # a Content-Type in the request still replaces the source's
+    v2.copy_object(oss.CopyObjectRequest(bucket=bucket_name, key="typed", source_key="cse-src",
+                                         metadata_directive="REPLACE",
+                                         content_type="text/x-new"))
+    hd = v2.head_object(oss.HeadObjectRequest(bucket=bucket_name, key="typed"))
+    assert hd.content_type == "text/x-new"
+    assert hd.metadata["client-side-encryption-cek-alg"] == "AES/CTR/NoPadding"
+
+
 def test_oss2_copy_ignores_new_metadata_with_copy_directive(o2, bucket_name, src):
     key, _ = src
     o2.copy_object(bucket_name, key, "dst/copied", headers={

@@ -13,7 +13,8 @@
 //! * `Version` must be `"1"`; `Statement` a non-empty list. Nothing else at the top level.
 //! * Statement elements: `Effect` (`Allow`/`Deny`), `Action` or `NotAction`, `Resource` or
 //!   `NotResource` (each a string or a non-empty list), optional `Condition`, optional `Sid`
-//!   (a label), and `Principal` — required in bucket policies, refused in RAM policies.
+//!   (a label), and `Principal` — optional in bucket policies (a statement without it
+//!   applies to everyone, as `"*"`, as on OSS), refused in RAM policies.
 //! * Actions: `<service>:<name>` from [`OSS_ACTIONS`] and [`KMS_ACTIONS`], with `*` / `?`
 //!   wildcards, case-insensitive; `*` alone is every action. A pattern that matches no known
 //!   action is refused (`oss:Foo`, `ecs:*`). Bucket policies take OSS actions only.
@@ -21,15 +22,17 @@
 //!   service `oss` or `kms`, region `*`, account `*` or an account id. OSS relatives are
 //!   `<bucket>` or `<bucket>/<object-pattern>` (`*` for everything); KMS relatives are `*`,
 //!   `key/<id>` or `alias/<name>`. The relative part matches case-sensitively with `*` and `?`.
-//!   A policy account id matches requests for that account and requests that do not state one
-//!   (`*`, which [`oss_resource`] uses: bucket names are unique across the server). Bucket
-//!   policy resources must be the bucket itself or `<bucket>/…`.
+//!   A policy account `*` matches every account; a policy account id matches requests whose
+//!   resource names that account ([`oss_resource_in`], what the server uses: the bucket
+//!   owner's id) and requests that do not state one (`*`, which [`oss_resource`] gives), but
+//!   never a resource of another account. Bucket policy resources must be the bucket itself
+//!   or `<bucket>/…`.
 //! * `NotAction` / `NotResource`: the statement applies to every action / resource *except*
 //!   those listed. A bucket policy never applies outside its bucket, whatever `NotResource` says.
 //!
 //! # Principals (bucket policies)
 //!
-//! `Principal` is `"*"`, `["*"]`, `[]` (the same as `"*"`), or a list of account ids and RAM
+//! `Principal` is `"*"`, `["*"]`, `[]` or absent (all the same as `"*"`), or a list of account ids and RAM
 //! user ids or names. Entries are matched exactly:
 //!
 //! * `*` matches every caller, anonymous ones included — except that a statement whose

@@ -13,9 +13,9 @@ use crate::wildcard;
 pub enum PolicyKind {
     /// A RAM policy attached to a user: no `Principal`; OSS and KMS actions; any resource.
     Identity,
-    /// The bucket policy of `bucket`: every statement needs a `Principal`; OSS actions only;
-    /// every resource must be the bucket (`acs:oss:*:*:bucket`) or objects in it
-    /// (`acs:oss:*:*:bucket/…`).
+    /// The bucket policy of `bucket`: a statement without `Principal` applies to everyone
+    /// (as `"*"`); OSS actions only; every resource must be the bucket
+    /// (`acs:oss:*:<account>:bucket`) or objects in it (`acs:oss:*:<account>:bucket/…`).
     Bucket {
         /// The bucket the policy belongs to.
         bucket: String,
@@ -85,7 +85,7 @@ pub struct Policy {
 /// <statement> = {
 ///   "Sid"?:       string                                         a label; no effect
 ///   "Effect":     "Allow" | "Deny"
-///   "Principal":  "*" | [string, ...]                            bucket policies only, required there
+///   "Principal"?: "*" | [string, ...]                            bucket policies only; absent = "*"
 ///   "Action" | "NotAction":     string | [string, ...]           exactly one of the two
 ///   "Resource" | "NotResource": string | [string, ...]           exactly one of the two
 ///   "Condition"?: { <operator>: { <key>: scalar | [scalar, ...], ... }, ... }
@@ -93,7 +93,8 @@ pub struct Policy {
 /// ```
 ///
 /// Element names, `Effect` and operator names are case-sensitive; actions and condition keys
-/// are not. Every list must be non-empty, except `Principal: []` (= `"*"`). Every action must
+/// are not. Every list must be non-empty, except `Principal: []` (= `"*"`, as is a bucket
+/// policy statement with no `Principal`). Every action must
 /// name at least one action of [`OSS_ACTIONS`] or [`KMS_ACTIONS`] (a bucket policy: of
 /// [`OSS_ACTIONS`]); `"*"` is allowed. A member name repeated inside one JSON object is refused.
 pub fn parse_policy(json: &str, kind: &PolicyKind) -> Result<Policy, PolicyError> {
@@ -244,9 +245,12 @@ fn parse_statement(item: &Json, kind: &PolicyKind) -> Result<Statement, Statemen
         (PolicyKind::Identity, Some(_)) => {
             return Err(("Principal".into(), PolicyErrorKind::PrincipalNotAllowed));
         }
-        (PolicyKind::Bucket { .. }, None) => {
-            return Err((String::new(), PolicyErrorKind::MissingElement("Principal")));
-        }
+        // OSS accepts a bucket policy statement without `Principal` and applies it to
+        // everyone, exactly as `"Principal": "*"`.
+        (PolicyKind::Bucket { .. }, None) => Some(Principals {
+            entries: Vec::new(),
+            everyone: true,
+        }),
         (PolicyKind::Bucket { .. }, Some(p)) => Some(parse_principal(p)?),
     };
 

@@ -3,7 +3,7 @@
 
 use coffer_iam::{
     Decision, Policy, PolicyKind, PrincipalRef, RequestContext, combine, keys, kms_resource,
-    oss_resource, parse_policy,
+    oss_resource, oss_resource_in, parse_policy,
 };
 use time::macros::datetime;
 
@@ -126,6 +126,84 @@ fn principal_star_without_condition_skips_the_owner() {
             p.evaluate("oss:GetObject", &obj("k"), &ctx(ANON)),
             Decision::Deny,
             "{principal}"
+        );
+    }
+}
+
+#[test]
+fn statement_without_principal_is_for_everyone() {
+    // As on OSS: no `Principal` is the same as `"*"`, owner rule included.
+    let read = bucket_policy(
+        r#"{"Effect":"Allow","Action":"oss:GetObject","Resource":"acs:oss:*:*:b/*"}"#,
+    );
+    for who in [ANON, OTHER_ROOT, BOB_ELSEWHERE, ALICE] {
+        assert_eq!(
+            decide(&[], Some(&read), "oss:GetObject", &obj("k"), &ctx(who)),
+            Decision::Allow,
+            "{who:?}"
+        );
+    }
+    let deny = bucket_policy(r#"{"Effect":"Deny","Action":"oss:*","Resource":"acs:oss:*:*:b/*"}"#);
+    assert_eq!(
+        decide(&[], Some(&deny), "oss:GetObject", &obj("k"), &ctx(ROOT)),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(&[], Some(&deny), "oss:GetObject", &obj("k"), &ctx(ALICE)),
+        Decision::Deny
+    );
+    let conditional = bucket_policy(
+        r#"{"Effect":"Deny","Action":"oss:*","Resource":"acs:oss:*:*:b/*",
+            "Condition":{"Bool":{"acs:SecureTransport":"false"}}}"#,
+    );
+    assert_eq!(
+        decide(
+            &[],
+            Some(&conditional),
+            "oss:GetObject",
+            &obj("k"),
+            &ctx(ROOT)
+        ),
+        Decision::Deny
+    );
+}
+
+#[test]
+fn resource_account_must_be_the_owner_or_star() {
+    // The server names resources with the bucket owner's account id.
+    let owned = |key: &str| oss_resource_in(OWNER, Some("b"), Some(key));
+    for (resource, applies) in [
+        ("acs:oss:*:*:b/*", true),
+        ("acs:oss:*:1000:b/*", true),
+        ("acs:oss:*:2000:b/*", false),
+    ] {
+        let p = bucket_policy(&format!(
+            r#"{{"Effect":"Allow","Principal":"*","Action":"oss:GetObject","Resource":"{resource}"}}"#
+        ));
+        let want = if applies {
+            Decision::Allow
+        } else {
+            Decision::NotApplicable
+        };
+        assert_eq!(
+            decide(&[], Some(&p), "oss:GetObject", &owned("k"), &ctx(ANON)),
+            want,
+            "{resource}"
+        );
+        let r = ram(&format!(
+            r#"{{"Effect":"Allow","Action":"oss:ListObjects","Resource":"{}"}}"#,
+            resource.trim_end_matches("/*")
+        ));
+        assert_eq!(
+            decide(
+                &[&r],
+                None,
+                "oss:ListObjects",
+                &oss_resource_in(OWNER, Some("b"), None),
+                &ctx(ALICE)
+            ),
+            want,
+            "{resource}"
         );
     }
 }

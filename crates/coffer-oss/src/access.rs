@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use coffer_iam::{Decision, Policy, PolicyKind, PrincipalRef, keys, oss_resource};
+use coffer_iam::{Decision, Policy, PolicyKind, PrincipalRef, keys, oss_resource_in};
 use coffer_service::{BucketAcl, BucketRecord, ObjectAcl, ServiceError};
 
 use crate::auth::{Principal, SecretLookup};
@@ -194,7 +194,7 @@ pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation)
             &identity_refs,
             None,
             action_of(op),
-            &oss_resource(None, None),
+            &oss_resource_in(account, None, None),
             &request,
         ) {
             Decision::Allow => Ok(()),
@@ -207,9 +207,12 @@ pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation)
         Err(ServiceError::NoSuchBucket) => None,
         Err(e) => return Err(e.into()),
     };
-    request.resource_owner = Some(bucket.as_ref().map_or(account, |b| b.owner.as_str()));
+    let owner = bucket.as_ref().map_or(account, |b| b.owner.as_str());
+    request.resource_owner = Some(owner);
     let key = addresses_object(op).then(|| ctx.key());
-    let resource = oss_resource(Some(ctx.bucket()), key);
+    // The resource names its owner's account, so that a policy resource naming another
+    // account (`acs:oss:*:<other>:bucket/*`) does not match.
+    let resource = oss_resource_in(owner, Some(ctx.bucket()), key);
     let bucket_policy = bucket.as_ref().and_then(|b| api.bucket_policy(b));
     let decision = coffer_iam::combine(
         &identity_refs,
@@ -256,7 +259,7 @@ async fn authorize_copy_source<'a>(
     };
     request.resource_owner = Some(&api.config.owner_id);
     request.values = &[];
-    let resource = oss_resource(Some(&source.bucket), Some(&source.key));
+    let resource = oss_resource_in(&bucket.owner, Some(&source.bucket), Some(&source.key));
     let policy = api.bucket_policy(&bucket);
     match coffer_iam::combine(
         identity,

@@ -64,9 +64,11 @@ pub(crate) async fn copy_object(
             ));
         }
     };
+    let requested = object_attributes(&ctx.headers)?;
     let options = CopyOptions {
         directive,
-        acl: object_attributes(&ctx.headers)?.acl,
+        acl: requested.acl,
+        storage_class: requested.storage_class,
         forbid_overwrite: forbid_overwrite(&ctx.headers),
         sse: sse_request(&ctx.headers)?,
         caller: ctx.caller(),

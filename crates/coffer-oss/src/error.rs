@@ -188,6 +188,15 @@ impl From<ServiceError> for OssError {
                     .push(("x-oss-next-append-position", length.to_string()));
                 e
             }
+            // OSS documents the case (EC 0016-00000503) but not its message.
+            AppendableStorageClass(class) => OssError::new(
+                400,
+                "InvalidArgument",
+                "0016-00000503",
+                format!("An appendable object cannot be converted to the {class} storage class."),
+            )
+            .with_extra("ArgumentName", "x-oss-storage-class")
+            .with_extra("ArgumentValue", &class),
             ObjectNotAppendable => OssError::new(
                 409,
                 "ObjectNotAppendable",

@@ -25,8 +25,55 @@ pub struct CopySource {
 pub enum MetadataDirective {
     /// Keep the source's content type, headers and user metadata.
     Copy,
-    /// Take them from the request instead.
+    /// Take them from the request instead, as OSS does: the request's standard headers
+    /// and user metadata replace the source's (those it does not give are dropped), but
+    /// without a content type the source's is kept, and the source's client-side
+    /// encryption metadata always follows the bytes it describes.
     Replace(ObjectAttributes),
+}
+
+/// User metadata (names without `x-oss-meta-`) that describes client-side encryption of the
+/// object's bytes: the wrapped key, IV, algorithms. It is the bytes' own, so it is copied
+/// whatever the metadata directive says.
+const CLIENT_SIDE_ENCRYPTION_META: &str = "client-side-encryption-";
+
+fn is_client_side_encryption(name: &str) -> bool {
+    name.get(..CLIENT_SIDE_ENCRYPTION_META.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(CLIENT_SIDE_ENCRYPTION_META))
+}
+
+impl MetadataDirective {
+    /// The destination's attributes, from the source's record and the directive.
+    fn attributes(self, src: &ObjectRecord) -> ObjectAttributes {
+        match self {
+            MetadataDirective::Copy => ObjectAttributes {
+                content_type: Some(src.content_type.clone()),
+                headers: src.headers.clone(),
+                user_meta: src.user_meta.clone(),
+                ..ObjectAttributes::default()
+            },
+            MetadataDirective::Replace(a) => {
+                let mut user_meta: Vec<(String, String)> = a
+                    .user_meta
+                    .into_iter()
+                    .filter(|(name, _)| !is_client_side_encryption(name))
+                    .chain(
+                        src.user_meta
+                            .iter()
+                            .filter(|(name, _)| is_client_side_encryption(name))
+                            .cloned(),
+                    )
+                    .collect();
+                user_meta.sort();
+                ObjectAttributes {
+                    content_type: a.content_type.or_else(|| Some(src.content_type.clone())),
+                    headers: a.headers,
+                    user_meta,
+                    ..ObjectAttributes::default()
+                }
+            }
+        }
+    }
 }
 
 impl Service {
@@ -83,16 +130,16 @@ impl Service {
             sealer(&object_key, 0)?,
         )
         .await?;
-        let acl = options.acl;
-        let attributes = match options.directive {
-            MetadataDirective::Copy => ObjectAttributes {
-                content_type: Some(src.content_type),
-                headers: src.headers,
-                user_meta: src.user_meta,
-                acl,
-                storage_class: Some(src.storage_class),
-            },
-            MetadataDirective::Replace(a) => ObjectAttributes { acl, ..a },
+        let attributes = ObjectAttributes {
+            acl: options.acl,
+            // The class the request names, whatever the directive (copying an object onto
+            // itself is how OSS changes its class), else the destination bucket's.
+            storage_class: Some(
+                options
+                    .storage_class
+                    .unwrap_or_else(|| bucket_record.storage_class.clone()),
+            ),
+            ..options.directive.attributes(&src)
         };
         let mut record = attributes.into_record(key, &data, ObjectKind::Normal);
         record.encryption = object_key.map(|k| k.envelope);
@@ -105,7 +152,82 @@ impl Service {
 pub struct CopyOptions {
     pub directive: MetadataDirective,
     pub acl: coffer_storage::ObjectAcl,
+    /// The storage class the request names; `None` takes the destination bucket's.
+    pub storage_class: Option<String>,
     pub forbid_overwrite: bool,
     pub sse: Option<SseRequest>,
     pub caller: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use coffer_storage::ObjectAcl;
+
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    fn source() -> ObjectRecord {
+        ObjectRecord {
+            key: "src".into(),
+            generation: 1,
+            size: 0,
+            etag: String::new(),
+            crc64: None,
+            content_md5: None,
+            last_modified_ms: 0,
+            kind: ObjectKind::Normal,
+            acl: ObjectAcl::Default,
+            storage_class: "IA".into(),
+            content_type: "text/x-source".into(),
+            headers: pairs(&[("cache-control", "max-age=60")]),
+            user_meta: pairs(&[
+                ("client-side-encryption-key", "k"),
+                ("Client-Side-Encryption-Start", "s"),
+                ("origin", "source"),
+            ]),
+            segments: Vec::new(),
+            encryption: None,
+        }
+    }
+
+    #[test]
+    fn replace_keeps_content_type_and_client_side_encryption() {
+        let request = ObjectAttributes {
+            headers: pairs(&[("content-encoding", "gzip")]),
+            user_meta: pairs(&[("fresh", "yes"), ("client-side-encryption-key", "forged")]),
+            ..ObjectAttributes::default()
+        };
+        let a = MetadataDirective::Replace(request).attributes(&source());
+        assert_eq!(a.content_type.as_deref(), Some("text/x-source"));
+        assert_eq!(a.headers, pairs(&[("content-encoding", "gzip")]));
+        assert_eq!(
+            a.user_meta,
+            pairs(&[
+                ("Client-Side-Encryption-Start", "s"),
+                ("client-side-encryption-key", "k"),
+                ("fresh", "yes"),
+            ])
+        );
+        let typed = ObjectAttributes {
+            content_type: Some("text/x-new".into()),
+            ..ObjectAttributes::default()
+        };
+        let a = MetadataDirective::Replace(typed).attributes(&source());
+        assert_eq!(a.content_type.as_deref(), Some("text/x-new"));
+        assert!(a.headers.is_empty());
+    }
+
+    #[test]
+    fn copy_keeps_everything() {
+        let a = MetadataDirective::Copy.attributes(&source());
+        assert_eq!(a.content_type.as_deref(), Some("text/x-source"));
+        assert_eq!(a.headers, source().headers);
+        assert_eq!(a.user_meta, source().user_meta);
+    }
 }

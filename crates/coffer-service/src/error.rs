@@ -39,6 +39,9 @@ pub enum ServiceError {
     },
     #[error("append position {position} is not the object length {length}")]
     PositionNotEqualToLength { position: u64, length: u64 },
+    /// An appendable object cannot have this storage class (ColdArchive, DeepColdArchive).
+    #[error("an appendable object cannot be of storage class {0}")]
+    AppendableStorageClass(String),
     #[error("object is not appendable")]
     ObjectNotAppendable,
     /// Overwrite forbidden and the key exists.

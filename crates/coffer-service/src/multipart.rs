@@ -86,12 +86,13 @@ impl Service {
         &self,
         bucket: &str,
         key: &str,
-        attributes: ObjectAttributes,
+        mut attributes: ObjectAttributes,
         sse: Option<&SseRequest>,
         caller: &str,
     ) -> ServiceResult<UploadRecord> {
         validate_object_key(key)?;
         let bucket_record = self.require_bucket(bucket).await?;
+        attributes.default_class_from(&bucket_record);
         // The upload's encryption, and its data key, are fixed here for every part.
         let encryption = match resolve_encryption(sse, bucket_record.encryption.as_ref()) {
             Some(plan) => Some(self.new_object_key(&plan, bucket, key, caller)?.envelope),

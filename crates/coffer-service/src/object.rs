@@ -50,6 +50,14 @@ pub(crate) fn new_generation() -> u64 {
 }
 
 impl ObjectAttributes {
+    /// A write that names no storage class takes its bucket's, as on OSS: an object
+    /// uploaded into an IA bucket is IA.
+    pub(crate) fn default_class_from(&mut self, bucket: &coffer_storage::BucketRecord) {
+        if self.storage_class.is_none() {
+            self.storage_class = Some(bucket.storage_class.clone());
+        }
+    }
+
     /// The record of a new object made of the one blob `data` describes.
     pub(crate) fn into_record(self, key: &str, data: &Ingested, kind: ObjectKind) -> ObjectRecord {
         ObjectRecord {
@@ -106,10 +114,11 @@ impl Service {
         bucket: &str,
         key: &str,
         body: Body,
-        options: PutOptions,
+        mut options: PutOptions,
     ) -> ServiceResult<ObjectRecord> {
         validate_object_key(key)?;
         let bucket_record = self.require_bucket(bucket).await?;
+        options.attributes.default_class_from(&bucket_record);
         let condition = self
             .write_condition(bucket, key, options.forbid_overwrite)
             .await?;
@@ -198,11 +207,15 @@ impl Service {
         key: &str,
         position: u64,
         body: Body,
-        options: PutOptions,
+        mut options: PutOptions,
     ) -> ServiceResult<AppendOutcome> {
         validate_object_key(key)?;
         let bucket_record = self.require_bucket(bucket).await?;
         let current = self.meta.get_object(bucket, key).await?;
+        if current.is_none() {
+            options.attributes.default_class_from(&bucket_record);
+        }
+        check_appendable_class(options.attributes.storage_class.as_deref())?;
         let length = match &current {
             Some(object) if object.kind != ObjectKind::Appendable => {
                 return Err(ServiceError::ObjectNotAppendable);
@@ -309,6 +322,17 @@ impl Service {
         // concurrent write that wins makes this one fail, not resurrect old data.
         self.meta.put_object(bucket, object, condition).await?;
         Ok(())
+    }
+}
+
+/// Appendable objects can be Standard, IA or Archive, never ColdArchive or DeepColdArchive
+/// (OSS error 0016-00000503), whether the request names the class or the bucket's is taken.
+fn check_appendable_class(class: Option<&str>) -> ServiceResult<()> {
+    match class {
+        Some(c @ ("ColdArchive" | "DeepColdArchive")) => {
+            Err(ServiceError::AppendableStorageClass(c.to_owned()))
+        }
+        _ => Ok(()),
     }
 }
 
