@@ -232,11 +232,7 @@ def make_bucket(server):
         return name
 
     yield _make
-    for name in created:
-        try:
-            h.force_delete_bucket(server, name)
-        except Exception as e:  # cleanup must not mask the test result
-            warnings.warn("could not clean up bucket %s: %r" % (name, e))
+    h.cleanup_buckets(server, created)
 
 
 @pytest.fixture
@@ -275,11 +271,7 @@ def fresh_name(server):
         return name
 
     yield _new
-    for name in names:
-        try:
-            h.force_delete_bucket(server, name)
-        except Exception as e:
-            warnings.warn("could not clean up bucket %s: %r" % (name, e))
+    h.cleanup_buckets(server, names)
 
 
 # ---------------------------------------------------------------- access control
@@ -386,8 +378,4 @@ def module_bucket(server):
         return name
 
     yield _make
-    for name in created:
-        try:
-            h.force_delete_bucket(server, name)
-        except Exception as e:
-            warnings.warn("could not clean up bucket %s: %r" % (name, e))
+    h.cleanup_buckets(server, created)

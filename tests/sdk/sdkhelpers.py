@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import secrets
+import warnings
 import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
@@ -180,6 +181,16 @@ def path_url(server, bucket: str, key: str = None, query: str = "") -> str:
 
 
 # ---------------------------------------------------------------- cleanup
+
+def cleanup_buckets(server, names):
+    """Force-deletes each bucket a test or fixture made; a failure is a warning, so that
+    cleanup never masks the test's own result."""
+    for name in names:
+        try:
+            force_delete_bucket(server, name)
+        except Exception as e:
+            warnings.warn("could not clean up bucket %s: %r" % (name, e))
+
 
 def force_delete_bucket(server, name: str):
     """Abort all uploads, delete all objects and delete the bucket (root creds, V1)."""

@@ -1,7 +1,6 @@
 """Bucket operations: PutBucket, DeleteBucket, ListBuckets, GetBucketInfo, GetBucketLocation,
 GetBucketStat, Put/GetBucketAcl, InvalidBucketName (reference §4.3, §5.2, §5.3, §1.6)."""
 import re
-import warnings
 
 import oss2
 import pytest
@@ -152,11 +151,7 @@ def three_buckets(server):
             created.append(name)
         yield prefix, names
     finally:
-        for name in created:
-            try:
-                h.force_delete_bucket(server, name)
-            except Exception as e:
-                warnings.warn("could not clean up bucket %s: %r" % (name, e))
+        h.cleanup_buckets(server, created)
 
 
 def test_oss2_list_buckets_prefix_marker_max_keys(server, sig, three_buckets):

@@ -6,7 +6,6 @@ class the request names wins. HeadObject and both listings report it.
 Coffer stores the class and reports it; it keeps every class readable (it has no
 RestoreObject), where OSS requires a restore before reading Archive-class objects.
 """
-import warnings
 
 import oss2
 import pytest
@@ -39,11 +38,7 @@ def class_bucket(server):
         return name
 
     yield _make
-    for name in created:
-        try:
-            h.force_delete_bucket(server, name)
-        except Exception as e:
-            warnings.warn("could not clean up bucket %s: %r" % (name, e))
+    h.cleanup_buckets(server, created)
 
 
 def _class_oss2(bucket, key):

@@ -19,6 +19,7 @@
 
 use http::Method;
 
+use crate::auth::PRESIGN_PARAMS;
 use crate::error::OssError;
 use crate::router::{Query, Target};
 
@@ -253,21 +254,6 @@ pub enum ParamKind {
     Unknown,
 }
 
-/// Presigned-URL parameters of both signature versions.
-const SIGNATURE_PARAMS: &[&str] = &[
-    "OSSAccessKeyId",
-    "Expires",
-    "Signature",
-    "security-token",
-    "x-oss-signature-version",
-    "x-oss-credential",
-    "x-oss-date",
-    "x-oss-expires",
-    "x-oss-signature",
-    "x-oss-additional-headers",
-    "x-oss-security-token",
-];
-
 /// Listing and paging parameters (not signed as sub-resources by any SDK), and the
 /// requester-pays acknowledgement, which changes nothing on a bucket that does not charge
 /// requesters (and no Coffer bucket does).
@@ -314,7 +300,7 @@ pub const OSS_SUBRESOURCES: &[&str] = &[
 ];
 
 pub fn param_kind(name: &str) -> ParamKind {
-    if SIGNATURE_PARAMS.contains(&name) {
+    if PRESIGN_PARAMS.contains(&name) {
         ParamKind::Signature
     } else if ORDINARY_PARAMS.contains(&name) {
         ParamKind::Ordinary
@@ -401,10 +387,7 @@ mod tests {
     use super::*;
 
     fn t(b: Option<&str>, k: Option<&str>) -> Target {
-        Target {
-            bucket: b.map(Into::into),
-            key: k.map(Into::into),
-        }
+        Target::new(b, k)
     }
 
     fn routed(method: Method, target: &Target, query: &str, copy: bool) -> Option<Operation> {

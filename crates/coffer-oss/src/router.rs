@@ -13,6 +13,15 @@ pub struct Target {
     pub key: Option<String>,
 }
 
+impl Target {
+    pub fn new(bucket: Option<&str>, key: Option<&str>) -> Target {
+        Target {
+            bucket: bucket.map(str::to_owned),
+            key: key.map(str::to_owned),
+        }
+    }
+}
+
 /// Decoded query parameters in request order. `?acl` is `("acl", "")`.
 #[derive(Debug, Clone, Default)]
 pub struct Query(pub Vec<(String, String)>);
@@ -123,10 +132,7 @@ mod tests {
     use super::*;
 
     fn t(b: Option<&str>, k: Option<&str>) -> Target {
-        Target {
-            bucket: b.map(Into::into),
-            key: k.map(Into::into),
-        }
+        Target::new(b, k)
     }
 
     #[test]
