@@ -224,6 +224,60 @@ h.matrix('copy preconditions: ali-oss sends them as x-oss-copy-source-if-*', asy
   await h.ossError(c.head('cond-no.txt'), 404, 'NoSuchKey');
 });
 
+// Headers Coffer does not act on are refused, never silently ignored, and nothing is written.
+
+const CALLBACK = { url: 'http://127.0.0.1:9/callback', body: 'bucket=${bucket}&object=${object}' };
+
+/** Expects put(key, body, options) to be refused with this status and code, writing nothing. */
+async function putRefused(c, options, status, code) {
+  await h.ossError(c.put('kept.txt', Buffer.from('replacement'), options), status, code);
+  assert.equal((await c.get('kept.txt')).content.toString(), 'original', 'the old object is untouched');
+  await h.ossError(c.put('new.txt', Buffer.from('x'), options), status, code);
+  await h.ossError(c.head('new.txt'), 404, 'NoSuchKey');
+}
+
+h.matrix('put with x-oss-traffic-limit, a callback or x-oss-tagging is 400 NotImplemented', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  await c.put('kept.txt', Buffer.from('original'));
+  await putRefused(c, { headers: { 'x-oss-traffic-limit': '819200' } }, 400, 'NotImplemented');
+  await putRefused(c, { callback: CALLBACK }, 400, 'NotImplemented');
+  const raw = Buffer.from(JSON.stringify({ callbackUrl: CALLBACK.url, callbackBody: 'x' })).toString('base64');
+  await putRefused(c, { headers: { 'x-oss-callback': raw } }, 400, 'NotImplemented');
+  await putRefused(c, { headers: { 'x-oss-tagging': 'a=1' } }, 400, 'NotImplemented');
+  await putRefused(c, { headers: { 'x-oss-tagging': 'a=1&b=2' } }, 400, 'NotImplemented');
+  assert.deepEqual((await c.list({})).objects.map(o => o.name), ['kept.txt']);
+});
+
+h.matrix('put with malformed x-oss-tagging is 400 InvalidArgument', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  await c.put('kept.txt', Buffer.from('original'));
+  const eleven = Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&');
+  for (const tags of ['aa=bb=cc', eleven, 'k=v&k=w']) {
+    await putRefused(c, { headers: { 'x-oss-tagging': tags } }, 400, 'InvalidArgument');
+  }
+});
+
+h.matrix('multipartUpload with a callback is refused and writes no object', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  const big = crypto.randomBytes(100 * h.KB + 1);
+  await h.ossError(c.multipartUpload('cb.bin', big, { partSize: 100 * h.KB, callback: CALLBACK }), 400,
+    'NotImplemented');
+  await h.ossError(c.head('cb.bin'), 404, 'NoSuchKey');
+  // The callback rides on CompleteMultipartUpload; its refusal leaves the upload open, as on OSS.
+  assert.deepEqual((await c.listUploads({})).uploads.map(u => u.name), ['cb.bin']);
+  const small = Buffer.from('small');
+  await h.ossError(c.multipartUpload('cb-small.txt', small, { callback: CALLBACK }), 400, 'NotImplemented');
+  await h.ossError(c.head('cb-small.txt'), 404, 'NoSuchKey');
+  for (const u of (await c.listUploads({})).uploads) await c.abortMultipartUpload(u.name, u.uploadId);
+});
+
+h.matrix('get with x-oss-traffic-limit is 400 NotImplemented', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  await c.put('dl.txt', Buffer.from('data'));
+  await h.ossError(c.get('dl.txt', { headers: { 'x-oss-traffic-limit': '819200' } }), 400, 'NotImplemented');
+  assert.equal((await c.get('dl.txt')).content.toString(), 'data');
+});
+
 /** A path-style URL for an unsigned request. */
 async function anonymousUrl(bucket, key) {
   const srv = await h.getServer();
