@@ -278,6 +278,45 @@ h.matrix('get with x-oss-traffic-limit is 400 NotImplemented', async (t, f) => {
   assert.equal((await c.get('dl.txt')).content.toString(), 'data');
 });
 
+// What the SDKs' client-side encryption stores in user metadata; it describes the bytes.
+const CSE_META = {
+  'client-side-encryption-key': 'd3JhcHBlZCBrZXk=',
+  'client-side-encryption-start': 'aXYgc3RhcnQ=',
+  'client-side-encryption-cek-alg': 'AES/CTR/NoPadding',
+  'client-side-encryption-wrap-alg': 'RSA/NONE/PKCS1Padding',
+  'client-side-encryption-unencrypted-content-length': '5'
+};
+
+h.matrix('copy with REPLACE keeps the source\'s client-side-encryption metadata, replaces the rest', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  await c.put('cse-src', Buffer.from('bytes'), { meta: { ...CSE_META, origin: 'src', shared: 'old' } });
+  // `meta` makes ali-oss send x-oss-metadata-directive: REPLACE.
+  await c.copy('cse-dst', 'cse-src', { meta: { fresh: 'yes', shared: 'new' } });
+  const head = await c.head('cse-dst');
+  assert.deepEqual(head.meta, { ...CSE_META, fresh: 'yes', shared: 'new' });
+  assert.equal((await c.get('cse-dst')).content.toString(), 'bytes');
+});
+
+// Objects written into a cold bucket without a class take the bucket's class, however written.
+for (const cls of ['Archive', 'ColdArchive']) {
+  h.matrix(`put, multipartUpload and copy into a ${cls} bucket make ${cls} objects`, async (t, f) => {
+    const { c, name } = await h.newBucket(f, { StorageClass: cls });
+    assert.equal((await c.getBucketInfo(name)).bucket.StorageClass, cls);
+    const std = await h.newBucket(f);
+    await std.c.put('std.txt', Buffer.from('standard'));
+    assert.equal((await std.c.head('std.txt')).res.headers['x-oss-storage-class'], 'Standard');
+
+    await c.put('put.txt', Buffer.from('cold'));
+    await c.multipartUpload('parts.bin', crypto.randomBytes(100 * h.KB + 10), { partSize: 100 * h.KB });
+    await c.copy('copied.txt', 'std.txt', std.name);
+    for (const key of ['put.txt', 'parts.bin', 'copied.txt']) {
+      assert.equal((await c.head(key)).res.headers['x-oss-storage-class'], cls, key);
+    }
+    assert.deepEqual((await c.list({})).objects.map(o => [o.name, o.storageClass]),
+      [['copied.txt', cls], ['parts.bin', cls], ['put.txt', cls]]);
+  });
+}
+
 /** A path-style URL for an unsigned request. */
 async function anonymousUrl(bucket, key) {
   const srv = await h.getServer();
