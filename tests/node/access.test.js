@@ -58,7 +58,7 @@ h.matrix('putBucketPolicy refuses a document that is not a policy', async (t, f)
     'InvalidPolicyDocument');
 });
 
-/** A one-statement-per-entry bucket policy; a statement without `Principal` applies to everyone. */
+/** A bucket policy of these statements (one without `Principal` applies to everyone). */
 function policyOf(...statements) {
   return { Version: '1', Statement: statements };
 }
