@@ -58,6 +58,72 @@ h.matrix('putBucketPolicy refuses a document that is not a policy', async (t, f)
     'InvalidPolicyDocument');
 });
 
+/** A bucket policy of these statements (one without `Principal` applies to everyone). */
+function policyOf(...statements) {
+  return { Version: '1', Statement: statements };
+}
+
+async function anonymousGet(bucket, key) {
+  return (await fetch(await anonymousUrl(bucket, key))).status;
+}
+
+h.matrix('a bucket policy statement without Principal applies to everyone', async (t, f) => {
+  const { c, name } = await h.newBucket(f);
+  await c.put('doc.txt', Buffer.from('open'));
+  await c.put('secret/x.txt', Buffer.from('closed'));
+
+  const allow = policyOf({ Effect: 'Allow', Action: ['oss:GetObject'], Resource: [`acs:oss:*:*:${name}/*`] });
+  await c.putBucketPolicy(name, allow);
+  assert.deepEqual((await c.getBucketPolicy(name)).policy, allow);
+  assert.equal(await anonymousGet(name, 'doc.txt'), 200, 'the Allow without Principal lets anonymous reads through');
+  assert.equal((await fetch(await anonymousUrl(name, 'new.txt'), { method: 'PUT', body: 'no' })).status, 403);
+
+  // Without a condition, an everyone-statement does not apply to the bucket owner (root).
+  await c.putBucketPolicy(name, policyOf(
+    { Effect: 'Allow', Action: ['oss:GetObject'], Resource: [`acs:oss:*:*:${name}/*`] },
+    { Effect: 'Deny', Action: ['oss:GetObject'], Resource: [`acs:oss:*:*:${name}/secret/*`] }));
+  assert.equal(await anonymousGet(name, 'doc.txt'), 200);
+  assert.equal(await anonymousGet(name, 'secret/x.txt'), 403, 'the Deny without Principal refuses anonymous');
+  assert.equal((await c.get('secret/x.txt')).content.toString(), 'closed', 'but not the owner');
+
+  // With a condition it applies to everyone, the owner included.
+  await c.putBucketPolicy(name, policyOf({
+    Effect: 'Deny',
+    Action: ['oss:GetObject'],
+    Resource: [`acs:oss:*:*:${name}/secret/*`],
+    Condition: { IpAddress: { 'acs:SourceIp': ['127.0.0.0/8'] } }
+  }));
+  const denied = await h.ossError(c.get('secret/x.txt'), 403, 'AccessDenied');
+  assert.match(denied.requestId, /^[0-9A-F]{24}$/);
+  assert.equal((await c.get('doc.txt')).content.toString(), 'open', 'only what the Deny names is refused');
+  await c.deleteBucketPolicy(name);
+  assert.equal((await c.get('secret/x.txt')).content.toString(), 'closed');
+});
+
+h.matrix('policy resources: account coffer-root matches, any other account id does not', async (t, f) => {
+  const { c, name } = await h.newBucket(f);
+  await c.put('doc.txt', Buffer.from('doc'));
+  const owner = (await c.getBucketInfo(name)).bucket.Owner.ID;
+  assert.equal(owner, 'coffer-root', 'the account id Coffer documents is the one it reports');
+  const allowIn = account => policyOf({
+    Effect: 'Allow', Principal: ['*'], Action: ['oss:GetObject'], Resource: [`acs:oss:*:${account}:${name}/*`]
+  });
+
+  await c.putBucketPolicy(name, allowIn('coffer-root'));
+  assert.equal(await anonymousGet(name, 'doc.txt'), 200, 'acs:oss:*:coffer-root:<bucket>/* matches');
+
+  await c.putBucketPolicy(name, allowIn('1234567890'));
+  assert.deepEqual((await c.getBucketPolicy(name)).policy, allowIn('1234567890'), 'accepted when put');
+  assert.equal(await anonymousGet(name, 'doc.txt'), 403, 'another account\'s resource grants nothing');
+
+  // ... and denies nothing: a conditional Deny naming another account leaves root's reads alone.
+  await c.putBucketPolicy(name, policyOf({
+    Effect: 'Deny', Action: ['oss:GetObject'], Resource: [`acs:oss:*:1234567890:${name}/*`],
+    Condition: { IpAddress: { 'acs:SourceIp': ['127.0.0.0/8'] } }
+  }));
+  assert.equal((await c.get('doc.txt')).content.toString(), 'doc');
+});
+
 h.matrix('signatureUrl: presigned GET (with a response override) and PUT', async (t, f) => {
   const { c } = await h.newBucket(f);
   await c.put('signed.txt', Buffer.from('signed content'));

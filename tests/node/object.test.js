@@ -224,6 +224,99 @@ h.matrix('copy preconditions: ali-oss sends them as x-oss-copy-source-if-*', asy
   await h.ossError(c.head('cond-no.txt'), 404, 'NoSuchKey');
 });
 
+// Headers Coffer does not act on are refused, never silently ignored, and nothing is written.
+
+const CALLBACK = { url: 'http://127.0.0.1:9/callback', body: 'bucket=${bucket}&object=${object}' };
+
+/** Expects put(key, body, options) to be refused with this status and code, writing nothing. */
+async function putRefused(c, options, status, code) {
+  await h.ossError(c.put('kept.txt', Buffer.from('replacement'), options), status, code);
+  assert.equal((await c.get('kept.txt')).content.toString(), 'original', 'the old object is untouched');
+  await h.ossError(c.put('new.txt', Buffer.from('x'), options), status, code);
+  await h.ossError(c.head('new.txt'), 404, 'NoSuchKey');
+}
+
+h.matrix('put with x-oss-traffic-limit, a callback or x-oss-tagging is 400 NotImplemented', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  await c.put('kept.txt', Buffer.from('original'));
+  await putRefused(c, { headers: { 'x-oss-traffic-limit': '819200' } }, 400, 'NotImplemented');
+  await putRefused(c, { callback: CALLBACK }, 400, 'NotImplemented');
+  const raw = Buffer.from(JSON.stringify({ callbackUrl: CALLBACK.url, callbackBody: 'x' })).toString('base64');
+  await putRefused(c, { headers: { 'x-oss-callback': raw } }, 400, 'NotImplemented');
+  await putRefused(c, { headers: { 'x-oss-tagging': 'a=1' } }, 400, 'NotImplemented');
+  await putRefused(c, { headers: { 'x-oss-tagging': 'a=1&b=2' } }, 400, 'NotImplemented');
+  assert.deepEqual((await c.list({})).objects.map(o => o.name), ['kept.txt']);
+});
+
+h.matrix('put with malformed x-oss-tagging is 400 InvalidArgument', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  await c.put('kept.txt', Buffer.from('original'));
+  const eleven = Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&');
+  for (const tags of ['aa=bb=cc', eleven, 'k=v&k=w']) {
+    await putRefused(c, { headers: { 'x-oss-tagging': tags } }, 400, 'InvalidArgument');
+  }
+});
+
+h.matrix('multipartUpload with a callback is refused and writes no object', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  const big = crypto.randomBytes(100 * h.KB + 1);
+  await h.ossError(c.multipartUpload('cb.bin', big, { partSize: 100 * h.KB, callback: CALLBACK }), 400,
+    'NotImplemented');
+  await h.ossError(c.head('cb.bin'), 404, 'NoSuchKey');
+  // The callback rides on CompleteMultipartUpload; its refusal leaves the upload open, as on OSS.
+  assert.deepEqual((await c.listUploads({})).uploads.map(u => u.name), ['cb.bin']);
+  const small = Buffer.from('small');
+  await h.ossError(c.multipartUpload('cb-small.txt', small, { callback: CALLBACK }), 400, 'NotImplemented');
+  await h.ossError(c.head('cb-small.txt'), 404, 'NoSuchKey');
+  for (const u of (await c.listUploads({})).uploads) await c.abortMultipartUpload(u.name, u.uploadId);
+});
+
+h.matrix('get with x-oss-traffic-limit is 400 NotImplemented', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  await c.put('dl.txt', Buffer.from('data'));
+  await h.ossError(c.get('dl.txt', { headers: { 'x-oss-traffic-limit': '819200' } }), 400, 'NotImplemented');
+  assert.equal((await c.get('dl.txt')).content.toString(), 'data');
+});
+
+// What the SDKs' client-side encryption stores in user metadata; it describes the bytes.
+const CSE_META = {
+  'client-side-encryption-key': 'd3JhcHBlZCBrZXk=',
+  'client-side-encryption-start': 'aXYgc3RhcnQ=',
+  'client-side-encryption-cek-alg': 'AES/CTR/NoPadding',
+  'client-side-encryption-wrap-alg': 'RSA/NONE/PKCS1Padding',
+  'client-side-encryption-unencrypted-content-length': '5'
+};
+
+h.matrix('copy with REPLACE keeps the source\'s client-side-encryption metadata, replaces the rest', async (t, f) => {
+  const { c } = await h.newBucket(f);
+  await c.put('cse-src', Buffer.from('bytes'), { meta: { ...CSE_META, origin: 'src', shared: 'old' } });
+  // `meta` makes ali-oss send x-oss-metadata-directive: REPLACE.
+  await c.copy('cse-dst', 'cse-src', { meta: { fresh: 'yes', shared: 'new' } });
+  const head = await c.head('cse-dst');
+  assert.deepEqual(head.meta, { ...CSE_META, fresh: 'yes', shared: 'new' });
+  assert.equal((await c.get('cse-dst')).content.toString(), 'bytes');
+});
+
+// Objects written into a cold bucket without a class take the bucket's class, however written.
+for (const cls of ['Archive', 'ColdArchive']) {
+  h.matrix(`put, multipartUpload and copy into a ${cls} bucket make ${cls} objects`, async (t, f) => {
+    const { c, name } = await h.newBucket(f, { StorageClass: cls });
+    assert.equal((await c.getBucketInfo(name)).bucket.StorageClass, cls);
+    const std = await h.newBucket(f);
+    await std.c.put('std.txt', Buffer.from('standard'));
+    assert.equal((await std.c.head('std.txt')).res.headers['x-oss-storage-class'], 'Standard');
+
+    await c.put('put.txt', Buffer.from('cold'));
+    await c.multipartUpload('parts.bin', crypto.randomBytes(100 * h.KB + 10), { partSize: 100 * h.KB });
+    await c.copy('copied.txt', 'std.txt', std.name);
+    for (const key of ['put.txt', 'parts.bin', 'copied.txt']) {
+      assert.equal((await c.head(key)).res.headers['x-oss-storage-class'], cls, key);
+    }
+    assert.deepEqual((await c.list({})).objects.map(o => [o.name, o.storageClass]),
+      [['copied.txt', cls], ['parts.bin', cls], ['put.txt', cls]]);
+  });
+}
+
 /** A path-style URL for an unsigned request. */
 async function anonymousUrl(bucket, key) {
   const srv = await h.getServer();
