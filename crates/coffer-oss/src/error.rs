@@ -241,8 +241,36 @@ impl From<ServiceError> for OssError {
                 )
             }
             Internal(detail) => OssError::internal(&detail),
+            // A store that says retrying can help answers 503, like an unavailable key
+            // service; anything else is OSS's InternalError. The log keeps the whole cause.
+            Storage(e) if e.is_retryable() => {
+                tracing::error!(detail = error_chain(&e), "storage unavailable");
+                OssError::new(
+                    503,
+                    "ServiceUnavailable",
+                    "0016-00000503",
+                    "The service is unavailable. Please try again.",
+                )
+            }
+            Storage(e) => OssError::internal(&error_chain(&e)),
         }
     }
+}
+
+/// An error and its sources, outermost first; a source whose text its wrapper already
+/// ends with (thiserror's `{0}` with `#[source]`) is not repeated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// 412 `PreconditionFailed`, naming in `<Condition>` the request header that failed, as OSS
@@ -350,5 +378,25 @@ fn key_error(e: coffer_service::KeyError) -> OssError {
                 "The key service is unavailable. Please try again.",
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+    use coffer_storage::StorageError;
+
+    #[test]
+    fn storage_errors_log_their_whole_cause_once() {
+        let e = ServiceError::Storage(StorageError::backend_from(
+            "commit",
+            std::io::Error::other("disk went away"),
+            true,
+        ));
+        assert!(e.is_retryable());
+        assert_eq!(
+            error_chain(&e),
+            "storage error: metadata backend error: commit: disk went away"
+        );
     }
 }

@@ -67,6 +67,9 @@ pub enum ServiceError {
     /// Stored data is missing or unreadable.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The store failed; the error keeps its cause and says whether retrying can help.
+    #[error("storage error: {0}")]
+    Storage(#[source] StorageError),
 }
 
 /// Which precondition of a [`crate::Preconditions`] failed, so a dialect can name the
@@ -78,6 +81,11 @@ pub enum FailedCondition {
 }
 
 impl ServiceError {
+    /// Whether the same request may succeed if sent again: only a transient store failure.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ServiceError::Storage(e) if e.is_retryable())
+    }
+
     pub(crate) fn invalid_argument(
         name: &'static str,
         value: impl Into<String>,
@@ -99,13 +107,13 @@ impl From<StorageError> for ServiceError {
             // Conditions are translated where they are set; reaching here means a race
             // with another writer, which the later write loses.
             StorageError::ConditionFailed { .. } => ServiceError::PreconditionFailed(None),
-            other => ServiceError::Internal(other.to_string()),
+            other => ServiceError::Storage(other),
         }
     }
 }
 
 impl From<std::io::Error> for ServiceError {
     fn from(e: std::io::Error) -> Self {
-        ServiceError::Internal(e.to_string())
+        ServiceError::Storage(StorageError::Io(e))
     }
 }

@@ -86,7 +86,7 @@ impl Drop for GroupCommitter {
 }
 
 fn writer_gone() -> StorageError {
-    StorageError::Backend("the metadata writer has stopped".into())
+    StorageError::backend("the metadata writer has stopped", false)
 }
 
 /// One queued write, with its result type erased so different writes share a queue.
@@ -155,7 +155,7 @@ fn commit_batch(db: &Database, pending: &PendingBlobs, mut batch: Vec<Box<dyn Jo
         let failed = batch.iter_mut().enumerate().find_map(|(i, job)| {
             // A panicking write is a bug; it fails that write, not the writer thread.
             catch_unwind(AssertUnwindSafe(|| job.apply(&txn)))
-                .unwrap_or_else(|_| Err(StorageError::Backend("metadata write panicked".into())))
+                .unwrap_or_else(|_| Err(StorageError::backend("metadata write panicked", false)))
                 .err()
                 .map(|e| (i, e))
         });
@@ -184,7 +184,7 @@ fn fail_all(batch: Vec<Box<dyn Job>>, error: &StorageError) {
     for job in batch {
         let copy = match error {
             StorageError::Io(e) => StorageError::Io(io::Error::new(e.kind(), e.to_string())),
-            other => StorageError::Backend(other.to_string()),
+            other => StorageError::backend(other.to_string(), other.is_retryable()),
         };
         job.finish(Err(copy));
     }
@@ -276,7 +276,7 @@ mod tests {
         let panicked = writer
             .write(|_txn| -> StorageResult<()> { panic!("bug") })
             .await;
-        assert!(matches!(panicked, Err(StorageError::Backend(_))));
+        assert!(matches!(panicked, Err(StorageError::Backend { .. })));
         writer.write(insert(7, 8)).await.unwrap();
         assert_eq!(read(&db, 7), Some(8));
     }

@@ -12,6 +12,8 @@
 //! metadata store or a shared blob backend plugs in by implementing the same traits.
 
 mod blob;
+#[cfg(any(test, feature = "testing"))]
+pub mod contract;
 mod error;
 mod fs_blob;
 mod group_commit;
@@ -22,7 +24,7 @@ mod redb_meta;
 mod tiered_blob;
 
 pub use blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
-pub use error::{StorageError, StorageResult};
+pub use error::{BackendError, StorageError, StorageResult};
 pub use fs_blob::FsBlobStore;
 pub use meta::{
     BucketDeletion, CompletedUpload, MetaStore, ObjectListing, PutCondition, sweep_orphans,

@@ -284,7 +284,7 @@ impl BlobWriter for RedbBlobWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redb_meta::tests::bucket;
+    use crate::contract::meta::bucket;
     use crate::{MetaStore, RedbMetaStore};
 
     /// A metadata write: what a small blob's changes ride along with.
@@ -311,6 +311,20 @@ mod tests {
         let mut out = Vec::new();
         reader.append_at(offset, len, &mut out).unwrap();
         out
+    }
+
+    #[tokio::test]
+    async fn passes_the_blob_store_contract() {
+        crate::contract::blob::blob_store_contract(|| async {
+            let (dir, path) = database_path();
+            let meta = RedbMetaStore::open(&path).unwrap();
+            let store = meta.small_blob_store();
+            (
+                Box::new((dir, meta)) as crate::contract::Keep,
+                Arc::new(store) as Arc<dyn BlobStore>,
+            )
+        })
+        .await;
     }
 
     #[tokio::test]

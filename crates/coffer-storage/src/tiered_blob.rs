@@ -144,6 +144,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn passes_the_blob_store_contract() {
+        crate::contract::blob::blob_store_contract(|| async {
+            let dir = tempfile::tempdir().unwrap();
+            let meta = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
+            let small: Arc<dyn BlobStore> = Arc::new(meta.small_blob_store());
+            let large: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(dir.path()).await.unwrap());
+            let store = TieredBlobStore::new(small, large, 64 * 1024);
+            (
+                Box::new((dir, meta)) as crate::contract::Keep,
+                Arc::new(store) as Arc<dyn BlobStore>,
+            )
+        })
+        .await;
+    }
+
+    #[tokio::test]
     async fn blobs_land_in_the_tier_their_size_picks() {
         let dir = tempfile::tempdir().unwrap();
         let meta = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
