@@ -11,6 +11,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::canonical::Request;
 use crate::vocabulary::Vocabulary;
 
 /// The credential scope: date, region and service. The terminator comes from the vocabulary.
@@ -73,6 +74,23 @@ impl Vocabulary {
     pub fn signature(&self, secret: &str, scope: &Scope<'_>, string_to_sign: &str) -> String {
         let key = self.signing_key(secret, scope);
         hex::encode(*hmac_sha256(&*key, string_to_sign.as_bytes()))
+    }
+
+    /// The signature of a request: canonical request, string to sign and HMAC in one go.
+    /// `listed` and `payload_hash` are as for [`canonical_request`](Self::canonical_request);
+    /// `datetime` is `yyyymmddThhmmssZ` and its date must be the scope's.
+    pub fn sign_request(
+        &self,
+        req: &Request<'_>,
+        listed: &[String],
+        payload_hash: &str,
+        datetime: &str,
+        scope: &Scope<'_>,
+        secret: &str,
+    ) -> String {
+        let canonical = self.canonical_request(req, listed, payload_hash);
+        let sts = self.string_to_sign(datetime, &self.scope_string(scope), &canonical);
+        self.signature(secret, scope, &sts)
     }
 
     /// `Algorithm Credential=<ak>/<scope>,<Listed>=<h1;h2>,Signature=<sig>` with the

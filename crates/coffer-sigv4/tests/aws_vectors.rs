@@ -1,6 +1,8 @@
 //! AWS's published SigV4 vectors, run through the [`AWS`] vocabulary.
 //!
 //! Sources (typed in as facts: input request, expected result):
+//! * The AWS General Reference's worked example "Create a signed AWS API request" (IAM
+//!   ListUsers).
 //! * The "aws-sig-v4-test-suite" of the AWS General Reference ("Signature Version 4 test
 //!   suite", AKIDEXAMPLE, us-east-1, service `service`, 20150830T123600Z). Each case's
 //!   `.authz` value is quoted. The suite's expected values were also checked against
@@ -340,6 +342,37 @@ fn post_x_www_form_urlencoded() {
         b"Param1=value1",
         "content-type;host;x-amz-date",
         "1a72ec8f64bd914b0e42e42607c7fbce7fb2c7465f63e3092b3b0d39fa77a6fe",
+    );
+}
+
+/// The worked example of the AWS General Reference's "Create a signed AWS API request"
+/// (IAM ListUsers), formerly the load tool's own test.
+#[test]
+fn iam_list_users_worked_example() {
+    let case = Case {
+        method: "GET",
+        path: "/",
+        query: &[("Version", "2010-05-08"), ("Action", "ListUsers")],
+        headers: &[
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+            ("host", "iam.amazonaws.com"),
+            DATE,
+        ],
+        payload_hash: EMPTY_SHA256.to_owned(),
+    };
+    let signed = sign(&case, SUITE_AK, SUITE_SK, SUITE_TIME, "iam");
+    assert_eq!(
+        sha256(signed.canonical.as_bytes()),
+        "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
+    );
+    assert_eq!(
+        signed.authorization,
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date, \
+         Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
     );
 }
 
