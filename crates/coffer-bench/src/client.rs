@@ -7,13 +7,12 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use clap::ValueEnum;
 use coffer_oss::auth::signer::{Credentials, SignableRequest, encode_path, sign_v4_header};
+use coffer_sigv4::{AWS, UNSIGNED_PAYLOAD};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-
-use crate::sigv4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -172,19 +171,10 @@ impl Target {
                     Some(key) => format!("/{}/{key}", self.bucket),
                     None => format!("/{}", self.bucket),
                 };
-                let path = sigv4::encode_path(&raw);
                 headers.insert(http::header::HOST, self.host.clone());
-                sigv4::sign_s3(
-                    method.as_str(),
-                    &path,
-                    &[],
-                    &mut headers,
-                    &self.access_key,
-                    &self.secret_key,
-                    &self.region,
-                    SystemTime::now(),
-                )?;
-                path
+                let creds = (self.access_key.as_str(), self.secret_key.as_str());
+                sign_s3(method.as_str(), &raw, &mut headers, creds, &self.region)?;
+                coffer_sigv4::encode_path(&raw)
             }
         };
         let uri = format!("{}://{}{path}", self.scheme, self.authority);
@@ -254,6 +244,62 @@ impl Target {
 }
 
 /// A one-line description of a failed answer.
+/// Signs an S3 request in place with AWS SigV4 at the current time: sets `x-amz-date`,
+/// `x-amz-content-sha256: UNSIGNED-PAYLOAD` (the body is never hashed) and `authorization`,
+/// listing `host` (which `headers` must hold), `content-type`, `content-md5` and every
+/// `x-amz-*` header. `path` is the decoded path-style path; `creds` is (access key, secret).
+fn sign_s3(
+    method: &str,
+    path: &str,
+    headers: &mut HeaderMap,
+    (access_key, secret): (&str, &str),
+    region: &str,
+) -> Result<(), String> {
+    let datetime = amz_date(SystemTime::now());
+    headers.insert(
+        AWS.date_header,
+        HeaderValue::from_str(&datetime).map_err(|e| e.to_string())?,
+    );
+    headers.insert(
+        AWS.content_sha256_header,
+        HeaderValue::from_static(UNSIGNED_PAYLOAD),
+    );
+    let requested: Vec<&str> = headers
+        .keys()
+        .map(|name| name.as_str())
+        .filter(|name| {
+            name.starts_with(AWS.header_prefix) || matches!(*name, "content-type" | "content-md5")
+        })
+        .collect();
+    let listed = AWS.headers_to_list(headers, &requested);
+    let scope = AWS.scope(datetime.get(..8).unwrap_or_default(), region);
+    let req = coffer_sigv4::Request {
+        method,
+        path,
+        query: &[],
+        headers,
+    };
+    let signature = AWS.sign_request(&req, &listed, UNSIGNED_PAYLOAD, &datetime, &scope, secret);
+    let value = AWS.authorization(access_key, &AWS.scope_string(&scope), &listed, &signature);
+    let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+    headers.insert(http::header::AUTHORIZATION, value);
+    Ok(())
+}
+
+/// `20150830T123600Z`.
+fn amz_date(time: SystemTime) -> String {
+    let dt = time::OffsetDateTime::from(time);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
+}
+
 pub fn describe(op: &str, key: &str, outcome: &Outcome) -> String {
     let body = outcome
         .error_body
@@ -351,6 +397,48 @@ mod tests {
         );
         let bucket = t.request(Method::PUT, None, Bytes::new(), false).unwrap();
         assert_eq!(bucket.uri(), "http://127.0.0.1:9/bkt");
+    }
+
+    #[test]
+    fn s3_signature_lists_host_and_amz_headers_and_encodes_the_path() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("127.0.0.1:8333"));
+        headers.insert(
+            "x-amz-server-side-encryption",
+            HeaderValue::from_static("AES256"),
+        );
+        headers.insert("content-length", HeaderValue::from_static("5"));
+        sign_s3(
+            "PUT",
+            "/b/a b/ü~.txt",
+            &mut headers,
+            ("ak", "sk"),
+            "us-east-1",
+        )
+        .unwrap();
+        assert_eq!(headers["x-amz-content-sha256"], UNSIGNED_PAYLOAD);
+        let auth = headers["authorization"].to_str().unwrap();
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=ak/"),
+            "{auth}"
+        );
+        assert!(
+            auth.contains(
+                "/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;\
+                 x-amz-date;x-amz-server-side-encryption, Signature="
+            ),
+            "{auth}"
+        );
+        assert_eq!(
+            coffer_sigv4::encode_path("/b/a b/ü~.txt"),
+            "/b/a%20b/%C3%BC~.txt"
+        );
+    }
+
+    #[test]
+    fn amz_date_format() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_440_938_160);
+        assert_eq!(amz_date(t), "20150830T123600Z");
     }
 
     #[test]

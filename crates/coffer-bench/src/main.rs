@@ -14,7 +14,6 @@
 mod client;
 mod md5_bound;
 mod run;
-mod sigv4;
 mod sink;
 mod units;
 

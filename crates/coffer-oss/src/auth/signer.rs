@@ -18,6 +18,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use coffer_sigv4::OSS;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{RequestParts, dates, v1, v4};
@@ -191,24 +192,18 @@ pub fn sign_v4_header(
     let secs = dates::unix_secs(time);
     let datetime = dates::format_iso_basic(secs).ok_or(SignError::TimeOutOfRange)?;
     let http_date = dates::format_http_date(secs).ok_or(SignError::TimeOutOfRange)?;
-    set_header(req.headers, "x-oss-date", &datetime)?;
+    set_header(req.headers, OSS.date_header, &datetime)?;
     set_header(req.headers, v4::CONTENT_SHA256, v4::UNSIGNED_PAYLOAD)?;
     set_header(req.headers, "date", &http_date)?;
 
-    let additional = additional_to_sign(req.headers, additional_headers);
+    let additional = OSS.headers_to_list(req.headers, additional_headers);
     let signed = sign_v4(&req.parts(), creds, region, &datetime, &additional)?;
-    let mut value = format!(
-        "{} Credential={}/{}",
-        v4::ALGORITHM,
+    let value = OSS.authorization(
         creds.access_key_id,
-        signed.scope
+        &signed.scope,
+        &additional,
+        &signed.signature,
     );
-    if !additional.is_empty() {
-        value.push_str(",AdditionalHeaders=");
-        value.push_str(&additional.join(";"));
-    }
-    value.push_str(",Signature=");
-    value.push_str(&signed.signature);
     set_header(req.headers, "authorization", &value)?;
     Ok(signed.signature)
 }
@@ -243,7 +238,7 @@ pub fn presign_v4(
     let datetime =
         dates::format_iso_basic(dates::unix_secs(time)).ok_or(SignError::TimeOutOfRange)?;
     let date = datetime.get(..8).ok_or(SignError::TimeOutOfRange)?;
-    let additional = additional_to_sign(req.headers, additional_headers);
+    let additional = OSS.headers_to_list(req.headers, additional_headers);
 
     push(req.query, v4::PARAM_VERSION, v4::ALGORITHM);
     push(req.query, v4::PARAM_DATE, &datetime);
@@ -305,14 +300,6 @@ fn sign_v4(
     let sts = v4::string_to_sign(datetime, &scope, &canonical);
     let signature = v4::sign(creds.secret, date, region, &sts);
     Ok(V4Signature { scope, signature })
-}
-
-/// What the SDKs put in AdditionalHeaders: requested names, lower-cased and sorted, that are
-/// present and not signed by default anyway.
-fn additional_to_sign(headers: &HeaderMap, requested: &[&str]) -> Vec<String> {
-    let mut names = v4::normalize_header_names(requested.iter().copied());
-    names.retain(|n| !v4::is_default_signed(n) && headers.contains_key(n.as_str()));
-    names
 }
 
 fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) -> Result<(), SignError> {

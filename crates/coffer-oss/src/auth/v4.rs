@@ -2,148 +2,87 @@
 //! [AdditionalHeaders=..,]Signature=..` and presigned URLs with `x-oss-signature-version`,
 //! `x-oss-date`, `x-oss-expires`, `x-oss-credential`, `[x-oss-additional-headers]`,
 //! `x-oss-signature`. Signature = HexLower(HMAC-SHA256(kSigning, StringToSign)).
+//!
+//! The canonicalisation and key derivation are `coffer-sigv4`'s, spoken in its [`OSS`]
+//! vocabulary; this module parses and checks what OSS clients send.
 
-use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use coffer_sigv4::{OSS, Request};
 
 use super::error::MSG_DATE_REQUIRED;
 use super::{
-    AuthContext, AuthError, Check, HeaderMap, Principal, RequestParts, SecretLookup,
-    canonical_headers, dates, ec, joined_header, parse_decimal, query_param, valid_access_key_id,
+    AuthContext, AuthError, Check, HeaderMap, Principal, RequestParts, SecretLookup, dates, ec,
+    joined_header, parse_decimal, query_param, valid_access_key_id,
 };
 
-pub(crate) const ALGORITHM: &str = "OSS4-HMAC-SHA256";
-/// The only payload hash OSS accepts.
-pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
-pub(crate) const CONTENT_SHA256: &str = "x-oss-content-sha256";
-const PRODUCT: &str = "oss";
-const TERMINATOR: &str = "aliyun_v4_request";
+pub(crate) use coffer_sigv4::{UNSIGNED_PAYLOAD, encode_query_component, normalize_header_names};
+
+pub(crate) const ALGORITHM: &str = OSS.algorithm;
+pub(crate) const CONTENT_SHA256: &str = OSS.content_sha256_header;
 /// Longest validity of a presigned URL: 7 days.
 pub(crate) const MAX_EXPIRES_SECS: u64 = 7 * 24 * 3600;
 
-pub(crate) const PARAM_VERSION: &str = "x-oss-signature-version";
-pub(crate) const PARAM_DATE: &str = "x-oss-date";
-pub(crate) const PARAM_EXPIRES: &str = "x-oss-expires";
-pub(crate) const PARAM_CREDENTIAL: &str = "x-oss-credential";
-pub(crate) const PARAM_ADDITIONAL_HEADERS: &str = "x-oss-additional-headers";
-pub(crate) const PARAM_SIGNATURE: &str = "x-oss-signature";
-pub(crate) const PARAM_SECURITY_TOKEN: &str = "x-oss-security-token";
-
-/// RFC 3986 unreserved characters stay; everything else is `%XX` with upper-case hex.
-const ENCODE_QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-/// The same for the path, where `/` also stays.
-const ENCODE_PATH: &AsciiSet = &ENCODE_QUERY.remove(b'/');
+pub(crate) const PARAM_VERSION: &str = OSS.query.algorithm;
+pub(crate) const PARAM_DATE: &str = OSS.query.date;
+pub(crate) const PARAM_EXPIRES: &str = OSS.query.expires;
+pub(crate) const PARAM_CREDENTIAL: &str = OSS.query.credential;
+pub(crate) const PARAM_ADDITIONAL_HEADERS: &str = OSS.query.listed_headers;
+pub(crate) const PARAM_SIGNATURE: &str = OSS.query.signature;
+pub(crate) const PARAM_SECURITY_TOKEN: &str = OSS.query.security_token;
 
 const MSG_QUERY_PARAMS: &str = "Query-string authentication requires the x-oss-signature-version, x-oss-credential, x-oss-date, x-oss-expires and x-oss-signature parameters";
 const MSG_REGION: &str = "Invalid signing region in Authorization header.";
 const MSG_REGION_EMPTY: &str = "The signing region in credential is invalid.";
 
-/// Percent-encodes a query name or value the way the canonical query (and URLs) want it.
-pub(crate) fn encode_query_component(s: &str) -> String {
-    utf8_percent_encode(s, ENCODE_QUERY).to_string()
-}
-
-/// `/bucket/key` percent-encoded with `/` kept: `/` alone for service requests, `/bucket/` for
-/// bucket requests.
-pub(crate) fn canonical_uri(bucket: Option<&str>, key: Option<&str>) -> String {
+/// The resource OSS signs, decoded: `/` for service requests, `/bucket/` for bucket
+/// requests, `/bucket/key` for objects (whatever host the request was sent to).
+fn resource_path(bucket: Option<&str>, key: Option<&str>) -> String {
     let mut raw = String::from("/");
     if let Some(bucket) = bucket {
         raw.push_str(bucket);
         raw.push('/');
         raw.push_str(key.unwrap_or_default());
     }
-    utf8_percent_encode(&raw, ENCODE_PATH).to_string()
+    raw
+}
+
+/// The resource path percent-encoded with `/` kept.
+pub(crate) fn canonical_uri(bucket: Option<&str>, key: Option<&str>) -> String {
+    coffer_sigv4::encode_path(&resource_path(bucket, key))
 }
 
 /// All query parameters but `x-oss-signature`, encoded, sorted, `k=v` or a bare `k` when empty.
-pub(crate) fn canonical_query(query: &[(String, String)]) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .iter()
-        .filter(|(k, _)| k != PARAM_SIGNATURE)
-        .map(|(k, v)| (encode_query_component(k), encode_query_component(v)))
-        .collect();
-    pairs.sort();
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        if !v.is_empty() {
-            out.push('=');
-            out.push_str(v);
-        }
-    }
-    out
-}
-
-/// Headers signed whether or not they are listed in AdditionalHeaders.
-pub(crate) fn is_default_signed(name: &str) -> bool {
-    name.starts_with("x-oss-") || name == "content-type" || name == "content-md5"
+#[cfg(test)]
+fn canonical_query(query: &[(String, String)]) -> String {
+    OSS.canonical_query(query)
 }
 
 /// The canonical request of §3.4. `additional` must already be lower-case and sorted.
 pub(crate) fn canonical_request(req: &RequestParts<'_>, additional: &[String]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(req.method.as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(canonical_uri(req.bucket, req.key).as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(canonical_query(req.query).as_bytes());
-    out.push(b'\n');
-    out.extend(canonical_headers(req.headers, |name| {
-        is_default_signed(name) || additional.iter().any(|a| a == name)
-    }));
-    out.push(b'\n');
-    out.extend_from_slice(additional.join(";").as_bytes());
-    out.push(b'\n');
+    let path = resource_path(req.bucket, req.key);
+    let request = Request {
+        method: req.method,
+        path: &path,
+        query: req.query,
+        headers: req.headers,
+    };
     // Any other payload hash is rejected before this point, so it is always the literal.
-    out.extend_from_slice(UNSIGNED_PAYLOAD.as_bytes());
-    out
+    OSS.canonical_request(&request, additional, UNSIGNED_PAYLOAD)
 }
 
 /// `yyyymmdd/region/oss/aliyun_v4_request`.
 pub(crate) fn scope(date: &str, region: &str) -> String {
-    format!("{date}/{region}/{PRODUCT}/{TERMINATOR}")
+    OSS.scope_string(&OSS.scope(date, region))
 }
 
 /// `OSS4-HMAC-SHA256\n<x-oss-date>\n<scope>\n<hex sha256(canonical request)>`.
 pub(crate) fn string_to_sign(datetime: &str, scope: &str, canonical_request: &[u8]) -> String {
-    let hash = hex::encode(Sha256::digest(canonical_request));
-    format!("{ALGORITHM}\n{datetime}\n{scope}\n{hash}")
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Zeroizing<[u8; 32]> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(data);
-    Zeroizing::new(mac.finalize().into_bytes().into())
+    OSS.string_to_sign(datetime, scope, canonical_request)
 }
 
 /// HexLower(HMAC-SHA256(kSigning, string_to_sign)), with kSigning derived from the secret
 /// through date, region, product and terminator.
 pub(crate) fn sign(secret: &str, date: &str, region: &str, string_to_sign: &str) -> String {
-    let mut seed = Zeroizing::new(Vec::with_capacity(9 + secret.len()));
-    seed.extend_from_slice(b"aliyun_v4");
-    seed.extend_from_slice(secret.as_bytes());
-    let k_date = hmac_sha256(&seed, date.as_bytes());
-    let k_region = hmac_sha256(&*k_date, region.as_bytes());
-    let k_service = hmac_sha256(&*k_region, PRODUCT.as_bytes());
-    let k_signing = hmac_sha256(&*k_service, TERMINATOR.as_bytes());
-    hex::encode(*hmac_sha256(&*k_signing, string_to_sign.as_bytes()))
-}
-
-/// Lower-cases, sorts and de-duplicates header names.
-pub(crate) fn normalize_header_names<'n>(names: impl IntoIterator<Item = &'n str>) -> Vec<String> {
-    let mut out: Vec<String> = names.into_iter().map(str::to_ascii_lowercase).collect();
-    out.sort();
-    out.dedup();
-    out
+    OSS.signature(secret, &OSS.scope(date, region), string_to_sign)
 }
 
 /// The fields of `<ak>/<yyyymmdd>/<region>/oss/aliyun_v4_request`.
@@ -165,7 +104,7 @@ fn parse_credential<'a>(s: &'a str, ctx: &AuthContext) -> Result<Credential<'a>,
     let [access_key_id, date, region, product, terminator] = parts[..] else {
         return Err(invalid());
     };
-    if product != PRODUCT || terminator != TERMINATOR {
+    if product != OSS.service || terminator != OSS.terminator {
         return Err(invalid());
     }
     // What OSS answers a signer that had no region (oss2 signs URLs with an empty one).
@@ -326,7 +265,7 @@ pub(super) fn verify_header(
 
     let datetime = req
         .headers
-        .get("x-oss-date")
+        .get(OSS.date_header)
         .ok_or_else(|| AuthError::access_denied(MSG_DATE_REQUIRED, ec::DATE_MISSING))?
         .to_str()
         .unwrap_or_default();
