@@ -1,7 +1,9 @@
 //! Server-side encryption in the OSS vocabulary: the three `x-oss-server-side-*` headers,
 //! the bucket `?encryption` API, and how SSE and key errors are reported.
 
-use coffer_service::{CipherSuite, EncryptionRule, Envelope, SseMethod, SseRequest};
+use coffer_service::{
+    CipherSuite, EncryptionRule, Envelope, KmsDataEncryption, SseAlgorithm, SseMethod, SseRequest,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small};
@@ -38,22 +40,24 @@ pub(crate) fn sse_request(headers: &HeaderMap) -> OssResult<Option<SseRequest>> 
     let Some(algorithm) = header_str(headers, SSE) else {
         return Ok(None);
     };
-    let request = match algorithm {
-        "AES256" => SseRequest {
+    let request = match SseAlgorithm::parse(algorithm).ok_or_else(invalid_algorithm)? {
+        SseAlgorithm::Aes256 => SseRequest {
             method: SseMethod::ServiceManaged,
             suite: CipherSuite::Aes256Gcm,
             kms_key_id: None,
         },
-        "SM4" => SseRequest {
+        SseAlgorithm::Sm4 => SseRequest {
             method: SseMethod::ServiceManaged,
             suite: CipherSuite::Sm4Gcm,
             kms_key_id: None,
         },
-        "KMS" => {
-            let suite = match header_str(headers, SSE_DATA) {
+        SseAlgorithm::Kms => {
+            let suite = match header_str(headers, SSE_DATA).map(KmsDataEncryption::parse) {
                 None => CipherSuite::Aes256Gcm,
-                Some("SM4") => CipherSuite::Sm4Gcm,
-                Some(_) => return Err(invalid_data_algorithm()),
+                Some(Some(KmsDataEncryption::Sm4)) => CipherSuite::Sm4Gcm,
+                Some(None | Some(KmsDataEncryption::Unknown(_))) => {
+                    return Err(invalid_data_algorithm());
+                }
             };
             let kms_key_id = match headers.get(SSE_KEY_ID) {
                 None => None,
@@ -85,7 +89,7 @@ pub(crate) fn sse_request(headers: &HeaderMap) -> OssResult<Option<SseRequest>> 
                 kms_key_id,
             }
         }
-        _ => return Err(invalid_algorithm()),
+        SseAlgorithm::Unknown(_) => return Err(invalid_algorithm()),
     };
     Ok(Some(request))
 }
@@ -145,18 +149,15 @@ pub(crate) fn rule_from_headers(headers: &HeaderMap) -> OssResult<Option<Encrypt
 /// only with KMS; the data algorithm silently dropped unless KMS; key ids are not
 /// checked against the KMS here.
 fn validate_rule(rule: xml::ServerSideEncryptionRule) -> OssResult<EncryptionRule> {
-    let kms = match rule.sse_algorithm.as_str() {
-        "AES256" | "SM4" => false,
-        "KMS" => true,
-        _ => {
-            return Err(OssError::new(
-                400,
-                "InvalidEncryptionAlgorithmError",
-                "0005-00000003",
-                "The Encryption request you specified is not valid. Supported value: AES256/SM4/KMS",
-            ));
-        }
-    };
+    let algorithm = SseAlgorithm::parse(&rule.sse_algorithm).ok_or_else(|| {
+        OssError::new(
+            400,
+            "InvalidEncryptionAlgorithmError",
+            "0005-00000003",
+            "The Encryption request you specified is not valid. Supported value: AES256/SM4/KMS",
+        )
+    })?;
+    let kms = algorithm == SseAlgorithm::Kms;
     if !kms && rule.kms_master_key_id.is_some() {
         return Err(OssError::invalid_argument(
             "KMSMasterKeyID",
@@ -164,22 +165,27 @@ fn validate_rule(rule: xml::ServerSideEncryptionRule) -> OssResult<EncryptionRul
             "KMSMasterKeyID is not applicable if the default sse algorithm is not KMS",
         ));
     }
-    let data = if kms { rule.kms_data_encryption } else { None };
-    if data.as_deref().is_some_and(|d| d != "SM4") {
-        return Err(invalid_data_algorithm());
-    }
+    let data = match rule.kms_data_encryption.filter(|_| kms) {
+        None => None,
+        Some(name) => Some(KmsDataEncryption::parse(&name).ok_or_else(invalid_data_algorithm)?),
+    };
     Ok(EncryptionRule {
-        algorithm: rule.sse_algorithm,
+        algorithm,
         kms_key_id: rule.kms_master_key_id,
         kms_data_encryption: data,
     })
 }
 
+/// The rule as stored, for GetBucketEncryption and GetBucketInfo. A value this build
+/// does not know is shown as it is, so the owner can see what to replace or delete.
 pub(crate) fn rule_xml(rule: &EncryptionRule) -> xml::ServerSideEncryptionRule {
     xml::ServerSideEncryptionRule {
-        sse_algorithm: rule.algorithm.clone(),
+        sse_algorithm: rule.algorithm.as_str().to_owned(),
         kms_master_key_id: rule.kms_key_id.clone(),
-        kms_data_encryption: rule.kms_data_encryption.clone(),
+        kms_data_encryption: rule
+            .kms_data_encryption
+            .as_ref()
+            .map(|d| d.as_str().to_owned()),
     }
 }
 

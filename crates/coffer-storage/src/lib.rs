@@ -12,6 +12,7 @@
 //! metadata store or a shared blob backend plugs in by implementing the same traits.
 
 mod blob;
+mod encryption_rule;
 mod error;
 mod fs_blob;
 mod group_commit;
@@ -22,6 +23,7 @@ mod redb_meta;
 mod tiered_blob;
 
 pub use blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
+pub use encryption_rule::{KmsDataEncryption, SseAlgorithm};
 pub use error::{StorageError, StorageResult};
 pub use fs_blob::FsBlobStore;
 pub use meta::{

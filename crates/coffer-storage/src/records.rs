@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blob::BlobId;
 
+pub use crate::encryption_rule::EncryptionRule;
 pub use coffer_crypto::Envelope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,18 +40,6 @@ pub struct BucketRecord {
     /// The bucket policy document, as the owner stored it (validated on the way in).
     #[serde(default)]
     pub policy: Option<String>,
-}
-
-/// Which server-side encryption a bucket applies by default (the OSS
-/// `ServerSideEncryptionRule`), exactly as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EncryptionRule {
-    /// `AES256`, `SM4` or `KMS`.
-    pub algorithm: String,
-    /// Only with `KMS`: the CMK; `None` means the default CMK.
-    pub kms_key_id: Option<String>,
-    /// Only with `KMS`: `SM4` to encrypt data with SM4 instead of AES-256.
-    pub kms_data_encryption: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,18 +134,19 @@ mod tests {
     ];
 
     fn rules() -> [EncryptionRule; 6] {
-        let rule = |algorithm: &str, key: Option<&str>, data: Option<&str>| EncryptionRule {
-            algorithm: algorithm.into(),
+        use crate::{KmsDataEncryption as Data, SseAlgorithm as Alg};
+        let rule = |algorithm, key: Option<&str>, data| EncryptionRule {
+            algorithm,
             kms_key_id: key.map(Into::into),
-            kms_data_encryption: data.map(Into::into),
+            kms_data_encryption: data,
         };
         [
-            rule("AES256", None, None),
-            rule("SM4", None, None),
-            rule("KMS", None, None),
-            rule("KMS", Some("alias/acs/oss"), Some("SM4")),
-            rule("AES128", None, None),
-            rule("KMS", Some("k-1"), Some("SM3")),
+            rule(Alg::Aes256, None, None),
+            rule(Alg::Sm4, None, None),
+            rule(Alg::Kms, None, None),
+            rule(Alg::Kms, Some("alias/acs/oss"), Some(Data::Sm4)),
+            rule(Alg::Unknown("AES128".into()), None, None),
+            rule(Alg::Kms, Some("k-1"), Some(Data::Unknown("SM3".into()))),
         ]
     }
 
