@@ -229,3 +229,53 @@ pub(crate) async fn delete_bucket_encryption(
         .await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(algorithm: &str, data: Option<&str>) -> xml::ServerSideEncryptionRule {
+        xml::ServerSideEncryptionRule {
+            sse_algorithm: algorithm.into(),
+            kms_master_key_id: None,
+            kms_data_encryption: data.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_valid_rule_is_typed_and_an_unknown_value_refused() {
+        let rule = validate_rule(document("KMS", Some("SM4"))).unwrap();
+        assert_eq!(
+            (rule.algorithm, rule.kms_data_encryption),
+            (SseAlgorithm::Kms, Some(KmsDataEncryption::Sm4))
+        );
+        // The data cipher is dropped unless KMS, as on OSS.
+        let rule = validate_rule(document("SM4", Some("SM4"))).unwrap();
+        assert_eq!(rule.kms_data_encryption, None);
+        for (doc, code) in [
+            (document("AES128", None), "InvalidEncryptionAlgorithmError"),
+            (
+                document("KMS", Some("SM3")),
+                "InvalidDataEncryptionAlgorithmError",
+            ),
+        ] {
+            let err = validate_rule(doc).unwrap_err();
+            assert_eq!((err.status.as_u16(), err.code), (400, code));
+        }
+    }
+
+    #[test]
+    fn a_stored_unknown_rule_renders_as_stored_and_fails_writes_with_500() {
+        let rule = EncryptionRule {
+            algorithm: SseAlgorithm::from("AES128".to_owned()),
+            kms_key_id: None,
+            kms_data_encryption: Some(KmsDataEncryption::from("SM3".to_owned())),
+        };
+        let shown = rule_xml(&rule);
+        assert_eq!(shown.sse_algorithm, "AES128");
+        assert_eq!(shown.kms_data_encryption.as_deref(), Some("SM3"));
+        let refused = coffer_service::SseRequest::from_rule(&rule).unwrap_err();
+        let err = OssError::from(refused);
+        assert_eq!((err.status.as_u16(), err.code), (500, "InternalError"));
+    }
+}
