@@ -1,7 +1,9 @@
 //! Server-side encryption in the OSS vocabulary: the three `x-oss-server-side-*` headers,
 //! the bucket `?encryption` API, and how SSE and key errors are reported.
 
-use coffer_service::{CipherSuite, EncryptionRule, Envelope, SseMethod, SseRequest};
+use coffer_service::{
+    CipherSuite, EncryptionRule, Envelope, KmsDataEncryption, SseAlgorithm, SseMethod, SseRequest,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small};
@@ -38,22 +40,24 @@ pub(crate) fn sse_request(headers: &HeaderMap) -> OssResult<Option<SseRequest>> 
     let Some(algorithm) = header_str(headers, SSE) else {
         return Ok(None);
     };
-    let request = match algorithm {
-        "AES256" => SseRequest {
+    let request = match SseAlgorithm::parse(algorithm).ok_or_else(invalid_algorithm)? {
+        SseAlgorithm::Aes256 => SseRequest {
             method: SseMethod::ServiceManaged,
             suite: CipherSuite::Aes256Gcm,
             kms_key_id: None,
         },
-        "SM4" => SseRequest {
+        SseAlgorithm::Sm4 => SseRequest {
             method: SseMethod::ServiceManaged,
             suite: CipherSuite::Sm4Gcm,
             kms_key_id: None,
         },
-        "KMS" => {
-            let suite = match header_str(headers, SSE_DATA) {
+        SseAlgorithm::Kms => {
+            let suite = match header_str(headers, SSE_DATA).map(KmsDataEncryption::parse) {
                 None => CipherSuite::Aes256Gcm,
-                Some("SM4") => CipherSuite::Sm4Gcm,
-                Some(_) => return Err(invalid_data_algorithm()),
+                Some(Some(KmsDataEncryption::Sm4)) => CipherSuite::Sm4Gcm,
+                Some(None | Some(KmsDataEncryption::Unknown(_))) => {
+                    return Err(invalid_data_algorithm());
+                }
             };
             let kms_key_id = match headers.get(SSE_KEY_ID) {
                 None => None,
@@ -85,7 +89,7 @@ pub(crate) fn sse_request(headers: &HeaderMap) -> OssResult<Option<SseRequest>> 
                 kms_key_id,
             }
         }
-        _ => return Err(invalid_algorithm()),
+        SseAlgorithm::Unknown(_) => return Err(invalid_algorithm()),
     };
     Ok(Some(request))
 }
@@ -145,18 +149,15 @@ pub(crate) fn rule_from_headers(headers: &HeaderMap) -> OssResult<Option<Encrypt
 /// only with KMS; the data algorithm silently dropped unless KMS; key ids are not
 /// checked against the KMS here.
 fn validate_rule(rule: xml::ServerSideEncryptionRule) -> OssResult<EncryptionRule> {
-    let kms = match rule.sse_algorithm.as_str() {
-        "AES256" | "SM4" => false,
-        "KMS" => true,
-        _ => {
-            return Err(OssError::new(
-                400,
-                "InvalidEncryptionAlgorithmError",
-                "0005-00000003",
-                "The Encryption request you specified is not valid. Supported value: AES256/SM4/KMS",
-            ));
-        }
-    };
+    let algorithm = SseAlgorithm::parse(&rule.sse_algorithm).ok_or_else(|| {
+        OssError::new(
+            400,
+            "InvalidEncryptionAlgorithmError",
+            "0005-00000003",
+            "The Encryption request you specified is not valid. Supported value: AES256/SM4/KMS",
+        )
+    })?;
+    let kms = algorithm == SseAlgorithm::Kms;
     if !kms && rule.kms_master_key_id.is_some() {
         return Err(OssError::invalid_argument(
             "KMSMasterKeyID",
@@ -164,22 +165,27 @@ fn validate_rule(rule: xml::ServerSideEncryptionRule) -> OssResult<EncryptionRul
             "KMSMasterKeyID is not applicable if the default sse algorithm is not KMS",
         ));
     }
-    let data = if kms { rule.kms_data_encryption } else { None };
-    if data.as_deref().is_some_and(|d| d != "SM4") {
-        return Err(invalid_data_algorithm());
-    }
+    let data = match rule.kms_data_encryption.filter(|_| kms) {
+        None => None,
+        Some(name) => Some(KmsDataEncryption::parse(&name).ok_or_else(invalid_data_algorithm)?),
+    };
     Ok(EncryptionRule {
-        algorithm: rule.sse_algorithm,
+        algorithm,
         kms_key_id: rule.kms_master_key_id,
         kms_data_encryption: data,
     })
 }
 
+/// The rule as stored, for GetBucketEncryption and GetBucketInfo. A value this build
+/// does not know is shown as it is, so the owner can see what to replace or delete.
 pub(crate) fn rule_xml(rule: &EncryptionRule) -> xml::ServerSideEncryptionRule {
     xml::ServerSideEncryptionRule {
-        sse_algorithm: rule.algorithm.clone(),
+        sse_algorithm: rule.algorithm.as_str().to_owned(),
         kms_master_key_id: rule.kms_key_id.clone(),
-        kms_data_encryption: rule.kms_data_encryption.clone(),
+        kms_data_encryption: rule
+            .kms_data_encryption
+            .as_ref()
+            .map(|d| d.as_str().to_owned()),
     }
 }
 
@@ -222,4 +228,54 @@ pub(crate) async fn delete_bucket_encryption(
         .set_bucket_encryption(ctx.bucket(), None)
         .await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(algorithm: &str, data: Option<&str>) -> xml::ServerSideEncryptionRule {
+        xml::ServerSideEncryptionRule {
+            sse_algorithm: algorithm.into(),
+            kms_master_key_id: None,
+            kms_data_encryption: data.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_valid_rule_is_typed_and_an_unknown_value_refused() {
+        let rule = validate_rule(document("KMS", Some("SM4"))).unwrap();
+        assert_eq!(
+            (rule.algorithm, rule.kms_data_encryption),
+            (SseAlgorithm::Kms, Some(KmsDataEncryption::Sm4))
+        );
+        // The data cipher is dropped unless KMS, as on OSS.
+        let rule = validate_rule(document("SM4", Some("SM4"))).unwrap();
+        assert_eq!(rule.kms_data_encryption, None);
+        for (doc, code) in [
+            (document("AES128", None), "InvalidEncryptionAlgorithmError"),
+            (
+                document("KMS", Some("SM3")),
+                "InvalidDataEncryptionAlgorithmError",
+            ),
+        ] {
+            let err = validate_rule(doc).unwrap_err();
+            assert_eq!((err.status.as_u16(), err.code), (400, code));
+        }
+    }
+
+    #[test]
+    fn a_stored_unknown_rule_renders_as_stored_and_fails_writes_with_500() {
+        let rule = EncryptionRule {
+            algorithm: SseAlgorithm::from("AES128".to_owned()),
+            kms_key_id: None,
+            kms_data_encryption: Some(KmsDataEncryption::from("SM3".to_owned())),
+        };
+        let shown = rule_xml(&rule);
+        assert_eq!(shown.sse_algorithm, "AES128");
+        assert_eq!(shown.kms_data_encryption.as_deref(), Some("SM3"));
+        let refused = coffer_service::SseRequest::from_rule(&rule).unwrap_err();
+        let err = OssError::from(refused);
+        assert_eq!((err.status.as_u16(), err.code), (500, "InternalError"));
+    }
 }

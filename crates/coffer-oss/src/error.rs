@@ -240,6 +240,7 @@ impl From<ServiceError> for OssError {
                     "The stored object data failed its integrity check.",
                 )
             }
+            UnsupportedEncryptionRule(value) => unsupported_encryption_rule(&value),
             Internal(detail) => OssError::internal(&detail),
             // A store that says retrying can help answers 503, like an unavailable key
             // service; anything else is OSS's InternalError. The log keeps the whole cause.
@@ -271,6 +272,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// A bucket default rule the server cannot apply. Real OSS validates rules on the way in
+/// and has no such state, so this is the server's own fault, reported as OSS reports
+/// those: 500 `InternalError`. A 4xx would blame a request that asked for nothing wrong
+/// (the SSE error codes name the request's algorithm), and the operator needs the log.
+fn unsupported_encryption_rule(value: &str) -> OssError {
+    tracing::error!(
+        value,
+        "refusing a write: the bucket's default encryption rule holds an unsupported value"
+    );
+    OssError::new(
+        500,
+        "InternalError",
+        "0016-00000500",
+        "The bucket's default server-side encryption rule cannot be applied; nothing was stored.",
+    )
 }
 
 /// 412 `PreconditionFailed`, naming in `<Condition>` the request header that failed, as OSS

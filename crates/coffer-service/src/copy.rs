@@ -114,7 +114,7 @@ impl Service {
         let condition = self
             .write_condition(bucket, key, options.forbid_overwrite)
             .await?;
-        let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref());
+        let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())?;
         let object_key = match &plan {
             Some(plan) => Some(self.new_object_key(plan, bucket, key, &options.caller)?),
             None => None,

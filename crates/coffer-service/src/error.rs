@@ -61,6 +61,11 @@ pub enum ServiceError {
     /// The key protecting the object (or asked for) cannot be used.
     #[error("key error: {0}")]
     Key(#[from] crate::sse::KeyError),
+    /// The bucket's default encryption rule holds a value this build cannot apply (it was
+    /// stored by another build, or damaged): the write is refused, never done in
+    /// plaintext. Names the value.
+    #[error("bucket default encryption rule has unsupported value {0:?}")]
+    UnsupportedEncryptionRule(String),
     /// Stored encrypted data failed authentication: tampering or corruption.
     #[error("stored data of {bucket}/{key} failed its integrity check")]
     Integrity { bucket: String, key: String },

@@ -46,8 +46,8 @@ pub const MIN_PART_SIZE: u64 = 100 * 1024;
 pub const MAX_PART_NUMBER: u32 = 10_000;
 
 pub use coffer_storage::{
-    BucketAcl, BucketRecord, EncryptionRule, ObjectAcl, ObjectKind, ObjectRecord, PartRecord,
-    UploadRecord,
+    BucketAcl, BucketRecord, EncryptionRule, KmsDataEncryption, ObjectAcl, ObjectKind,
+    ObjectRecord, PartRecord, SseAlgorithm, UploadRecord,
 };
 
 /// The object store: metadata and blobs, and the rules that keep them consistent.

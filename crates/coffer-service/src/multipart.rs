@@ -94,7 +94,7 @@ impl Service {
         let bucket_record = self.require_bucket(bucket).await?;
         attributes.default_class_from(&bucket_record);
         // The upload's encryption, and its data key, are fixed here for every part.
-        let encryption = match resolve_encryption(sse, bucket_record.encryption.as_ref()) {
+        let encryption = match resolve_encryption(sse, bucket_record.encryption.as_ref())? {
             Some(plan) => Some(self.new_object_key(&plan, bucket, key, caller)?.envelope),
             None => None,
         };

@@ -122,7 +122,7 @@ impl Service {
         let condition = self
             .write_condition(bucket, key, options.forbid_overwrite)
             .await?;
-        let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref());
+        let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())?;
         let object_key = match &plan {
             Some(plan) => Some(self.new_object_key(plan, bucket, key, &options.caller)?),
             None => None,
@@ -235,7 +235,7 @@ impl Service {
                 None => None,
             },
             None => {
-                match resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref()) {
+                match resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())? {
                     Some(plan) => Some(self.new_object_key(&plan, bucket, key, &options.caller)?),
                     None => None,
                 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use coffer_crypto::{CipherSuite, DataKey, Envelope, SegmentKey, SseMethod};
-use coffer_storage::EncryptionRule;
+use coffer_storage::{EncryptionRule, KmsDataEncryption, SseAlgorithm};
 
 use crate::error::{ServiceError, ServiceResult};
 
@@ -22,44 +22,52 @@ pub struct SseRequest {
 }
 
 impl SseRequest {
-    /// The request equivalent of a bucket's default rule.
-    pub fn from_rule(rule: &EncryptionRule) -> Option<SseRequest> {
-        let sm4_data = rule.kms_data_encryption.as_deref() == Some("SM4");
-        match rule.algorithm.as_str() {
-            "AES256" => Some(SseRequest {
-                method: SseMethod::ServiceManaged,
-                suite: CipherSuite::Aes256Gcm,
-                kms_key_id: None,
-            }),
-            "SM4" => Some(SseRequest {
-                method: SseMethod::ServiceManaged,
-                suite: CipherSuite::Sm4Gcm,
-                kms_key_id: None,
-            }),
-            "KMS" => Some(SseRequest {
-                method: SseMethod::Kms,
-                suite: if sm4_data {
-                    CipherSuite::Sm4Gcm
-                } else {
-                    CipherSuite::Aes256Gcm
-                },
-                kms_key_id: rule.kms_key_id.clone().filter(|k| !k.is_empty()),
-            }),
-            _ => None,
+    /// The request equivalent of a bucket's default rule. A rule holding a value this
+    /// build does not know is refused, never read as "no encryption".
+    pub fn from_rule(rule: &EncryptionRule) -> ServiceResult<SseRequest> {
+        // Checked first so that an unknown data cipher is refused even beside an
+        // algorithm that would not use it.
+        if let Some(value) = rule.unknown_value() {
+            return Err(unsupported(value));
         }
+        let (method, suite) = match &rule.algorithm {
+            SseAlgorithm::Aes256 => (SseMethod::ServiceManaged, CipherSuite::Aes256Gcm),
+            SseAlgorithm::Sm4 => (SseMethod::ServiceManaged, CipherSuite::Sm4Gcm),
+            SseAlgorithm::Kms => match &rule.kms_data_encryption {
+                None => (SseMethod::Kms, CipherSuite::Aes256Gcm),
+                Some(KmsDataEncryption::Sm4) => (SseMethod::Kms, CipherSuite::Sm4Gcm),
+                Some(KmsDataEncryption::Unknown(name)) => return Err(unsupported(name)),
+            },
+            SseAlgorithm::Unknown(name) => return Err(unsupported(name)),
+        };
+        let kms_key_id = match method {
+            SseMethod::Kms => rule.kms_key_id.clone().filter(|k| !k.is_empty()),
+            SseMethod::ServiceManaged => None,
+        };
+        Ok(SseRequest {
+            method,
+            suite,
+            kms_key_id,
+        })
     }
+}
+
+fn unsupported(value: &str) -> ServiceError {
+    ServiceError::UnsupportedEncryptionRule(value.to_owned())
 }
 
 /// Precedence, for every write path (PUT, POST, first append, initiate, copy): an
 /// explicit request wins, else the bucket default applies, else the object is stored in
-/// plaintext. A copy never consults its source.
+/// plaintext. A bucket default that cannot be applied fails the write: nothing may be
+/// stored in plaintext where encryption was asked for.
 pub fn resolve_encryption(
     request: Option<&SseRequest>,
     bucket_default: Option<&EncryptionRule>,
-) -> Option<SseRequest> {
-    match request {
-        Some(r) => Some(r.clone()),
-        None => bucket_default.and_then(SseRequest::from_rule),
+) -> ServiceResult<Option<SseRequest>> {
+    match (request, bucket_default) {
+        (Some(r), _) => Ok(Some(r.clone())),
+        (None, Some(rule)) => SseRequest::from_rule(rule).map(Some),
+        (None, None) => Ok(None),
     }
 }
 

@@ -14,6 +14,7 @@
 mod blob;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
+mod encryption_rule;
 mod error;
 mod fs_blob;
 mod group_commit;
@@ -24,6 +25,7 @@ mod redb_meta;
 mod tiered_blob;
 
 pub use blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
+pub use encryption_rule::{KmsDataEncryption, SseAlgorithm};
 pub use error::{BackendError, StorageError, StorageResult};
 pub use fs_blob::FsBlobStore;
 pub use meta::{

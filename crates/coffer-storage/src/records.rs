@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blob::BlobId;
 
+pub use crate::encryption_rule::EncryptionRule;
 pub use coffer_crypto::Envelope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,18 +40,6 @@ pub struct BucketRecord {
     /// The bucket policy document, as the owner stored it (validated on the way in).
     #[serde(default)]
     pub policy: Option<String>,
-}
-
-/// Which server-side encryption a bucket applies by default (the OSS
-/// `ServerSideEncryptionRule`), exactly as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EncryptionRule {
-    /// `AES256`, `SM4` or `KMS`.
-    pub algorithm: String,
-    /// Only with `KMS`: the CMK; `None` means the default CMK.
-    pub kms_key_id: Option<String>,
-    /// Only with `KMS`: `SM4` to encrypt data with SM4 instead of AES-256.
-    pub kms_data_encryption: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,4 +114,56 @@ pub struct PartRecord {
     pub crc64: Option<u64>,
     pub last_modified_ms: i64,
     pub blob: BlobId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bucket records as the store held them before the rule's fields were typed: JSON
+    /// produced by serde_json from `EncryptionRule { algorithm: String, kms_key_id:
+    /// Option<String>, kms_data_encryption: Option<String> }` (every value the API could
+    /// store, and values it could not, which a store may still hold).
+    const STORED: [&str; 6] = [
+        r#"{"algorithm":"AES256","kms_key_id":null,"kms_data_encryption":null}"#,
+        r#"{"algorithm":"SM4","kms_key_id":null,"kms_data_encryption":null}"#,
+        r#"{"algorithm":"KMS","kms_key_id":null,"kms_data_encryption":null}"#,
+        r#"{"algorithm":"KMS","kms_key_id":"alias/acs/oss","kms_data_encryption":"SM4"}"#,
+        r#"{"algorithm":"AES128","kms_key_id":null,"kms_data_encryption":null}"#,
+        r#"{"algorithm":"KMS","kms_key_id":"k-1","kms_data_encryption":"SM3"}"#,
+    ];
+
+    fn rules() -> [EncryptionRule; 6] {
+        use crate::{KmsDataEncryption as Data, SseAlgorithm as Alg};
+        let rule = |algorithm, key: Option<&str>, data| EncryptionRule {
+            algorithm,
+            kms_key_id: key.map(Into::into),
+            kms_data_encryption: data,
+        };
+        [
+            rule(Alg::Aes256, None, None),
+            rule(Alg::Sm4, None, None),
+            rule(Alg::Kms, None, None),
+            rule(Alg::Kms, Some("alias/acs/oss"), Some(Data::Sm4)),
+            rule(Alg::Unknown("AES128".into()), None, None),
+            rule(Alg::Kms, Some("k-1"), Some(Data::Unknown("SM3".into()))),
+        ]
+    }
+
+    #[test]
+    fn stored_rules_read_back_and_encode_to_the_same_bytes() {
+        for (bytes, rule) in STORED.iter().zip(rules()) {
+            let decoded: EncryptionRule = serde_json::from_str(bytes).unwrap();
+            assert_eq!(decoded, rule, "{bytes}");
+            assert_eq!(serde_json::to_string(&rule).unwrap(), *bytes);
+        }
+    }
+
+    #[test]
+    fn a_stored_bucket_record_reads_back_identically() {
+        let stored = r#"{"name":"b","owner":"acct","created_ms":1,"acl":"Private","storage_class":"Standard","data_redundancy_type":"LRS","encryption":{"algorithm":"AES128","kms_key_id":null,"kms_data_encryption":null},"policy":null}"#;
+        let record: BucketRecord = serde_json::from_str(stored).unwrap();
+        assert_eq!(record.encryption, Some(rules()[4].clone()));
+        assert_eq!(serde_json::to_string(&record).unwrap(), stored);
+    }
 }
