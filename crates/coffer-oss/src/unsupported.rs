@@ -7,26 +7,32 @@
 //! malformed `x-oss-tagging` gets OSS's own 400 rather than a NotImplemented that would hide
 //! the fault.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use percent_encoding::percent_decode_str;
 
 use crate::error::{OssError, OssResult};
 use crate::operation::Operation;
 
-/// Headers refused on every operation, with what they would have asked for.
-const REFUSED: &[(&str, &str)] = &[
+/// Headers refused on every operation, with what they would have asked for. The names are
+/// prebuilt: a lookup by `&str` validates the name's every byte first, which made these
+/// checks cost six times the routing itself on a small GET.
+const REFUSED: [(HeaderName, &str); 3] = [
     (
-        "x-oss-traffic-limit",
+        HeaderName::from_static("x-oss-traffic-limit"),
         "Bandwidth limits (x-oss-traffic-limit)",
     ),
-    ("x-oss-callback", "Upload callbacks (x-oss-callback)"),
     (
-        "x-oss-callback-var",
+        HeaderName::from_static("x-oss-callback"),
+        "Upload callbacks (x-oss-callback)",
+    ),
+    (
+        HeaderName::from_static("x-oss-callback-var"),
         "Upload callbacks (x-oss-callback-var)",
     ),
 ];
 
 pub const TAGGING: &str = "x-oss-tagging";
+const TAGGING_HEADER: HeaderName = HeaderName::from_static(TAGGING);
 /// OSS's limits on object tags.
 const MAX_TAGS: usize = 10;
 const MAX_TAG_KEY: usize = 128;
@@ -34,13 +40,13 @@ const MAX_TAG_VALUE: usize = 256;
 
 /// Refuses the headers of `headers` that `op` would otherwise ignore.
 pub fn check(op: Operation, headers: &HeaderMap) -> OssResult<()> {
-    for (name, what) in REFUSED {
-        if headers.contains_key(*name) {
+    for (name, what) in &REFUSED {
+        if headers.contains_key(name) {
             return Err(OssError::not_implemented(what));
         }
     }
     if sets_tags(op)
-        && let Some(value) = headers.get(TAGGING)
+        && let Some(value) = headers.get(&TAGGING_HEADER)
     {
         let value = value
             .to_str()
