@@ -1,6 +1,9 @@
 //! The admin API against a temporary KMS: authentication, every action's results and error
 //! mapping, and the client over a real HTTP connection.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -2,6 +2,9 @@
 //! access, RAM users' keys on the KMS actions (with and without an authorizer), and a server
 //! without an identity store.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 

@@ -56,8 +56,13 @@ impl Sse {
             (dialect, sse) => {
                 return Err(format!(
                     "--sse {} is not available with --dialect {}",
-                    sse.to_possible_value().unwrap().get_name(),
-                    dialect.to_possible_value().unwrap().get_name()
+                    sse.to_possible_value()
+                        .expect("every variant has a name")
+                        .get_name(),
+                    dialect
+                        .to_possible_value()
+                        .expect("every variant has a name")
+                        .get_name()
                 ));
             }
         })

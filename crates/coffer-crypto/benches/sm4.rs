@@ -6,6 +6,9 @@
 //!
 //! cargo bench -p coffer-crypto --bench sm4 -- --warm-up-time 1 --measurement-time 3
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use aes_gcm::AesGcm;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{AeadInOut, KeyInit};

@@ -1,6 +1,9 @@
 //! Property tests: parsing never panics on any text; evaluation never panics on any accepted
 //! policy and any request; the canonical form is stable; an unconditional Deny always wins.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use coffer_iam::{

@@ -1,6 +1,9 @@
 //! The identity store against a temporary directory: users, keys, policies, attachments,
 //! persistence across reopening, sealing, limits and conflicts.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use coffer_identity::{

@@ -1,5 +1,8 @@
 //! Behaviour of the built-in KMS through its public API.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

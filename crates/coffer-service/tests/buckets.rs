@@ -1,5 +1,8 @@
 //! Bucket ownership rules, checked on the service with the embedded stores.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use coffer_service::{BucketAcl, NewBucket, Service, ServiceError};

@@ -3,6 +3,9 @@
 //! would apply it fail, and leaves neither an object nor a blob behind. The bucket itself
 //! stays readable and its rule removable.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use bytes::Bytes;

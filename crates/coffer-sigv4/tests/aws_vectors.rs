@@ -15,6 +15,9 @@
 //!   lifecycle, list and presigned signatures were cross-checked with botocore 1.44
 //!   (`S3SigV4Auth`, `S3SigV4QueryAuth`).
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use coffer_sigv4::{AWS, Request, UNSIGNED_PAYLOAD, normalize_header_names};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};

@@ -2,6 +2,9 @@
 //! `tests/unit/signer/test_v4.py`, ak/sk, region cn-hangzhou), run through the [`OSS`]
 //! vocabulary beside the AWS ones.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use coffer_sigv4::{OSS, Request, UNSIGNED_PAYLOAD, encode_path};
 use http::HeaderMap;
 

@@ -5,6 +5,9 @@
 //!
 //! cargo bench -p coffer-storage --bench meta -- --warm-up-time 1 --measurement-time 2
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 
 use coffer_storage::{

@@ -2,6 +2,9 @@
 //! the signed RAM admin API, root-only access, key states, persistence across a restart,
 //! and the local failures (no credentials, no server, no policy source).
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

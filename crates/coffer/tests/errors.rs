@@ -1,6 +1,9 @@
 //! End-to-end tests of bad input: every malformed request gets the documented OSS error,
 //! never a 500, and never corrupts what is stored.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::Write;

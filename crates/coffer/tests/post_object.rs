@@ -4,6 +4,9 @@
 //! (oss-api.md §2.3, §3.6). Forms are built by hand and signed here with HMAC directly, not
 //! with Coffer's own signer, so the test checks the documented algorithm.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};

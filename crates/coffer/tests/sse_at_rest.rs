@@ -2,6 +2,9 @@
 //! appears on disk except in unencrypted objects, and tampering with stored packages is
 //! detected rather than served.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::Write;

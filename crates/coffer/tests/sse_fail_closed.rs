@@ -4,6 +4,9 @@
 //! every write that would apply it with 500 `InternalError`, stores nothing, and still
 //! answers reads of the bucket and lets the owner delete the rule.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

@@ -233,7 +233,7 @@ impl Sm4 {
 /// The CPU must support `K`'s target features.
 #[cfg(target_arch = "x86_64")]
 unsafe fn ctr32_simd<K: Kernel>(rk: &[u32; 32], nonce: &[u8; 12], mut ctr: u32, data: &mut [u8]) {
-    let words = [0, 4, 8].map(|i| u32::from_be_bytes(nonce[i..i + 4].try_into().unwrap()));
+    let words = [0, 4, 8].map(|i| u32::from_be_bytes(nonce[i..i + 4].try_into().expect("4 bytes")));
     let group = 16 * K::GROUP_BLOCKS;
     let mut calls = data.chunks_exact_mut(4 * group);
     for c in &mut calls {

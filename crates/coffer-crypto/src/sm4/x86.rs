@@ -744,9 +744,24 @@ macro_rules! sm4_kernel {
                 assert!(rest.is_empty(), "partial register group");
                 match chunks {
                     [a] => groups::<1, false>(rk, &[0; 3], 0, core::array::from_mut(a)),
-                    [_, _] => groups::<2, false>(rk, &[0; 3], 0, chunks.try_into().unwrap()),
-                    [_, _, _] => groups::<3, false>(rk, &[0; 3], 0, chunks.try_into().unwrap()),
-                    [_, _, _, _] => groups::<4, false>(rk, &[0; 3], 0, chunks.try_into().unwrap()),
+                    [_, _] => groups::<2, false>(
+                        rk,
+                        &[0; 3],
+                        0,
+                        chunks.try_into().expect("the pattern fixed the length"),
+                    ),
+                    [_, _, _] => groups::<3, false>(
+                        rk,
+                        &[0; 3],
+                        0,
+                        chunks.try_into().expect("the pattern fixed the length"),
+                    ),
+                    [_, _, _, _] => groups::<4, false>(
+                        rk,
+                        &[0; 3],
+                        0,
+                        chunks.try_into().expect("the pattern fixed the length"),
+                    ),
                     _ => panic!("unsupported SM4 kernel width"),
                 }
             }
@@ -762,9 +777,24 @@ macro_rules! sm4_kernel {
                 assert!(rest.is_empty(), "partial register group");
                 match chunks {
                     [a] => groups::<1, true>(rk, nonce, ctr, core::array::from_mut(a)),
-                    [_, _] => groups::<2, true>(rk, nonce, ctr, chunks.try_into().unwrap()),
-                    [_, _, _] => groups::<3, true>(rk, nonce, ctr, chunks.try_into().unwrap()),
-                    [_, _, _, _] => groups::<4, true>(rk, nonce, ctr, chunks.try_into().unwrap()),
+                    [_, _] => groups::<2, true>(
+                        rk,
+                        nonce,
+                        ctr,
+                        chunks.try_into().expect("the pattern fixed the length"),
+                    ),
+                    [_, _, _] => groups::<3, true>(
+                        rk,
+                        nonce,
+                        ctr,
+                        chunks.try_into().expect("the pattern fixed the length"),
+                    ),
+                    [_, _, _, _] => groups::<4, true>(
+                        rk,
+                        nonce,
+                        ctr,
+                        chunks.try_into().expect("the pattern fixed the length"),
+                    ),
                     _ => panic!("unsupported SM4 kernel width"),
                 }
             }
@@ -948,9 +978,24 @@ pub(crate) mod avx512_gfni {
         assert!(rest.is_empty(), "partial register group");
         match chunks {
             [a] => groups::<1, false>(rk, &[0; 3], 0, core::array::from_mut(a)),
-            [_, _] => groups::<2, false>(rk, &[0; 3], 0, chunks.try_into().unwrap()),
-            [_, _, _] => groups::<3, false>(rk, &[0; 3], 0, chunks.try_into().unwrap()),
-            [_, _, _, _] => groups::<4, false>(rk, &[0; 3], 0, chunks.try_into().unwrap()),
+            [_, _] => groups::<2, false>(
+                rk,
+                &[0; 3],
+                0,
+                chunks.try_into().expect("the pattern fixed the length"),
+            ),
+            [_, _, _] => groups::<3, false>(
+                rk,
+                &[0; 3],
+                0,
+                chunks.try_into().expect("the pattern fixed the length"),
+            ),
+            [_, _, _, _] => groups::<4, false>(
+                rk,
+                &[0; 3],
+                0,
+                chunks.try_into().expect("the pattern fixed the length"),
+            ),
             _ => panic!("unsupported SM4 kernel width"),
         }
     }
@@ -962,9 +1007,24 @@ pub(crate) mod avx512_gfni {
         assert!(rest.is_empty(), "partial register group");
         match chunks {
             [a] => groups::<1, true>(rk, nonce, ctr, core::array::from_mut(a)),
-            [_, _] => groups::<2, true>(rk, nonce, ctr, chunks.try_into().unwrap()),
-            [_, _, _] => groups::<3, true>(rk, nonce, ctr, chunks.try_into().unwrap()),
-            [_, _, _, _] => groups::<4, true>(rk, nonce, ctr, chunks.try_into().unwrap()),
+            [_, _] => groups::<2, true>(
+                rk,
+                nonce,
+                ctr,
+                chunks.try_into().expect("the pattern fixed the length"),
+            ),
+            [_, _, _] => groups::<3, true>(
+                rk,
+                nonce,
+                ctr,
+                chunks.try_into().expect("the pattern fixed the length"),
+            ),
+            [_, _, _, _] => groups::<4, true>(
+                rk,
+                nonce,
+                ctr,
+                chunks.try_into().expect("the pattern fixed the length"),
+            ),
             _ => panic!("unsupported SM4 kernel width"),
         }
     }

@@ -6,6 +6,9 @@
 //! from its crate with the `testing` feature. Store-specific facts (files on disk, crash
 //! windows, reopening) stay in the store's own tests.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 pub mod blob;
 pub mod meta;
 

@@ -1,6 +1,8 @@
 //! Test harness: runs the real `coffer` binary on free local ports and talks to it over
 //! HTTP with requests signed by Coffer's own client-side signer.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 // Each test binary uses a different subset of the helpers.
 #![allow(dead_code)]
 
