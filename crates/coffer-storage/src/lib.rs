@@ -22,19 +22,19 @@ mod meta;
 mod records;
 mod redb_blob;
 mod redb_meta;
+mod sweep;
 mod tiered_blob;
 
 pub use blob::{BlobId, BlobRead, BlobReader, BlobStore, BlobWriter};
 pub use encryption_rule::{KmsDataEncryption, SseAlgorithm};
 pub use error::{BackendError, StorageError, StorageResult};
 pub use fs_blob::FsBlobStore;
-pub use meta::{
-    BucketDeletion, CompletedUpload, MetaStore, ObjectListing, PutCondition, sweep_orphans,
-};
+pub use meta::{BucketDeletion, CompletedUpload, MetaStore, ObjectListing, PutCondition};
 pub use records::{
     BucketAcl, BucketRecord, EncryptionRule, Envelope, ObjectAcl, ObjectKind, ObjectRecord,
     PartRecord, Segment, UploadRecord,
 };
 pub use redb_blob::RedbBlobStore;
 pub use redb_meta::RedbMetaStore;
+pub use sweep::{OrphanSweeper, sweep_orphans};
 pub use tiered_blob::TieredBlobStore;

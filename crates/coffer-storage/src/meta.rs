@@ -2,7 +2,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 
-use crate::blob::{BlobId, BlobStore};
+use crate::blob::BlobId;
 use crate::error::StorageResult;
 use crate::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
 
@@ -118,19 +118,4 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Every blob any object or part references.
     async fn referenced_blobs(&self) -> StorageResult<HashSet<BlobId>>;
-}
-
-/// Deletes committed blobs that no record references: the residue of a crash between a
-/// blob's commit and its record's, or between a record's replacement and the old blob's
-/// deletion. Run it before serving, when no write is in flight.
-pub async fn sweep_orphans(meta: &dyn MetaStore, blobs: &dyn BlobStore) -> StorageResult<usize> {
-    let referenced = meta.referenced_blobs().await?;
-    let mut removed = 0;
-    for id in blobs.list().await? {
-        if !referenced.contains(&id) {
-            blobs.delete(&id).await?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
 }
