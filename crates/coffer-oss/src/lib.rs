@@ -45,6 +45,15 @@ use auth::{AuthContext, Principal, RequestParts};
 use error::OssResult;
 use router::{Query, Target};
 
+/// OSS's limits on objects and parts, which the service enforces for this dialect.
+pub const OSS_LIMITS: coffer_service::Limits = coffer_service::Limits {
+    max_object_size: 5 * 1024 * 1024 * 1024,
+    max_part_size: 5 * 1024 * 1024 * 1024,
+    min_part_size: 100 * 1024,
+    max_part_number: 10_000,
+    default_storage_class: "Standard",
+};
+
 /// Settings of the OSS front end.
 #[derive(Debug, Clone)]
 pub struct OssConfig {

@@ -34,7 +34,7 @@ fn part_target(ctx: &RequestContext, part_number: u32) -> PartTarget<'_> {
 fn part_number(ctx: &RequestContext) -> OssResult<u32> {
     let raw = ctx.query.get("partNumber").unwrap_or_default();
     match raw.parse::<u32>() {
-        Ok(n) if (1..=coffer_service::MAX_PART_NUMBER).contains(&n) => Ok(n),
+        Ok(n) if (1..=crate::OSS_LIMITS.max_part_number).contains(&n) => Ok(n),
         _ => Err(OssError::invalid_argument(
             "partNumber",
             raw,

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use coffer_service::{BodyError, MAX_OBJECT_SIZE, ObjectRecord, PutOptions, ServiceError};
+use coffer_service::{BodyError, ObjectRecord, PutOptions, ServiceError};
 use futures_util::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -156,9 +156,9 @@ pub(crate) async fn post_object(
     let boundary = boundary(&ctx.headers)?;
     let declared = crate::headers::header_str(&ctx.headers, "content-length")
         .and_then(|v| v.parse::<u64>().ok());
-    if declared
-        .is_some_and(|n| n > MAX_OBJECT_SIZE + 2 * (MAX_FORM_BYTES + MAX_TRAILER_BYTES) as u64)
-    {
+    if declared.is_some_and(|n| {
+        n > crate::OSS_LIMITS.max_object_size + 2 * (MAX_FORM_BYTES + MAX_TRAILER_BYTES) as u64
+    }) {
         return Err(entity_too_large());
     }
     let input = Bursts {
@@ -274,11 +274,11 @@ async fn prepare_upload(
             now: SystemTime::now(),
         },
     )?;
-    let mut range = (0, MAX_OBJECT_SIZE);
+    let mut range = (0, crate::OSS_LIMITS.max_object_size);
     if let Some(policy) = &auth.policy {
         policy.check(ctx.bucket(), form, file_type)?;
         if let Some((min, max)) = policy.content_length_range() {
-            range = (min, max.min(MAX_OBJECT_SIZE));
+            range = (min, max.min(crate::OSS_LIMITS.max_object_size));
         }
     }
     // The policy constrains the key as sent; `${filename}` is expanded afterwards.

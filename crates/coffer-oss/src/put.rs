@@ -59,7 +59,7 @@ pub(crate) async fn put_object(
 fn reject_oversized_declared_length(ctx: &RequestContext) -> OssResult<()> {
     let declared = crate::headers::header_str(&ctx.headers, "content-length")
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > coffer_service::MAX_OBJECT_SIZE) {
+    if declared.is_some_and(|n| n > crate::OSS_LIMITS.max_object_size) {
         return Err(coffer_service::ServiceError::EntityTooLarge.into());
     }
     Ok(())

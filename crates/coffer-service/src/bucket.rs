@@ -47,7 +47,9 @@ impl Service {
             owner: new.owner.clone(),
             created_ms: now_ms(),
             acl: new.acl.unwrap_or(BucketAcl::Private),
-            storage_class: new.storage_class.unwrap_or_else(|| "Standard".into()),
+            storage_class: new
+                .storage_class
+                .unwrap_or_else(|| self.limits.default_storage_class.into()),
             data_redundancy_type: new.data_redundancy_type.unwrap_or_else(|| "LRS".into()),
             encryption: new.encryption.clone(),
             policy: None,

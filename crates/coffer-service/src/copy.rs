@@ -5,6 +5,7 @@
 use coffer_storage::{ObjectKind, ObjectRecord};
 use futures_util::StreamExt;
 
+use crate::Service;
 use crate::conditions::Preconditions;
 use crate::error::ServiceResult;
 use crate::ingest::{Body, BodyError, ingest};
@@ -12,7 +13,6 @@ use crate::names::validate_object_key;
 use crate::object::{ObjectAttributes, sealer};
 use crate::range::ResolvedRange;
 use crate::sse::{SseRequest, resolve_encryption};
-use crate::{MAX_OBJECT_SIZE, Service};
 
 #[derive(Debug, Clone)]
 pub struct CopySource {
@@ -125,7 +125,7 @@ impl Service {
         let data = ingest(
             &*self.blobs,
             body,
-            MAX_OBJECT_SIZE,
+            self.limits.max_object_size,
             None,
             sealer(&object_key, 0)?,
         )
@@ -141,7 +141,12 @@ impl Service {
             ),
             ..options.directive.attributes(&src)
         };
-        let mut record = attributes.into_record(key, &data, ObjectKind::Normal);
+        let mut record = attributes.into_record(
+            key,
+            &data,
+            ObjectKind::Normal,
+            self.limits.default_storage_class,
+        );
         record.encryption = object_key.map(|k| k.envelope);
         self.install(bucket, record, condition, &[data.blob]).await
     }

@@ -37,13 +37,23 @@ pub use range::{ByteRange, RangeMode, ResolvedRange};
 pub use read::ObjectBody;
 pub use sse::{IssuedKey, KeyContext, KeyError, KeyProvider, SseRequest, resolve_encryption};
 
-/// Largest object a single PUT, POST or append series may create: 5 GiB.
-pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
-/// Largest single part.
-pub const MAX_PART_SIZE: u64 = MAX_OBJECT_SIZE;
-/// Smallest part other than the last, checked at completion.
-pub const MIN_PART_SIZE: u64 = 100 * 1024;
-pub const MAX_PART_NUMBER: u32 = 10_000;
+/// What a wire dialect fixes about objects. The dialect passes them in (coffer-oss's
+/// `OSS_LIMITS`), so the neutral core holds no dialect's numbers: S3's smallest part is
+/// 5 MiB where OSS's is 100 KiB, and its default storage class is spelled `STANDARD`.
+/// ETags are stored in one form (upper-case hex MD5) and each dialect renders its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest object a single PUT, POST, copy or append series may create.
+    pub max_object_size: u64,
+    /// Largest single part.
+    pub max_part_size: u64,
+    /// Smallest part other than the last, checked at completion.
+    pub min_part_size: u64,
+    /// Part numbers run from 1 to this.
+    pub max_part_number: u32,
+    /// The storage class of a bucket created without one.
+    pub default_storage_class: &'static str,
+}
 
 pub use coffer_storage::{
     BucketAcl, BucketRecord, EncryptionRule, KmsDataEncryption, ObjectAcl, ObjectKind,
@@ -57,16 +67,23 @@ pub struct Service {
     blobs: Arc<dyn BlobStore>,
     keys: Option<Arc<dyn KeyProvider>>,
     key_cache: Option<Arc<key_cache::KeyCache>>,
+    limits: Limits,
 }
 
 impl Service {
-    pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>) -> Self {
+    pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, limits: Limits) -> Self {
         Service {
             meta,
             blobs,
             keys: None,
             key_cache: None,
+            limits,
         }
+    }
+
+    /// The dialect's limits this service enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Enables server-side encryption with keys from `keys`.

@@ -14,12 +14,10 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Body, Ingested, crc64_combine, hex_upper, ingest};
 use crate::names::validate_object_key;
 use crate::object::sealer;
-use crate::object::{
-    DEFAULT_CONTENT_TYPE, DEFAULT_STORAGE_CLASS, ObjectAttributes, new_generation,
-};
+use crate::object::{DEFAULT_CONTENT_TYPE, ObjectAttributes, new_generation};
 use crate::range::ByteRange;
 use crate::sse::{SseRequest, resolve_encryption};
-use crate::{MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_SIZE, Service, now_ms};
+use crate::{Service, now_ms};
 
 /// Which part of which upload a part write addresses.
 #[derive(Debug, Clone, Copy)]
@@ -58,14 +56,14 @@ pub struct PartCopyResult {
     pub encryption: Option<Envelope>,
 }
 
-fn check_part_number(part_number: u32) -> ServiceResult<()> {
-    if (1..=MAX_PART_NUMBER).contains(&part_number) {
+fn check_part_number(part_number: u32, max: u32) -> ServiceResult<()> {
+    if (1..=max).contains(&part_number) {
         Ok(())
     } else {
         Err(ServiceError::invalid_argument(
             "partNumber",
             part_number.to_string(),
-            "Part number must be an integer between 1 and 10000, inclusive.",
+            format!("Part number must be an integer between 1 and {max}, inclusive."),
         ))
     }
 }
@@ -105,7 +103,7 @@ impl Service {
             acl: attributes.acl,
             storage_class: attributes
                 .storage_class
-                .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.into()),
+                .unwrap_or_else(|| self.limits.default_storage_class.into()),
             content_type: attributes
                 .content_type
                 .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
@@ -145,10 +143,17 @@ impl Service {
             upload_id,
             part_number,
         } = *target;
-        check_part_number(part_number)?;
+        check_part_number(part_number, self.limits.max_part_number)?;
         let upload = self.require_upload(bucket, key, upload_id).await?;
         let sealer = self.part_sealer(&upload, part_number, caller).await?;
-        let data = ingest(&*self.blobs, body, MAX_PART_SIZE, content_md5, sealer).await?;
+        let data = ingest(
+            &*self.blobs,
+            body,
+            self.limits.max_part_size,
+            content_md5,
+            sealer,
+        )
+        .await?;
         let part = self
             .record_part(bucket, key, upload_id, part_from(part_number, data))
             .await?;
@@ -209,7 +214,7 @@ impl Service {
             upload_id,
             part_number,
         } = *target;
-        check_part_number(part_number)?;
+        check_part_number(part_number, self.limits.max_part_number)?;
         let upload = self.require_upload(bucket, key, upload_id).await?;
         let src = self.copy_source(source).await?;
         let resolved = match range {
@@ -222,7 +227,7 @@ impl Service {
         };
         let sealer = self.part_sealer(&upload, part_number, caller).await?;
         let body = self.body_of(&source.bucket, &src, resolved, caller).await?;
-        let data = ingest(&*self.blobs, body, MAX_PART_SIZE, None, sealer).await?;
+        let data = ingest(&*self.blobs, body, self.limits.max_part_size, None, sealer).await?;
         let part = self
             .record_part(bucket, key, upload_id, part_from(part_number, data))
             .await?;
@@ -261,7 +266,7 @@ impl Service {
                 }
                 let mut chosen = Vec::with_capacity(requested.len());
                 for want in &requested {
-                    check_part_number(want.part_number)?;
+                    check_part_number(want.part_number, self.limits.max_part_number)?;
                     let part = uploaded
                         .iter()
                         .find(|p| {
@@ -279,7 +284,7 @@ impl Service {
         }
         if chosen[..chosen.len() - 1]
             .iter()
-            .any(|p| p.size < MIN_PART_SIZE)
+            .any(|p| p.size < self.limits.min_part_size)
         {
             return Err(ServiceError::EntityTooSmall);
         }

@@ -9,7 +9,7 @@ use crate::sse::{ObjectKey, SseRequest, resolve_encryption};
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Body, Ingested, hex_upper, ingest};
 use crate::names::validate_object_key;
-use crate::{MAX_OBJECT_SIZE, Service, now_ms};
+use crate::{Service, now_ms};
 
 /// What a client may set about an object when it writes it.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +24,6 @@ pub struct ObjectAttributes {
 }
 
 pub(crate) const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
-pub(crate) const DEFAULT_STORAGE_CLASS: &str = "Standard";
 
 #[derive(Debug, Default)]
 pub struct PutOptions {
@@ -59,7 +58,14 @@ impl ObjectAttributes {
     }
 
     /// The record of a new object made of the one blob `data` describes.
-    pub(crate) fn into_record(self, key: &str, data: &Ingested, kind: ObjectKind) -> ObjectRecord {
+    /// `default_class` applies when neither the request nor its bucket named a class.
+    pub(crate) fn into_record(
+        self,
+        key: &str,
+        data: &Ingested,
+        kind: ObjectKind,
+        default_class: &str,
+    ) -> ObjectRecord {
         ObjectRecord {
             key: key.to_owned(),
             generation: new_generation(),
@@ -70,9 +76,7 @@ impl ObjectAttributes {
             last_modified_ms: now_ms(),
             kind,
             acl: self.acl,
-            storage_class: self
-                .storage_class
-                .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.into()),
+            storage_class: self.storage_class.unwrap_or_else(|| default_class.into()),
             content_type: self
                 .content_type
                 .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.into()),
@@ -130,14 +134,17 @@ impl Service {
         let data = ingest(
             &*self.blobs,
             body,
-            MAX_OBJECT_SIZE,
+            self.limits.max_object_size,
             options.content_md5,
             sealer(&object_key, 0)?,
         )
         .await?;
-        let mut record = options
-            .attributes
-            .into_record(key, &data, ObjectKind::Normal);
+        let mut record = options.attributes.into_record(
+            key,
+            &data,
+            ObjectKind::Normal,
+            self.limits.default_storage_class,
+        );
         record.content_md5 = Some(base64_md5(&data.md5));
         record.encryption = object_key.map(|k| k.envelope);
         self.install(bucket, record, condition, &[data.blob]).await
@@ -226,7 +233,7 @@ impl Service {
         if position != length {
             return Err(ServiceError::PositionNotEqualToLength { position, length });
         }
-        let room = MAX_OBJECT_SIZE - length;
+        let room = self.limits.max_object_size.saturating_sub(length);
         // The first append fixes the encryption; later appends ignore what they ask for
         // and seal their segment under the object's own key.
         let object_key = match &current {
@@ -269,9 +276,12 @@ impl Service {
                 (object, condition)
             }
             None => {
-                let mut record = options
-                    .attributes
-                    .into_record(key, &data, ObjectKind::Appendable);
+                let mut record = options.attributes.into_record(
+                    key,
+                    &data,
+                    ObjectKind::Appendable,
+                    self.limits.default_storage_class,
+                );
                 record.etag = append_etag("", &data.md5);
                 record.encryption = object_key.map(|k| k.envelope);
                 (record, PutCondition::Absent)

@@ -18,6 +18,15 @@ use coffer_service::{
 use coffer_storage::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore};
 use futures_util::StreamExt;
 
+/// The limits the OSS dialect passes in (the service has no defaults of its own).
+const LIMITS: coffer_service::Limits = coffer_service::Limits {
+    max_object_size: 5 * 1024 * 1024 * 1024,
+    max_part_size: 5 * 1024 * 1024 * 1024,
+    min_part_size: 100 * 1024,
+    max_part_number: 10_000,
+    default_storage_class: "Standard",
+};
+
 const BUCKET: &str = "guarded";
 const PLAIN_BUCKET: &str = "plain";
 const BODY: &[u8] = b"must never be stored in plaintext";
@@ -71,7 +80,7 @@ impl Fixture {
         let meta = Arc::new(RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap());
         let blobs = Arc::new(FsBlobStore::open(&dir.path().join("blobs")).await.unwrap());
         let service =
-            Service::new(meta.clone(), blobs.clone()).with_key_provider(Arc::new(TestKeys));
+            Service::new(meta.clone(), blobs.clone(), LIMITS).with_key_provider(Arc::new(TestKeys));
         for name in [BUCKET, PLAIN_BUCKET] {
             service
                 .create_bucket(NewBucket {

@@ -98,7 +98,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("opening the identity store: {e}"))?;
-    let mut service = Service::new(Arc::new(meta), Arc::new(blobs))
+    let mut service = Service::new(Arc::new(meta), Arc::new(blobs), coffer_oss::OSS_LIMITS)
         .with_key_provider(Arc::new(BuiltinKms(kms.clone())));
     if let Some(ttl) = settings.kms_data_key_cache {
         service = service.with_data_key_cache(ttl);
