@@ -71,35 +71,11 @@ impl Vocabulary {
     /// `name:value\n` for every default-signed header present and every listed one, sorted
     /// by name; repeated headers are joined with `,`.
     pub fn canonical_headers(&self, headers: &HeaderMap, listed: &[String]) -> Vec<u8> {
-        let selected: BTreeMap<&str, Vec<u8>> = headers
-            .keys()
-            .map(|name| name.as_str())
-            .filter(|name| self.is_default_signed(name) || listed.iter().any(|l| l == name))
-            .map(|name| (name, self.joined_value(headers, name)))
-            .collect();
-        let mut out = Vec::new();
-        for (name, value) in selected {
-            out.extend_from_slice(name.as_bytes());
-            out.push(b':');
-            out.extend_from_slice(&value);
-            out.push(b'\n');
-        }
-        out
-    }
-
-    fn joined_value(&self, headers: &HeaderMap, name: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (i, v) in headers.get_all(name).iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            let trimmed = v.as_bytes().trim_ascii();
-            match self.header_values {
-                HeaderValueRule::Trim => out.extend_from_slice(trimmed),
-                HeaderValueRule::TrimAndCollapse => push_collapsed(&mut out, trimmed),
-            }
-        }
-        out
+        header_block(
+            headers,
+            |name| self.is_default_signed(name) || listed.iter().any(|l| l == name),
+            self.header_values,
+        )
     }
 
     /// The canonical request. `listed` (the AdditionalHeaders or SignedHeaders) must already
@@ -143,6 +119,45 @@ fn push_collapsed(out: &mut Vec<u8>, value: &[u8]) {
             in_run = false;
         }
     }
+}
+
+/// `name:value\n` for every header `include` selects, sorted by (already lower-case) name,
+/// repeated headers joined with `,` and each value normalised by `rule`. SigV4's canonical
+/// headers, and OSS V1's `CanonicalizedOSSHeaders` (its `x-oss-` headers, trimmed).
+pub fn header_block(
+    headers: &HeaderMap,
+    include: impl Fn(&str) -> bool,
+    rule: HeaderValueRule,
+) -> Vec<u8> {
+    let selected: BTreeMap<&str, Vec<u8>> = headers
+        .keys()
+        .map(|name| name.as_str())
+        .filter(|name| include(name))
+        .map(|name| (name, joined_value(headers, name, rule)))
+        .collect();
+    let mut out = Vec::new();
+    for (name, value) in selected {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&value);
+        out.push(b'\n');
+    }
+    out
+}
+
+fn joined_value(headers: &HeaderMap, name: &str, rule: HeaderValueRule) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, v) in headers.get_all(name).iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let trimmed = v.as_bytes().trim_ascii();
+        match rule {
+            HeaderValueRule::Trim => out.extend_from_slice(trimmed),
+            HeaderValueRule::TrimAndCollapse => push_collapsed(&mut out, trimmed),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ mod canonical;
 mod signing;
 mod vocabulary;
 
-pub use canonical::{Request, encode_path, encode_query_component};
+pub use canonical::{Request, encode_path, encode_query_component, header_block};
 pub use signing::Scope;
 pub use vocabulary::{
     AWS, EmptyQueryValue, HeaderValueRule, OSS, QueryNames, Vocabulary, normalize_header_names,

@@ -15,7 +15,6 @@ pub mod signer;
 mod v1;
 mod v4;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -204,22 +203,10 @@ fn joined_header(headers: &HeaderMap, name: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The headers selected by `include`, sorted by (already lower-case) name, as `name:value\n`.
+/// The headers selected by `include`, sorted by (already lower-case) name, as `name:value\n`
+/// with trimmed values: OSS's rule for V1 as for V4.
 fn canonical_headers(headers: &HeaderMap, include: impl Fn(&str) -> bool) -> Vec<u8> {
-    let selected: BTreeMap<&str, Vec<u8>> = headers
-        .keys()
-        .map(|name| name.as_str())
-        .filter(|name| include(name))
-        .filter_map(|name| Some((name, joined_header(headers, name)?)))
-        .collect();
-    let mut out = Vec::new();
-    for (name, value) in selected {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b':');
-        out.extend_from_slice(&value);
-        out.push(b'\n');
-    }
-    out
+    coffer_sigv4::header_block(headers, include, coffer_sigv4::HeaderValueRule::Trim)
 }
 
 /// Compares signatures without leaking where they differ.
