@@ -19,6 +19,7 @@ mod error;
 mod fs_blob;
 mod group_commit;
 mod meta;
+mod record_format;
 mod records;
 mod redb_blob;
 mod redb_meta;

@@ -201,11 +201,11 @@ fn part_key(upload_id: &str, part_number: u32) -> StorageResult<Vec<u8>> {
 // ---- values ----
 
 fn encode<T: Serialize>(value: &T) -> StorageResult<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| corrupt("new", format!("cannot encode: {e}")))
+    crate::record_format::encode(value)
 }
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> StorageResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| corrupt(what, e))
+    crate::record_format::decode(what, bytes)
 }
 
 /// `BlobId`'s `Deserialize` accepts any string; a blob id read back must still be one that
