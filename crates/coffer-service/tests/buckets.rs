@@ -8,14 +8,8 @@ use std::sync::Arc;
 use coffer_service::{BucketAcl, NewBucket, Service, ServiceError};
 use coffer_storage::{FsBlobStore, RedbMetaStore};
 
-/// The limits the OSS dialect passes in (the service has no defaults of its own).
-const LIMITS: coffer_service::Limits = coffer_service::Limits {
-    max_object_size: 5 * 1024 * 1024 * 1024,
-    max_part_size: 5 * 1024 * 1024 * 1024,
-    min_part_size: 100 * 1024,
-    max_part_number: 10_000,
-    default_storage_class: "Standard",
-};
+mod common;
+use common::LIMITS;
 
 async fn service(dir: &std::path::Path) -> Service {
     let meta = RedbMetaStore::open(&dir.join("meta.redb")).unwrap();

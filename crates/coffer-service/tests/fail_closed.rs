@@ -18,14 +18,8 @@ use coffer_service::{
 use coffer_storage::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore};
 use futures_util::StreamExt;
 
-/// The limits the OSS dialect passes in (the service has no defaults of its own).
-const LIMITS: coffer_service::Limits = coffer_service::Limits {
-    max_object_size: 5 * 1024 * 1024 * 1024,
-    max_part_size: 5 * 1024 * 1024 * 1024,
-    min_part_size: 100 * 1024,
-    max_part_number: 10_000,
-    default_storage_class: "Standard",
-};
+mod common;
+use common::LIMITS;
 
 const BUCKET: &str = "guarded";
 const PLAIN_BUCKET: &str = "plain";

@@ -1,0 +1,10 @@
+//! What the service tests share.
+
+/// The limits the OSS dialect passes in (the service has no defaults of its own).
+pub const LIMITS: coffer_service::Limits = coffer_service::Limits {
+    max_object_size: 5 * 1024 * 1024 * 1024,
+    max_part_size: 5 * 1024 * 1024 * 1024,
+    min_part_size: 100 * 1024,
+    max_part_number: 10_000,
+    default_storage_class: "Standard",
+};
