@@ -17,7 +17,7 @@ use coffer_service::{BucketAcl, BucketRecord, ObjectAcl, ServiceError};
 
 use crate::auth::{Principal, SecretLookup};
 use crate::encryption::{SSE, SSE_DATA, SSE_KEY_ID};
-use crate::error::{OssError, OssResult};
+use crate::error::{ErrorCode, OssError, OssResult};
 use crate::headers::header_str;
 use crate::operation::Operation;
 use crate::{OssApi, RequestContext};
@@ -340,10 +340,8 @@ pub(crate) fn validate_bucket_policy(bucket: &str, text: &str) -> OssResult<()> 
     )
     .map(|_| ())
     .map_err(|e| {
-        OssError::new(
-            400,
-            "InvalidPolicyDocument",
-            "0031-00000001",
+        OssError::of(
+            ErrorCode::PolicyInvalid,
             format!("Invalid policy document: {e}"),
         )
     })

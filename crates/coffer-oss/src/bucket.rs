@@ -5,7 +5,7 @@ use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small};
 use crate::encryption::{rule_from_headers, rule_xml};
-use crate::error::{OssError, OssResult};
+use crate::error::{ErrorCode, OssError, OssResult};
 use crate::headers::{bucket_acl_name, header_str, parse_bucket_acl, parse_storage_class};
 use crate::xml;
 use crate::{OssApi, RequestContext, empty_response, xml_response};
@@ -255,18 +255,14 @@ pub(crate) async fn put_bucket_policy(
 ) -> OssResult<Response<ResponseBody>> {
     api.service.get_bucket(ctx.bucket()).await?;
     let document = collect_small(body, MAX_POLICY_BYTES).await.map_err(|_| {
-        OssError::new(
-            400,
-            "InvalidPolicyDocument",
-            "0031-00000002",
+        OssError::of(
+            ErrorCode::PolicyTooLarge,
             "The policy document is larger than 16 KB.",
         )
     })?;
     let text = std::str::from_utf8(&document).map_err(|_| {
-        OssError::new(
-            400,
-            "InvalidPolicyDocument",
-            "0031-00000003",
+        OssError::of(
+            ErrorCode::PolicyNotUtf8,
             "The policy document is not UTF-8.",
         )
     })?;
@@ -283,10 +279,8 @@ pub(crate) async fn get_bucket_policy(
 ) -> OssResult<Response<ResponseBody>> {
     let bucket = api.service.get_bucket(ctx.bucket()).await?;
     let Some(policy) = bucket.policy else {
-        return Err(OssError::new(
-            404,
-            "NoSuchBucketPolicy",
-            "0031-00000004",
+        return Err(OssError::of(
+            ErrorCode::NoSuchBucketPolicy,
             "The bucket policy does not exist.",
         ));
     };

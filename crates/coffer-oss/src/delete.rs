@@ -4,7 +4,7 @@ use http::{Response, StatusCode};
 use md5::{Digest, Md5};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small};
-use crate::error::{OssError, OssResult};
+use crate::error::{ErrorCode, OssError, OssResult};
 use crate::headers::content_md5;
 use crate::list::url_encoding;
 use crate::xml;
@@ -30,10 +30,8 @@ pub(crate) async fn delete_multiple(
     let document = collect_small(body, MAX_XML_BODY).await?;
     // OSS requires Content-MD5 here, since a corrupted key list would delete the wrong data.
     let Some(md5) = content_md5(&ctx.headers)? else {
-        return Err(OssError::new(
-            400,
-            "InvalidDigest",
-            "0016-00000011",
+        return Err(OssError::of(
+            ErrorCode::InvalidDigest,
             "The Content-MD5 you specified was invalid.",
         ));
     };

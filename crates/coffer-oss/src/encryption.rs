@@ -7,7 +7,7 @@ use coffer_service::{
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::body::{MAX_XML_BODY, RequestBody, ResponseBody, collect_small};
-use crate::error::{OssError, OssResult};
+use crate::error::{ErrorCode, OssError, OssResult};
 use crate::headers::header_str;
 use crate::xml;
 use crate::{OssApi, RequestContext, empty_response, xml_response};
@@ -17,19 +17,15 @@ pub const SSE_DATA: &str = "x-oss-server-side-data-encryption";
 pub const SSE_KEY_ID: &str = "x-oss-server-side-encryption-key-id";
 
 fn invalid_algorithm() -> OssError {
-    OssError::new(
-        400,
-        "InvalidEncryptionAlgorithmError",
-        "0005-00000003",
+    OssError::of(
+        ErrorCode::InvalidEncryptionAlgorithm,
         "The encryption algorithm specified is not valid.",
     )
 }
 
 fn invalid_data_algorithm() -> OssError {
-    OssError::new(
-        400,
-        "InvalidDataEncryptionAlgorithmError",
-        "0005-00000203",
+    OssError::of(
+        ErrorCode::InvalidDataEncryptionAlgorithm,
         "The KMS Data Encryption request you specified is not valid. Supported value:SM4",
     )
 }
@@ -62,20 +58,16 @@ pub(crate) fn sse_request(headers: &HeaderMap) -> OssResult<Option<SseRequest>> 
             let kms_key_id = match headers.get(SSE_KEY_ID) {
                 None => None,
                 Some(v) if v.as_bytes().iter().all(u8::is_ascii_whitespace) => {
-                    return Err(OssError::new(
-                        400,
-                        "InvalidArgument",
-                        "0005-00000205",
+                    return Err(OssError::of(
+                        ErrorCode::EmptyKmsKeyId,
                         "The x-oss-server-side-encryption-key-id header must not be empty.",
                     ));
                 }
                 Some(v) => Some(
                     v.to_str()
                         .map_err(|_| {
-                            OssError::new(
-                                400,
-                                "InvalidParameter",
-                                "0005-00000208",
+                            OssError::of(
+                                ErrorCode::InvalidKmsKeyId,
                                 "The specified parameter KMS keyId is not valid",
                             )
                         })?
@@ -150,10 +142,8 @@ pub(crate) fn rule_from_headers(headers: &HeaderMap) -> OssResult<Option<Encrypt
 /// checked against the KMS here.
 fn validate_rule(rule: xml::ServerSideEncryptionRule) -> OssResult<EncryptionRule> {
     let algorithm = SseAlgorithm::parse(&rule.sse_algorithm).ok_or_else(|| {
-        OssError::new(
-            400,
-            "InvalidEncryptionAlgorithmError",
-            "0005-00000003",
+        OssError::of(
+            ErrorCode::InvalidEncryptionAlgorithm,
             "The Encryption request you specified is not valid. Supported value: AES256/SM4/KMS",
         )
     })?;
@@ -211,10 +201,8 @@ pub(crate) async fn get_bucket_encryption(
     let bucket = api.service.get_bucket(ctx.bucket()).await?;
     match &bucket.encryption {
         Some(rule) => xml_response(rule_xml(rule).to_xml()),
-        None => Err(OssError::new(
-            404,
-            "NoSuchServerSideEncryptionRule",
-            "0005-00000004",
+        None => Err(OssError::of(
+            ErrorCode::NoSuchServerSideEncryptionRule,
             "The server side encryption configuration was not found",
         )),
     }

@@ -1,10 +1,16 @@
-//! OSS errors: the `<Error>` document, its status, and the `x-oss-ec` code.
+//! OSS errors: what goes into the `<Error>` document, its status, and the `x-oss-ec` code.
 //!
-//! EC values come from the real service where the reference records them; the others are
-//! Coffer's own in the same `NNNN-NNNNNNNN` shape, so clients that log them still can.
+//! An error is built from an [`ErrorCode`] (module [`code`]), the closed table that fixes
+//! the status, `<Code>` and EC of every error Coffer answers with, plus a message and any
+//! extra children or headers. Call sites name the variant, never the three values.
+//! Authentication errors keep their own catalogue (`auth::ec`) and are carried over as is.
+
+pub mod code;
 
 use coffer_service::{FailedCondition, ServiceError};
 use http::StatusCode;
+
+pub use code::ErrorCode;
 
 use crate::auth::AuthError;
 
@@ -23,16 +29,31 @@ pub struct OssError {
 pub type OssResult<T> = Result<T, OssError>;
 
 impl OssError {
+    /// The error `code` with `message`.
+    pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
+        OssError::raw(code.status(), code.as_str(), code.ec(), message.into())
+    }
+
+    /// Transitional form of [`OssError::of`] for call sites that still spell out the
+    /// three parts (router.rs, being rewritten elsewhere). The parts must name a row of
+    /// [`ErrorCode`]; anything else is a server bug, answered as `InternalError`.
     pub fn new(
         status: u16,
         code: &'static str,
         ec: &'static str,
         message: impl Into<String>,
     ) -> Self {
+        match ErrorCode::find(status, code, ec) {
+            Some(known) => OssError::of(known, message),
+            None => OssError::internal(&format!("unlisted error {status} {code} {ec}")),
+        }
+    }
+
+    fn raw(status: StatusCode, code: &'static str, ec: &'static str, message: String) -> Self {
         OssError {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            status,
             code,
-            message: message.into(),
+            message,
             ec,
             extra: Vec::new(),
             headers: Vec::new(),
@@ -45,57 +66,47 @@ impl OssError {
     }
 
     pub fn invalid_argument(name: &str, value: &str, message: impl Into<String>) -> Self {
-        OssError::new(400, "InvalidArgument", "0016-00000001", message)
+        OssError::of(ErrorCode::InvalidArgument, message)
             .with_extra("ArgumentName", name)
             .with_extra("ArgumentValue", value)
     }
 
     pub fn malformed_xml() -> Self {
-        OssError::new(
-            400,
-            "MalformedXML",
-            "0016-00000002",
+        OssError::of(
+            ErrorCode::MalformedXml,
             "The XML you provided was not well-formed or did not validate against our published schema.",
         )
     }
 
     pub fn access_denied(message: impl Into<String>) -> Self {
-        OssError::new(403, "AccessDenied", "0003-00000001", message)
+        OssError::of(ErrorCode::AccessDenied, message)
     }
 
     pub fn method_not_allowed() -> Self {
-        OssError::new(
-            405,
-            "MethodNotAllowed",
-            "0016-00000003",
+        OssError::of(
+            ErrorCode::MethodNotAllowed,
             "The specified method is not allowed against this resource.",
         )
     }
 
     pub fn not_implemented(what: &str) -> Self {
-        OssError::new(
-            400,
-            "NotImplemented",
-            "0016-00000004",
+        OssError::of(
+            ErrorCode::NotImplemented,
             format!("{what} is not implemented by this server."),
         )
     }
 
     pub fn missing_content_length() -> Self {
-        OssError::new(
-            411,
-            "MissingContentLength",
-            "0016-00000005",
+        OssError::of(
+            ErrorCode::MissingContentLength,
             "You must provide the Content-Length HTTP header.",
         )
     }
 
     pub fn internal(detail: &str) -> Self {
         tracing::error!(detail, "internal error");
-        OssError::new(
-            500,
-            "InternalError",
-            "0016-00000500",
+        OssError::of(
+            ErrorCode::InternalError,
             "We encountered an internal error. Please try again.",
         )
     }
@@ -105,71 +116,46 @@ impl From<ServiceError> for OssError {
     fn from(e: ServiceError) -> Self {
         use ServiceError::*;
         match e {
-            NoSuchBucket => OssError::new(
-                404,
-                "NoSuchBucket",
-                "0015-00000101",
+            NoSuchBucket => OssError::of(
+                ErrorCode::NoSuchBucket,
                 "The specified bucket does not exist.",
             ),
-            NoSuchKey => OssError::new(
-                404,
-                "NoSuchKey",
-                "0026-00000001",
-                "The specified key does not exist.",
-            ),
-            NoSuchUpload => OssError::new(
-                404,
-                "NoSuchUpload",
-                "0042-00000002",
+            NoSuchKey => OssError::of(ErrorCode::NoSuchKey, "The specified key does not exist."),
+            NoSuchUpload => OssError::of(
+                ErrorCode::NoSuchUpload,
                 "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
             ),
-            BucketNotEmpty => OssError::new(
-                409,
-                "BucketNotEmpty",
-                "0015-00000301",
+            BucketNotEmpty => OssError::of(
+                ErrorCode::BucketNotEmpty,
                 "The bucket you tried to delete is not empty.",
             ),
-            BucketAlreadyExists => OssError::new(
-                409,
-                "BucketAlreadyExists",
-                "0015-00000104",
+            BucketAlreadyExists => OssError::of(
+                ErrorCode::BucketAlreadyExists,
                 "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
             ),
-            InvalidBucketName => OssError::new(
-                400,
-                "InvalidBucketName",
-                "0015-00000001",
+            InvalidBucketName => OssError::of(
+                ErrorCode::InvalidBucketName,
                 "The specified bucket is not valid.",
             ),
-            InvalidObjectName(why) => OssError::new(400, "InvalidObjectName", "0016-00000005", why),
-            EntityTooLarge => OssError::new(
-                400,
-                "EntityTooLarge",
-                "0016-00000010",
+            InvalidObjectName(why) => OssError::of(ErrorCode::InvalidObjectName, why),
+            EntityTooLarge => OssError::of(
+                ErrorCode::EntityTooLarge,
                 "Your proposed upload exceeds the maximum allowed size.",
             ),
-            EntityTooSmall => OssError::new(
-                400,
-                "EntityTooSmall",
-                "0042-00000307",
+            EntityTooSmall => OssError::of(
+                ErrorCode::EntityTooSmall,
                 "Your proposed upload smaller than the minimum allowed size.",
             ),
-            BadDigest => OssError::new(
-                400,
-                "InvalidDigest",
-                "0016-00000011",
+            BadDigest => OssError::of(
+                ErrorCode::InvalidDigest,
                 "The Content-MD5 you specified was invalid.",
             ),
-            InvalidPart => OssError::new(
-                400,
-                "InvalidPart",
-                "0042-00000303",
+            InvalidPart => OssError::of(
+                ErrorCode::InvalidPart,
                 "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag.",
             ),
-            InvalidPartOrder => OssError::new(
-                400,
-                "InvalidPartOrder",
-                "0042-00000304",
+            InvalidPartOrder => OssError::of(
+                ErrorCode::InvalidPartOrder,
                 "The list of parts was not in ascending order.",
             ),
             InvalidArgument {
@@ -178,10 +164,8 @@ impl From<ServiceError> for OssError {
                 message,
             } => OssError::invalid_argument(name, &value, message),
             PositionNotEqualToLength { length, .. } => {
-                let mut e = OssError::new(
-                    409,
-                    "PositionNotEqualToLength",
-                    "0026-00000015",
+                let mut e = OssError::of(
+                    ErrorCode::PositionNotEqualToLength,
                     "Position is not equal to file length",
                 );
                 e.headers
@@ -189,40 +173,30 @@ impl From<ServiceError> for OssError {
                 e
             }
             // OSS documents the case (EC 0016-00000503) but not its message.
-            AppendableStorageClass(class) => OssError::new(
-                400,
-                "InvalidArgument",
-                "0016-00000503",
+            AppendableStorageClass(class) => OssError::of(
+                ErrorCode::AppendableStorageClass,
                 format!("An appendable object cannot be converted to the {class} storage class."),
             )
             .with_extra("ArgumentName", "x-oss-storage-class")
             .with_extra("ArgumentValue", &class),
-            ObjectNotAppendable => OssError::new(
-                409,
-                "ObjectNotAppendable",
-                "0026-00000016",
+            ObjectNotAppendable => OssError::of(
+                ErrorCode::ObjectNotAppendable,
                 "The object is not appendable",
             ),
-            ObjectAlreadyExists => OssError::new(
-                409,
-                "FileAlreadyExists",
-                "0026-00000017",
+            ObjectAlreadyExists => OssError::of(
+                ErrorCode::FileAlreadyExists,
                 "The object you specified already exists and can not be overwritten.",
             ),
             PreconditionFailed(condition) => precondition_failed(condition, ""),
-            NotModified => OssError::new(304, "NotModified", "0026-00000003", "Not Modified"),
-            InvalidRange => OssError::new(
-                416,
-                "InvalidRange",
-                "0026-00000004",
+            NotModified => OssError::of(ErrorCode::NotModified, "Not Modified"),
+            InvalidRange => OssError::of(
+                ErrorCode::InvalidRange,
                 "The requested range cannot be satisfied.",
             ),
             IncompleteBody(detail) => {
                 tracing::info!(detail, "request body ended early");
-                OssError::new(
-                    400,
-                    "IncompleteBody",
-                    "0016-00000012",
+                OssError::of(
+                    ErrorCode::IncompleteBody,
                     "You did not provide the number of bytes specified by the Content-Length HTTP header.",
                 )
             }
@@ -233,10 +207,8 @@ impl From<ServiceError> for OssError {
                     key,
                     "refusing to serve object data that failed its integrity check"
                 );
-                OssError::new(
-                    500,
-                    "InternalError",
-                    "0016-00000501",
+                OssError::of(
+                    ErrorCode::IntegrityFailure,
                     "The stored object data failed its integrity check.",
                 )
             }
@@ -246,10 +218,8 @@ impl From<ServiceError> for OssError {
             // service; anything else is OSS's InternalError. The log keeps the whole cause.
             Storage(e) if e.is_retryable() => {
                 tracing::error!(detail = error_chain(&e), "storage unavailable");
-                OssError::new(
-                    503,
-                    "ServiceUnavailable",
-                    "0016-00000503",
+                OssError::of(
+                    ErrorCode::ServiceUnavailable,
                     "The service is unavailable. Please try again.",
                 )
             }
@@ -283,10 +253,8 @@ fn unsupported_encryption_rule(value: &str) -> OssError {
         value,
         "refusing a write: the bucket's default encryption rule holds an unsupported value"
     );
-    OssError::new(
-        500,
-        "InternalError",
-        "0016-00000500",
+    OssError::of(
+        ErrorCode::InternalError,
         "The bucket's default server-side encryption rule cannot be applied; nothing was stored.",
     )
 }
@@ -295,10 +263,8 @@ fn unsupported_encryption_rule(value: &str) -> OssError {
 /// does: `If-Match` on GET and HEAD, `x-oss-copy-source-if-match` (`prefix`
 /// `x-oss-copy-source-`) on CopyObject and UploadPartCopy.
 fn precondition_failed(condition: Option<FailedCondition>, prefix: &str) -> OssError {
-    let error = OssError::new(
-        412,
-        "PreconditionFailed",
-        "0026-00000002",
+    let error = OssError::of(
+        ErrorCode::PreconditionFailed,
         "At least one of the pre-conditions you specified did not hold.",
     );
     let Some(condition) = condition else {
@@ -329,7 +295,8 @@ pub(crate) fn copy_error(e: ServiceError) -> OssError {
 
 impl From<AuthError> for OssError {
     fn from(e: AuthError) -> Self {
-        let mut err = OssError::new(e.status, e.code, e.ec, e.message);
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut err = OssError::raw(status, e.code, e.ec, e.message);
         err.extra = e.extra;
         err
     }
@@ -339,60 +306,43 @@ impl From<AuthError> for OssError {
 fn key_error(e: coffer_service::KeyError) -> OssError {
     use coffer_service::KeyError::*;
     match e {
-        KeyNotFound(_) => OssError::new(
-            404,
-            "KeyNotFound",
-            "0005-00000208",
+        KeyNotFound(_) => OssError::of(
+            ErrorCode::KeyNotFound,
             "The specified parameter KMS keyId is not found",
         ),
-        AliasNotFound(_) => OssError::new(
-            404,
-            "AliasNotFound",
-            "0005-00000209",
-            "The specified Alias is not found",
-        ),
-        Disabled => OssError::new(
-            409,
-            "KeyDisabled",
-            "0005-00000214",
+        AliasNotFound(_) => {
+            OssError::of(ErrorCode::AliasNotFound, "The specified Alias is not found")
+        }
+        Disabled => OssError::of(
+            ErrorCode::KeyDisabled,
             "The request was rejected because the key state is Disabled.",
         ),
-        PendingDeletion => OssError::new(
-            409,
-            "KeyPendingDeletion",
-            "0005-00000215",
+        PendingDeletion => OssError::of(
+            ErrorCode::KeyPendingDeletion,
             "The request was rejected because the key state is PendingDeletion.",
         ),
-        Deleted(id) => OssError::new(
-            404,
-            "KeyNotFound",
-            "0005-00000208",
+        Deleted(id) => OssError::of(
+            ErrorCode::KeyNotFound,
             format!(
                 "The KMS key {id} that protected this object has been deleted; its data can no longer be decrypted."
             ),
         ),
-        InvalidParameter(_) => OssError::new(
-            400,
-            "InvalidParameter",
-            "0005-00000208",
+        InvalidParameter(_) => OssError::of(
+            ErrorCode::InvalidKmsKeyId,
             "The specified parameter KMS keyId is not valid",
         ),
         AccessDenied => OssError::access_denied("This request is forbidden by kms"),
         InvalidCiphertext => {
             tracing::error!("a stored data key failed to unwrap under its key and context");
-            OssError::new(
-                500,
-                "InternalError",
-                "0016-00000502",
+            OssError::of(
+                ErrorCode::DataKeyUndecryptable,
                 "The object's data key could not be decrypted.",
             )
         }
         Unavailable(detail) => {
             tracing::error!(detail, "key service unavailable");
-            OssError::new(
-                503,
-                "ServiceUnavailable",
-                "0016-00000503",
+            OssError::of(
+                ErrorCode::ServiceUnavailable,
                 "The key service is unavailable. Please try again.",
             )
         }

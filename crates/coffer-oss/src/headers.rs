@@ -5,7 +5,7 @@ use coffer_service::{BucketAcl, ObjectAcl, ObjectAttributes, ObjectKind, ObjectR
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use time::OffsetDateTime;
 
-use crate::error::{OssError, OssResult};
+use crate::error::{ErrorCode, OssError, OssResult};
 
 pub const META_PREFIX: &str = "x-oss-meta-";
 /// Largest total size of user metadata (names and values).
@@ -132,10 +132,8 @@ pub fn content_md5(headers: &HeaderMap) -> OssResult<Option<[u8; 16]>> {
         return Ok(None);
     };
     let invalid = || {
-        OssError::new(
-            400,
-            "InvalidDigest",
-            "0016-00000011",
+        OssError::of(
+            ErrorCode::InvalidDigest,
             "The Content-MD5 you specified was invalid.",
         )
     };

@@ -27,7 +27,7 @@ use crate::auth::AuthContext;
 use crate::auth::post_policy::{self, FormFields};
 use crate::body::{self, RequestBody, ResponseBody};
 use crate::encryption::sse_request;
-use crate::error::{OssError, OssResult};
+use crate::error::{ErrorCode, OssError, OssResult};
 use crate::headers::{content_md5, forbid_overwrite, object_attributes, quoted_etag};
 use crate::operation::Operation;
 use crate::put::write_response;
@@ -75,40 +75,32 @@ const KEY_PATH: &AsciiSet = &QUERY_VALUE.remove(b'/');
 /// EC doc: the form is not well-formed (e.g. cut short).
 fn malformed(detail: impl std::fmt::Display) -> OssError {
     tracing::debug!(%detail, "malformed PostObject form");
-    OssError::new(
-        400,
-        "MalformedPOSTRequest",
-        "0006-00000104",
+    OssError::of(
+        ErrorCode::PostMalformed,
         "The body of your POST request is not well-formed multipart/form-data.",
     )
 }
 
 /// EC guess; code and message from the OSS 400 error catalogue.
 fn not_multipart() -> OssError {
-    OssError::new(
-        400,
-        "RequestIsNotMultiPartContent",
-        "0006-00000101",
+    OssError::of(
+        ErrorCode::PostNotMultipart,
         "Bucket POST must be of the enclosure-type multipart/form-data.",
     )
 }
 
 /// EC doc: the form has no `file` field.
 fn file_missing() -> OssError {
-    OssError::new(
-        400,
-        "MalformedPOSTRequest",
-        "0006-00000107",
+    OssError::of(
+        ErrorCode::PostFileMissing,
         "The body of your POST request is not well-formed multipart/form-data: the file field is missing; it must be the last field.",
     )
 }
 
 /// EC guess; `FieldItemTooLong` is the code OSS lists for oversized form fields.
 fn fields_too_large() -> OssError {
-    OssError::new(
-        400,
-        "FieldItemTooLong",
-        "0006-00000105",
+    OssError::of(
+        ErrorCode::PostFieldsTooLarge,
         format!(
             "Your POST request fields preceding the upload file were too large (at most {MAX_FORM_FIELDS} fields and {MAX_FORM_BYTES} bytes)."
         ),
@@ -117,20 +109,16 @@ fn fields_too_large() -> OssError {
 
 /// EC doc: larger than `content-length-range` (or 5 GiB).
 fn entity_too_large() -> OssError {
-    OssError::new(
-        400,
-        "EntityTooLarge",
-        "0006-00000003",
+    OssError::of(
+        ErrorCode::PostEntityTooLarge,
         "Your proposed upload exceeds the maximum allowed size.",
     )
 }
 
 /// EC doc: smaller than `content-length-range`.
 fn entity_too_small() -> OssError {
-    OssError::new(
-        400,
-        "EntityTooSmall",
-        "0006-00000004",
+    OssError::of(
+        ErrorCode::PostEntityTooSmall,
         "Your proposed upload is smaller than the minimum allowed size.",
     )
 }

@@ -10,7 +10,7 @@
 use http::{HeaderMap, HeaderName};
 use percent_encoding::percent_decode_str;
 
-use crate::error::{OssError, OssResult};
+use crate::error::{ErrorCode, OssError, OssResult};
 use crate::operation::Operation;
 
 /// Headers refused on every operation, with what they would have asked for. The names are
@@ -111,10 +111,8 @@ fn decode(part: &str, whole: &str) -> OssResult<String> {
 }
 
 fn tag_format_error(value: &str) -> OssError {
-    OssError::new(
-        400,
-        "InvalidArgument",
-        "0010-00000219",
+    OssError::of(
+        ErrorCode::TaggingFormat,
         "The x-oss-tagging header must be in the form key1=value1&key2=value2.",
     )
     .with_extra("ArgumentName", TAGGING)
@@ -122,7 +120,7 @@ fn tag_format_error(value: &str) -> OssError {
 }
 
 fn invalid_tag(value: &str, message: &str) -> OssError {
-    OssError::new(400, "InvalidArgument", "0010-00000217", message)
+    OssError::of(ErrorCode::InvalidTag, message)
         .with_extra("ArgumentName", TAGGING)
         .with_extra("ArgumentValue", value)
 }

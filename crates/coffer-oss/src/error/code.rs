@@ -1,0 +1,144 @@
+//! The closed set of OSS errors Coffer answers with: each [`ErrorCode`] fixes the HTTP
+//! status, the `<Code>` string and the `x-oss-ec` EC together, in one table.
+//!
+//! One OSS `<Code>` may stand for several errors (`InvalidArgument`, `InternalError`):
+//! each gets its own variant and EC. ECs marked "doc" are the ones Alibaba Cloud documents
+//! for exactly that case; the others are Coffer's own, in the same `NNNN-NNNNNNNN` shape
+//! and unused by any other variant, so a logged EC names one error.
+
+use http::StatusCode;
+
+/// Declares [`ErrorCode`], its table and [`ErrorCode::ALL`] from one list, so the three
+/// cannot drift apart.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $name:ident = ($status:ident, $code:literal, $ec:literal), )*) => {
+        /// An OSS error: HTTP status, `<Code>` and EC together.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl ErrorCode {
+            /// Every variant, for checks over the whole table.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$name),*];
+
+            /// `(status, <Code>, EC)`.
+            const fn parts(self) -> (StatusCode, &'static str, &'static str) {
+                match self {
+                    $( ErrorCode::$name => (StatusCode::$status, $code, $ec), )*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Generic bad parameter (query, header or form field).
+    InvalidArgument = (BAD_REQUEST, "InvalidArgument", "0016-00000001"),
+    MalformedXml = (BAD_REQUEST, "MalformedXML", "0016-00000002"),
+    MethodNotAllowed = (METHOD_NOT_ALLOWED, "MethodNotAllowed", "0016-00000003"),
+    NotImplemented = (BAD_REQUEST, "NotImplemented", "0016-00000004"),
+    InvalidObjectName = (BAD_REQUEST, "InvalidObjectName", "0016-00000005"),
+    /// doc: 0017-00000101, the request has no `Content-Length` header.
+    MissingContentLength = (LENGTH_REQUIRED, "MissingContentLength", "0016-00000005"),
+    EntityTooLarge = (BAD_REQUEST, "EntityTooLarge", "0016-00000010"),
+    InvalidDigest = (BAD_REQUEST, "InvalidDigest", "0016-00000011"),
+    IncompleteBody = (BAD_REQUEST, "IncompleteBody", "0016-00000012"),
+    /// The server's own fault.
+    InternalError = (INTERNAL_SERVER_ERROR, "InternalError", "0016-00000500"),
+    /// Stored object data failed its integrity check.
+    IntegrityFailure = (INTERNAL_SERVER_ERROR, "InternalError", "0016-00000501"),
+    /// A stored data key did not unwrap under its key and context.
+    DataKeyUndecryptable = (INTERNAL_SERVER_ERROR, "InternalError", "0016-00000502"),
+    /// The store or the key service is unavailable; retrying can help.
+    ServiceUnavailable = (SERVICE_UNAVAILABLE, "ServiceUnavailable", "0016-00000503"),
+    /// doc: 0016-00000503, an appendable object cannot take the requested storage class.
+    AppendableStorageClass = (BAD_REQUEST, "InvalidArgument", "0016-00000503"),
+    AccessDenied = (FORBIDDEN, "AccessDenied", "0003-00000001"),
+
+    InvalidBucketName = (BAD_REQUEST, "InvalidBucketName", "0015-00000001"),
+    NoSuchBucket = (NOT_FOUND, "NoSuchBucket", "0015-00000101"),
+    BucketAlreadyExists = (CONFLICT, "BucketAlreadyExists", "0015-00000104"),
+    BucketNotEmpty = (CONFLICT, "BucketNotEmpty", "0015-00000301"),
+
+    NoSuchKey = (NOT_FOUND, "NoSuchKey", "0026-00000001"),
+    PreconditionFailed = (PRECONDITION_FAILED, "PreconditionFailed", "0026-00000002"),
+    NotModified = (NOT_MODIFIED, "NotModified", "0026-00000003"),
+    InvalidRange = (RANGE_NOT_SATISFIABLE, "InvalidRange", "0026-00000004"),
+    PositionNotEqualToLength = (CONFLICT, "PositionNotEqualToLength", "0026-00000015"),
+    ObjectNotAppendable = (CONFLICT, "ObjectNotAppendable", "0026-00000016"),
+    FileAlreadyExists = (CONFLICT, "FileAlreadyExists", "0026-00000017"),
+
+    NoSuchUpload = (NOT_FOUND, "NoSuchUpload", "0042-00000002"),
+    InvalidPart = (BAD_REQUEST, "InvalidPart", "0042-00000303"),
+    InvalidPartOrder = (BAD_REQUEST, "InvalidPartOrder", "0042-00000304"),
+    EntityTooSmall = (BAD_REQUEST, "EntityTooSmall", "0042-00000307"),
+
+    /// doc: bad SSE algorithm in a header or a bucket rule.
+    InvalidEncryptionAlgorithm = (BAD_REQUEST, "InvalidEncryptionAlgorithmError", "0005-00000003"),
+    /// doc.
+    NoSuchServerSideEncryptionRule = (NOT_FOUND, "NoSuchServerSideEncryptionRule", "0005-00000004"),
+    /// doc.
+    InvalidDataEncryptionAlgorithm = (BAD_REQUEST, "InvalidDataEncryptionAlgorithmError", "0005-00000203"),
+    /// doc: empty `x-oss-server-side-encryption-key-id` (code and status unconfirmed).
+    EmptyKmsKeyId = (BAD_REQUEST, "InvalidArgument", "0005-00000205"),
+    /// doc: the CMK id is not known to KMS.
+    KeyNotFound = (NOT_FOUND, "KeyNotFound", "0005-00000208"),
+    /// A malformed CMK id. OSS's page for EC 0005-00000208 describes an invalid CMK id, so
+    /// this shares it with [`ErrorCode::KeyNotFound`].
+    InvalidKmsKeyId = (BAD_REQUEST, "InvalidParameter", "0005-00000208"),
+    AliasNotFound = (NOT_FOUND, "AliasNotFound", "0005-00000209"),
+    /// doc.
+    KeyDisabled = (CONFLICT, "KeyDisabled", "0005-00000214"),
+    /// doc.
+    KeyPendingDeletion = (CONFLICT, "KeyPendingDeletion", "0005-00000215"),
+
+    /// A bucket policy that does not parse or validate.
+    PolicyInvalid = (BAD_REQUEST, "InvalidPolicyDocument", "0031-00000001"),
+    PolicyTooLarge = (BAD_REQUEST, "InvalidPolicyDocument", "0031-00000002"),
+    PolicyNotUtf8 = (BAD_REQUEST, "InvalidPolicyDocument", "0031-00000003"),
+    NoSuchBucketPolicy = (NOT_FOUND, "NoSuchBucketPolicy", "0031-00000004"),
+
+    /// doc: a PostObject form that is not well-formed (e.g. cut short).
+    PostMalformed = (BAD_REQUEST, "MalformedPOSTRequest", "0006-00000104"),
+    /// PostObject without `multipart/form-data`.
+    PostNotMultipart = (BAD_REQUEST, "RequestIsNotMultiPartContent", "0006-00000101"),
+    /// doc: the form has no `file` field.
+    PostFileMissing = (BAD_REQUEST, "MalformedPOSTRequest", "0006-00000107"),
+    /// Form fields before the file too large.
+    PostFieldsTooLarge = (BAD_REQUEST, "FieldItemTooLong", "0006-00000105"),
+    /// doc: larger than `content-length-range` (or 5 GiB).
+    PostEntityTooLarge = (BAD_REQUEST, "EntityTooLarge", "0006-00000003"),
+    /// doc: smaller than `content-length-range`.
+    PostEntityTooSmall = (BAD_REQUEST, "EntityTooSmall", "0006-00000004"),
+
+    /// `x-oss-tagging` not of the form `k1=v1&k2=v2`.
+    TaggingFormat = (BAD_REQUEST, "InvalidArgument", "0010-00000219"),
+    /// An `x-oss-tagging` key or value OSS would refuse.
+    InvalidTag = (BAD_REQUEST, "InvalidArgument", "0010-00000217"),
+}
+
+impl ErrorCode {
+    /// The HTTP status.
+    pub const fn status(self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The `<Code>` string.
+    pub const fn as_str(self) -> &'static str {
+        self.parts().1
+    }
+
+    /// The `<EC>` / `x-oss-ec` value.
+    pub const fn ec(self) -> &'static str {
+        self.parts().2
+    }
+
+    /// The variant with exactly these parts, if any.
+    pub fn find(status: u16, code: &str, ec: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.status().as_u16() == status && c.as_str() == code && c.ec() == ec)
+    }
+}
