@@ -230,6 +230,31 @@ async fn put_without_content_length_is_411() {
     assert_eq!(resp.text(), "hello");
 }
 
+/// MissingContentLength answers with OSS's documented EC 0017-00000101, not the EC of
+/// InvalidObjectName (0016-00000005) it used to share.
+#[tokio::test]
+async fn missing_content_length_has_its_own_ec() {
+    let server = TestServer::start();
+    server.create_bucket("lengths-ec").await;
+    let (target, headers) = server.signed_parts(
+        "PUT",
+        Some("lengths-ec"),
+        Some("k"),
+        Vec::new(),
+        HeaderMap::new(),
+    );
+    let mut stream = server.connect();
+    write_head(&mut stream, "PUT", &target, &headers).unwrap();
+    let resp = read_response(&mut stream).unwrap();
+    assert_eq!(resp.status, 411, "{}", resp.text());
+    assert_eq!(resp.header("x-oss-ec"), Some("0017-00000101"));
+    assert!(
+        resp.text().contains("<EC>0017-00000101</EC>"),
+        "{}",
+        resp.text()
+    );
+}
+
 #[tokio::test]
 async fn garbage_authorization_is_invalid_argument() {
     let server = TestServer::start();

@@ -39,8 +39,9 @@ error_codes! {
     MethodNotAllowed = (METHOD_NOT_ALLOWED, "MethodNotAllowed", "0016-00000003"),
     NotImplemented = (BAD_REQUEST, "NotImplemented", "0016-00000004"),
     InvalidObjectName = (BAD_REQUEST, "InvalidObjectName", "0016-00000005"),
-    /// doc: 0017-00000101, the request has no `Content-Length` header.
-    MissingContentLength = (LENGTH_REQUIRED, "MissingContentLength", "0016-00000005"),
+    /// doc: 0017-00000101, the request has no `Content-Length` header (it used to borrow
+    /// 0016-00000005, InvalidObjectName's).
+    MissingContentLength = (LENGTH_REQUIRED, "MissingContentLength", "0017-00000101"),
     EntityTooLarge = (BAD_REQUEST, "EntityTooLarge", "0016-00000010"),
     InvalidDigest = (BAD_REQUEST, "InvalidDigest", "0016-00000011"),
     IncompleteBody = (BAD_REQUEST, "IncompleteBody", "0016-00000012"),
@@ -50,8 +51,9 @@ error_codes! {
     IntegrityFailure = (INTERNAL_SERVER_ERROR, "InternalError", "0016-00000501"),
     /// A stored data key did not unwrap under its key and context.
     DataKeyUndecryptable = (INTERNAL_SERVER_ERROR, "InternalError", "0016-00000502"),
-    /// The store or the key service is unavailable; retrying can help.
-    ServiceUnavailable = (SERVICE_UNAVAILABLE, "ServiceUnavailable", "0016-00000503"),
+    /// The store or the key service is unavailable; retrying can help. Coffer's own EC
+    /// (it used to borrow 0016-00000503, which OSS documents for AppendableStorageClass).
+    ServiceUnavailable = (SERVICE_UNAVAILABLE, "ServiceUnavailable", "0016-00000504"),
     /// doc: 0016-00000503, an appendable object cannot take the requested storage class.
     AppendableStorageClass = (BAD_REQUEST, "InvalidArgument", "0016-00000503"),
     AccessDenied = (FORBIDDEN, "AccessDenied", "0003-00000001"),
@@ -140,5 +142,56 @@ impl ErrorCode {
             .iter()
             .copied()
             .find(|c| c.status().as_u16() == status && c.as_str() == code && c.ec() == ec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Variants that share an EC because OSS documents one EC for both.
+    const DOCUMENTED_SHARED: &[(ErrorCode, ErrorCode)] =
+        &[(ErrorCode::KeyNotFound, ErrorCode::InvalidKmsKeyId)];
+
+    fn documented_shared(a: ErrorCode, b: ErrorCode) -> bool {
+        DOCUMENTED_SHARED
+            .iter()
+            .any(|&(x, y)| (x, y) == (a, b) || (x, y) == (b, a))
+    }
+
+    #[test]
+    fn no_two_errors_share_an_ec() {
+        let mut seen: HashMap<&str, ErrorCode> = HashMap::new();
+        for &code in ErrorCode::ALL {
+            if let Some(&other) = seen.get(code.ec()) {
+                assert!(
+                    documented_shared(code, other),
+                    "{code:?} and {other:?} share EC {}",
+                    code.ec()
+                );
+            }
+            seen.insert(code.ec(), code);
+        }
+    }
+
+    #[test]
+    fn every_ec_has_the_oss_shape() {
+        for &code in ErrorCode::ALL {
+            let ec = code.ec().as_bytes();
+            let shaped = ec.len() == 13
+                && ec[4] == b'-'
+                && ec[..4].iter().chain(&ec[5..]).all(u8::is_ascii_digit);
+            assert!(shaped, "{code:?} has EC {:?}", code.ec());
+        }
+    }
+
+    #[test]
+    fn content_length_and_object_name_errors_are_told_apart() {
+        assert_eq!(ErrorCode::MissingContentLength.ec(), "0017-00000101");
+        assert_ne!(
+            ErrorCode::MissingContentLength.ec(),
+            ErrorCode::InvalidObjectName.ec()
+        );
     }
 }
