@@ -248,7 +248,7 @@ mod tests {
             ),
         ] {
             let err = validate_rule(doc).unwrap_err();
-            assert_eq!((err.status.as_u16(), err.code), (400, code));
+            assert_eq!((err.status().as_u16(), err.code.as_str()), (400, code));
         }
     }
 
@@ -264,6 +264,9 @@ mod tests {
         assert_eq!(shown.kms_data_encryption.as_deref(), Some("SM3"));
         let refused = coffer_service::SseRequest::from_rule(&rule).unwrap_err();
         let err = OssError::from(refused);
-        assert_eq!((err.status.as_u16(), err.code), (500, "InternalError"));
+        assert_eq!(
+            (err.status().as_u16(), err.code.as_str()),
+            (500, "InternalError")
+        );
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! An error is built from an [`ErrorCode`] (module [`code`]), the closed table that fixes
 //! the status, `<Code>` and EC of every error Coffer answers with, plus a message and any
-//! extra children or headers. Call sites name the variant, never the three values.
-//! Authentication errors keep their own catalogue (`auth::ec`) and are carried over as is.
+//! extra children or headers. Call sites name the variant, never the three values;
+//! authentication errors (`auth::AuthError`) name theirs too and convert without loss.
 
 pub mod code;
 
@@ -16,10 +16,9 @@ use crate::auth::AuthError;
 
 #[derive(Debug, Clone)]
 pub struct OssError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    /// Which error: fixes the status, `<Code>` and EC.
+    pub code: ErrorCode,
     pub message: String,
-    pub ec: &'static str,
     /// Extra children of `<Error>`, such as `StringToSign` or `ArgumentName`.
     pub extra: Vec<(&'static str, String)>,
     /// Extra response headers, such as `x-oss-next-append-position`.
@@ -31,7 +30,22 @@ pub type OssResult<T> = Result<T, OssError>;
 impl OssError {
     /// The error `code` with `message`.
     pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
-        OssError::raw(code.status(), code.as_str(), code.ec(), message.into())
+        OssError {
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// The `<EC>` / `x-oss-ec` value.
+    pub fn ec(&self) -> &'static str {
+        self.code.ec()
     }
 
     /// Transitional form of [`OssError::of`] for call sites that still spell out the
@@ -46,17 +60,6 @@ impl OssError {
         match ErrorCode::find(status, code, ec) {
             Some(known) => OssError::of(known, message),
             None => OssError::internal(&format!("unlisted error {status} {code} {ec}")),
-        }
-    }
-
-    fn raw(status: StatusCode, code: &'static str, ec: &'static str, message: String) -> Self {
-        OssError {
-            status,
-            code,
-            message,
-            ec,
-            extra: Vec::new(),
-            headers: Vec::new(),
         }
     }
 
@@ -295,8 +298,7 @@ pub(crate) fn copy_error(e: ServiceError) -> OssError {
 
 impl From<AuthError> for OssError {
     fn from(e: AuthError) -> Self {
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut err = OssError::raw(status, e.code, e.ec, e.message);
+        let mut err = OssError::of(e.kind, e.message);
         err.extra = e.extra;
         err
     }
@@ -380,23 +382,21 @@ mod code_tests {
         let Err(err) = crate::router::resolve_target(None, "/bucket/%FF", &[]) else {
             panic!("a key that is not UTF-8 must be refused");
         };
-        assert_eq!(
-            (err.status.as_u16(), err.code, err.ec),
-            (400, "InvalidObjectName", "0016-00000005")
-        );
+        assert_eq!(err.code, ErrorCode::InvalidObjectName);
+        assert_eq!(err.ec(), "0016-00000005");
     }
 
     #[test]
     fn unlisted_parts_are_a_server_error_not_a_made_up_code() {
         let err = OssError::new(400, "NoSuchThing", "0016-99999999", "x");
-        assert_eq!((err.status.as_u16(), err.code), (500, "InternalError"));
+        assert_eq!(err.code, ErrorCode::InternalError);
     }
 
     #[test]
     fn missing_content_length_keeps_code_and_status() {
         let err = OssError::missing_content_length();
         assert_eq!(
-            (err.status.as_u16(), err.code, err.ec),
+            (err.status().as_u16(), err.code.as_str(), err.ec()),
             (411, "MissingContentLength", "0017-00000101")
         );
     }

@@ -336,7 +336,7 @@ impl OssApi {
         };
         let creates_bucket = routed.as_ref().is_ok_and(|op| *op == Operation::PutBucket);
         if let Some(bucket) = &target.bucket
-            && refused.status == http::StatusCode::FORBIDDEN
+            && refused.status() == http::StatusCode::FORBIDDEN
             && !creates_bucket
             && let Err(coffer_service::ServiceError::NoSuchBucket) =
                 self.service.get_bucket(bucket).await
@@ -414,25 +414,25 @@ fn render_error(
     host: &str,
     head: bool,
 ) -> Response<ResponseBody> {
-    let mut builder = Response::builder().status(err.status);
+    let mut builder = Response::builder().status(err.status());
     for (name, value) in &err.headers {
         builder = builder.header(*name, value.as_str());
     }
-    if err.status == StatusCode::NOT_MODIFIED {
+    if err.status() == StatusCode::NOT_MODIFIED {
         return builder
             .body(body::empty())
             .expect("static response parts are valid");
     }
     let document = xml::ErrorXml {
-        code: err.code.to_owned(),
+        code: err.code.as_str().to_owned(),
         message: err.message.clone(),
         request_id: request_id.to_owned(),
         host_id: host.to_owned(),
-        ec: Some(err.ec.to_owned()),
+        ec: Some(err.ec().to_owned()),
         extra: err.extra.iter().map(|(k, v)| (*k, v.clone())).collect(),
     }
     .to_xml();
-    builder = builder.header("x-oss-ec", err.ec);
+    builder = builder.header("x-oss-ec", err.ec());
     let response = if head {
         use base64::Engine;
         builder

@@ -575,7 +575,7 @@ mod tests {
         assert_eq!(h.get("content-type").unwrap(), "application/json");
         let bad = form(&[("cache-control", "a\u{7f}b")]);
         assert_eq!(
-            object_headers(&bad, None).unwrap_err().code,
+            object_headers(&bad, None).unwrap_err().code.as_str(),
             "InvalidArgument"
         );
     }
@@ -584,7 +584,7 @@ mod tests {
     fn boundary_errors() {
         let mut h = HeaderMap::new();
         assert_eq!(
-            boundary(&h).unwrap_err().code,
+            boundary(&h).unwrap_err().code.as_str(),
             "RequestIsNotMultiPartContent"
         );
         h.insert(
@@ -592,14 +592,17 @@ mod tests {
             HeaderValue::from_static("application/xml"),
         );
         assert_eq!(
-            boundary(&h).unwrap_err().code,
+            boundary(&h).unwrap_err().code.as_str(),
             "RequestIsNotMultiPartContent"
         );
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("multipart/form-data"),
         );
-        assert_eq!(boundary(&h).unwrap_err().code, "MalformedPOSTRequest");
+        assert_eq!(
+            boundary(&h).unwrap_err().code.as_str(),
+            "MalformedPOSTRequest"
+        );
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("multipart/form-data; boundary=abc"),

@@ -3,23 +3,26 @@
 use std::fmt;
 
 use super::dates;
+use crate::error::ErrorCode;
 
 /// Everything the error layer needs to render the OSS `<Error>` XML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError {
-    /// HTTP status.
+    /// The error, from the closed [`ErrorCode`] table.
+    pub kind: ErrorCode,
+    /// HTTP status (`kind`'s, kept as a plain number for matching).
     pub status: u16,
-    /// `<Code>`, e.g. `SignatureDoesNotMatch`.
+    /// `<Code>`, e.g. `SignatureDoesNotMatch` (`kind`'s).
     pub code: &'static str,
     /// `<Message>`.
     pub message: String,
-    /// `<EC>`, the fine-grained `NNNN-NNNNNNNN` code.
+    /// `<EC>`, the fine-grained `NNNN-NNNNNNNN` code (`kind`'s).
     pub ec: &'static str,
     /// Extra XML children in order, e.g. `("StringToSign", ..)`, `("OSSAccessKeyId", ..)`.
     pub extra: Vec<(&'static str, String)>,
 }
 
-/// Fine-grained error codes (`x-oss-ec`, `<EC>`).
+/// Fine-grained error codes (`x-oss-ec`, `<EC>`), as [`ErrorCode`]'s auth rows use them.
 ///
 /// "doc" means the value is documented on Alibaba Cloud's EC pages for exactly this case.
 /// "guess" means no page was found, so a plausible number from the same family was chosen.
@@ -102,12 +105,14 @@ pub(crate) const MSG_DATE_REQUIRED: &str = "OSS authentication requires a valid 
 pub(crate) const MSG_EXPIRED: &str = "Request has expired.";
 
 impl AuthError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>, ec: &'static str) -> Self {
+    /// The error `kind` with `message`.
+    pub(crate) fn new(kind: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
-            code,
+            kind,
+            status: kind.status().as_u16(),
+            code: kind.as_str(),
             message: message.into(),
-            ec,
+            ec: kind.ec(),
             extra: Vec::new(),
         }
     }
@@ -117,29 +122,14 @@ impl AuthError {
         self
     }
 
-    /// 400 `InvalidArgument`: malformed or unsupported authentication data.
-    pub(crate) fn invalid_argument(message: impl Into<String>, ec: &'static str) -> Self {
-        Self::new(400, "InvalidArgument", message, ec)
-    }
-
-    /// 403 `AccessDenied`: missing dates, incomplete or expired presigned URLs.
-    pub(crate) fn access_denied(message: impl Into<String>, ec: &'static str) -> Self {
-        Self::new(403, "AccessDenied", message, ec)
-    }
-
     pub(crate) fn unknown_access_key(access_key_id: &str) -> Self {
-        Self::new(
-            403,
-            "InvalidAccessKeyId",
-            MSG_UNKNOWN_ACCESS_KEY,
-            ec::ACCESS_KEY_NOT_FOUND,
-        )
-        .with("OSSAccessKeyId", access_key_id)
+        Self::new(ErrorCode::AccessKeyNotFound, MSG_UNKNOWN_ACCESS_KEY)
+            .with("OSSAccessKeyId", access_key_id)
     }
 
     /// 403 `RequestTimeTooSkewed`, with the S3-style diagnostic children OSS also sends.
     pub(crate) fn skewed(request_time: &str, now: i64) -> Self {
-        Self::new(403, "RequestTimeTooSkewed", MSG_SKEWED, ec::TIME_SKEWED)
+        Self::new(ErrorCode::TimeSkewed, MSG_SKEWED)
             .with("RequestTime", request_time)
             .with("ServerTime", dates::format_for_error(now))
             .with(
@@ -150,7 +140,7 @@ impl AuthError {
 
     /// 403 `AccessDenied` for a presigned URL used after `expires_at`.
     pub(crate) fn expired(expires_at: i64, now: i64) -> Self {
-        Self::access_denied(MSG_EXPIRED, ec::URL_EXPIRED)
+        Self::new(ErrorCode::UrlExpired, MSG_EXPIRED)
             .with("Expires", dates::format_for_error(expires_at))
             .with("ServerTime", dates::format_for_error(now))
     }
@@ -160,9 +150,9 @@ impl AuthError {
         string_to_sign: &[u8],
         provided: &str,
         access_key_id: &str,
-        ec: &'static str,
+        kind: ErrorCode,
     ) -> Self {
-        Self::new(403, "SignatureDoesNotMatch", MSG_SIGNATURE_MISMATCH, ec)
+        Self::new(kind, MSG_SIGNATURE_MISMATCH)
             .with("StringToSign", String::from_utf8_lossy(string_to_sign))
             .with("StringToSignBytes", hex_dump(string_to_sign))
             .with("SignatureProvided", provided)
@@ -212,7 +202,8 @@ mod tests {
 
     #[test]
     fn mismatch_carries_debug_children_in_order() {
-        let e = AuthError::signature_mismatch(b"GET\n", "c2ln", "ak", ec::V1_SIGNATURE_MISMATCH);
+        let e =
+            AuthError::signature_mismatch(b"GET\n", "c2ln", "ak", ErrorCode::V1SignatureMismatch);
         assert_eq!((e.status, e.code), (403, "SignatureDoesNotMatch"));
         let names: Vec<_> = e.extra.iter().map(|(n, _)| *n).collect();
         assert_eq!(

@@ -15,6 +15,7 @@ pub mod signer;
 mod v1;
 mod v4;
 
+use crate::error::ErrorCode;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -161,9 +162,9 @@ fn detect<'a>(req: &RequestParts<'a>) -> Result<Scheme<'a>, AuthError> {
             match scheme {
                 "OSS" => Ok(Scheme::V1Header(rest)),
                 v4::ALGORITHM => Ok(Scheme::V4Header(rest)),
-                _ => Err(AuthError::invalid_argument(
+                _ => Err(AuthError::new(
+                    ErrorCode::V1AuthMalformed,
                     MSG_UNSUPPORTED_SCHEME,
-                    ec::V1_AUTH_MALFORMED,
                 )),
             }
         }
@@ -171,13 +172,13 @@ fn detect<'a>(req: &RequestParts<'a>) -> Result<Scheme<'a>, AuthError> {
 }
 
 fn malformed_auth() -> AuthError {
-    AuthError::invalid_argument(MSG_MALFORMED_AUTH, ec::V1_AUTH_MALFORMED)
+    AuthError::new(ErrorCode::V1AuthMalformed, MSG_MALFORMED_AUTH)
 }
 
 fn both_kinds() -> AuthError {
-    AuthError::invalid_argument(
+    AuthError::new(
+        ErrorCode::BothSignatureKinds,
         "Only one authentication method may be used: either the Authorization header or a signature in the URL.",
-        ec::BOTH_SIGNATURE_KINDS,
     )
 }
 
@@ -221,7 +222,8 @@ struct Check<'a> {
     string_to_sign: &'a [u8],
     /// V4 only: reported on mismatch, as it is the first thing to compare.
     canonical_request: Option<&'a [u8]>,
-    mismatch_ec: &'static str,
+    /// The error a wrong signature gets (V1 and V4 differ in EC).
+    mismatch: ErrorCode,
 }
 
 impl Check<'_> {
@@ -242,7 +244,7 @@ impl Check<'_> {
             self.string_to_sign,
             self.provided,
             self.access_key_id,
-            self.mismatch_ec,
+            self.mismatch,
         );
         Err(match self.canonical_request {
             Some(canonical) => err.with_canonical_request(canonical),

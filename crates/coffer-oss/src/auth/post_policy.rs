@@ -13,6 +13,7 @@
 //! case-sensitive. Error codes and messages follow the OSS PostObject error pages; EC values
 //! marked "guess" below had no page of their own.
 
+use crate::error::ErrorCode;
 use std::fmt;
 
 use base64::Engine as _;
@@ -22,11 +23,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{
-    AuthContext, AuthError, Check, Principal, SecretLookup, dates, ec, v1, v4, valid_access_key_id,
+    AuthContext, AuthError, Check, Principal, SecretLookup, dates, v1, v4, valid_access_key_id,
 };
 
 /// EC values of PostObject policy errors.
-mod post_ec {
+pub(crate) mod post_ec {
     /// doc: the policy form field is missing while a signature is present.
     pub const POLICY_MISSING: &str = "0002-00000702";
     /// guess: the `Signature` form field is missing while other V1 fields are present.
@@ -199,41 +200,19 @@ impl fmt::Display for Condition {
     }
 }
 
-fn error(
-    status: u16,
-    code: &'static str,
-    message: impl Into<String>,
-    ec: &'static str,
-) -> AuthError {
-    AuthError {
-        status,
-        code,
-        message: message.into(),
-        ec,
-        extra: Vec::new(),
-    }
+/// A policy that does not parse or validate (`kind` is one of the `InvalidPolicyDocument`
+/// rows).
+fn invalid_policy(message: impl fmt::Display, kind: ErrorCode) -> AuthError {
+    AuthError::new(kind, format!("Invalid Policy: {message}"))
 }
 
-fn invalid_policy(message: impl fmt::Display, ec: &'static str) -> AuthError {
-    error(
-        400,
-        "InvalidPolicyDocument",
-        format!("Invalid Policy: {message}"),
-        ec,
-    )
+/// A form the policy does not allow (`kind` is one of the `AccessDenied` rows).
+fn policy_denied(message: impl fmt::Display, kind: ErrorCode) -> AuthError {
+    AuthError::new(kind, format!("Invalid according to Policy: {message}"))
 }
 
-fn policy_denied(message: impl fmt::Display, ec: &'static str) -> AuthError {
-    error(
-        403,
-        "AccessDenied",
-        format!("Invalid according to Policy: {message}"),
-        ec,
-    )
-}
-
-fn missing_field(message: &str, ec: &'static str) -> AuthError {
-    AuthError::invalid_argument(message, ec)
+fn missing_field(message: &str, kind: ErrorCode) -> AuthError {
+    AuthError::new(kind, message)
 }
 
 impl PostPolicy {
@@ -241,17 +220,23 @@ impl PostPolicy {
     /// `conditions`.
     pub fn parse(encoded: &str) -> Result<PostPolicy, AuthError> {
         let bytes = BASE64.decode(encoded.trim().as_bytes()).map_err(|_| {
-            invalid_policy("The policy is not valid Base64.", post_ec::POLICY_INVALID)
+            invalid_policy(
+                "The policy is not valid Base64.",
+                ErrorCode::PostPolicyInvalid,
+            )
         })?;
         let text = String::from_utf8(bytes).map_err(|_| {
-            invalid_policy("The policy is not UTF-8 text.", post_ec::POLICY_INVALID)
+            invalid_policy(
+                "The policy is not UTF-8 text.",
+                ErrorCode::PostPolicyInvalid,
+            )
         })?;
         let json: Value = serde_json::from_str(&text)
-            .map_err(|_| invalid_policy("Invalid JSON.", post_ec::POLICY_NOT_JSON))?;
+            .map_err(|_| invalid_policy("Invalid JSON.", ErrorCode::PostPolicyNotJson))?;
         let Value::Object(map) = json else {
             return Err(invalid_policy(
                 "The policy must be a JSON object.",
-                post_ec::POLICY_NOT_JSON,
+                ErrorCode::PostPolicyNotJson,
             ));
         };
         if let Some(name) = map
@@ -260,7 +245,7 @@ impl PostPolicy {
         {
             return Err(invalid_policy(
                 format!("Unexpected field {name:?}; a policy has only expiration and conditions."),
-                post_ec::POLICY_UNKNOWN_FIELD,
+                ErrorCode::PostPolicyUnknownField,
             ));
         }
         let (expiration, conditions) = match (map.get("expiration"), map.get("conditions")) {
@@ -268,19 +253,19 @@ impl PostPolicy {
             (None, None) => {
                 return Err(invalid_policy(
                     "The policy must contain expiration and conditions.",
-                    post_ec::POLICY_FIELDS_MISSING,
+                    ErrorCode::PostPolicyFieldsMissing,
                 ));
             }
             (None, Some(_)) => {
                 return Err(invalid_policy(
                     "Policy missing expiration.",
-                    post_ec::EXPIRATION_MISSING,
+                    ErrorCode::PostExpirationMissing,
                 ));
             }
             (Some(_), None) => {
                 return Err(invalid_policy(
                     "Policy missing conditions.",
-                    post_ec::CONDITIONS_MISSING,
+                    ErrorCode::PostConditionsMissing,
                 ));
             }
         };
@@ -288,7 +273,7 @@ impl PostPolicy {
         let Value::Array(list) = conditions else {
             return Err(invalid_policy(
                 "conditions must be a list.",
-                post_ec::CONDITIONS_NOT_LIST,
+                ErrorCode::PostConditionsNotList,
             ));
         };
         let conditions = list
@@ -334,13 +319,13 @@ impl PostPolicy {
             let Some(value) = value else {
                 return Err(policy_denied(
                     format!("Policy Condition failed: {condition} (the form has no {field} field)"),
-                    post_ec::CONDITION_FIELD_MISSING,
+                    ErrorCode::PostConditionFieldMissing,
                 ));
             };
             if !condition.holds(value) {
                 return Err(policy_denied(
                     format!("Policy Condition failed: {condition}"),
-                    post_ec::CONDITION_FAILED,
+                    ErrorCode::PostConditionFailed,
                 ));
             }
         }
@@ -356,13 +341,13 @@ fn parse_expiration(value: &Value) -> Result<i64, AuthError> {
     let Value::String(text) = value else {
         return Err(invalid_policy(
             "expiration must be an ISO 8601 GMT time string.",
-            post_ec::EXPIRATION_NOT_STRING,
+            ErrorCode::PostExpirationNotString,
         ));
     };
     if text.is_empty() {
         return Err(invalid_policy(
             "expiration must not be empty.",
-            post_ec::EXPIRATION_EMPTY,
+            ErrorCode::PostExpirationEmpty,
         ));
     }
     OffsetDateTime::parse(text, &Rfc3339)
@@ -370,7 +355,7 @@ fn parse_expiration(value: &Value) -> Result<i64, AuthError> {
         .map_err(|_| {
             invalid_policy(
                 format!("Invalid expiration {text:?}; use ISO 8601 GMT such as 2014-12-01T12:00:00.000Z."),
-                post_ec::EXPIRATION_INVALID,
+                ErrorCode::PostExpirationInvalid,
             )
         })
 }
@@ -390,7 +375,7 @@ fn field_name(value: &Value) -> Result<String, AuthError> {
 fn value_type(what: &str) -> AuthError {
     invalid_policy(
         format!("Invalid condition: {what}."),
-        post_ec::CONDITION_VALUE_TYPE,
+        ErrorCode::PostConditionValueType,
     )
 }
 
@@ -412,7 +397,7 @@ fn range_bound(value: &Value) -> Result<u64, AuthError> {
     value.as_u64().ok_or_else(|| {
         invalid_policy(
             "content-length-range bounds must be non-negative integers.",
-            post_ec::RANGE_INVALID,
+            ErrorCode::PostRangeInvalid,
         )
     })
 }
@@ -424,7 +409,7 @@ fn parse_condition(value: &Value) -> Result<Condition, AuthError> {
             let (Some((name, value)), None) = (entries.next(), entries.next()) else {
                 return Err(invalid_policy(
                     "Invalid Simple-Condition: Simple-Conditions must have exactly one property specified.",
-                    post_ec::SIMPLE_CONDITION_INVALID,
+                    ErrorCode::PostSimpleConditionInvalid,
                 ));
             };
             let Some(value) = value.as_str() else {
@@ -478,7 +463,7 @@ fn parse_condition(value: &Value) -> Result<Condition, AuthError> {
                     if items.len() != 3 {
                         return Err(invalid_policy(
                             "content-length-range takes a minimum and a maximum.",
-                            post_ec::RANGE_INVALID,
+                            ErrorCode::PostRangeInvalid,
                         ));
                     }
                     let min = range_bound(&items[1])?;
@@ -486,7 +471,7 @@ fn parse_condition(value: &Value) -> Result<Condition, AuthError> {
                     if max < min {
                         return Err(invalid_policy(
                             "content-length-range maximum is below its minimum.",
-                            post_ec::RANGE_REVERSED,
+                            ErrorCode::PostRangeReversed,
                         ));
                     }
                     Ok(Condition::ContentLengthRange { min, max })
@@ -495,13 +480,13 @@ fn parse_condition(value: &Value) -> Result<Condition, AuthError> {
                     format!(
                         "Unsupported matching mode {op:?}; use eq, starts-with, in, not-in or content-length-range."
                     ),
-                    post_ec::UNKNOWN_MATCHING_MODE,
+                    ErrorCode::PostUnknownMatchingMode,
                 )),
             }
         }
         _ => Err(invalid_policy(
             "Invalid condition: each condition must be a map or a list.",
-            post_ec::CONDITION_NOT_MAP_OR_LIST,
+            ErrorCode::PostConditionNotMapOrList,
         )),
     }
 }
@@ -531,9 +516,9 @@ pub fn authenticate(
     let v1 = has(&V1_MARKERS);
     let policy_field = form.get("policy");
     if v4 && v1 {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::BothSignatureKinds,
             "Only one signature version may be used: either OSSAccessKeyId and Signature, or the x-oss-signature fields.",
-            ec::BOTH_SIGNATURE_KINDS,
         ));
     }
     if !v4 && !v1 && policy_field.is_none() {
@@ -546,13 +531,13 @@ pub fn authenticate(
         None => {
             return Err(missing_field(
                 "The policy form field is required when the form is signed.",
-                post_ec::POLICY_MISSING,
+                ErrorCode::PostPolicyMissing,
             ));
         }
         Some("") => {
             return Err(missing_field(
                 "The policy form field must not be empty.",
-                post_ec::POLICY_EMPTY,
+                ErrorCode::PostPolicyEmpty,
             ));
         }
         Some(p) => p,
@@ -564,14 +549,17 @@ pub fn authenticate(
         verify_v1(form, encoded, keys)?
     };
     if now > policy.expiration {
-        return Err(policy_denied("Policy expired.", post_ec::POLICY_EXPIRED));
+        return Err(policy_denied(
+            "Policy expired.",
+            ErrorCode::PostPolicyExpired,
+        ));
     }
     if v4 && let Some(name) = V4_SIGNED_FIELDS.iter().find(|n| !policy.names_field(n)) {
         return Err(policy_denied(
             format!(
                 "Policy Condition failed: a V4 policy must have conditions on x-oss-signature-version, x-oss-credential and x-oss-date; {name} has none."
             ),
-            post_ec::CONDITION_FIELD_MISSING,
+            ErrorCode::PostConditionFieldMissing,
         ));
     }
     Ok(PostAuth {
@@ -588,13 +576,13 @@ fn verify_v1(
     const ALL_THREE: &str =
         "The OSSAccessKeyId, policy and Signature form fields must be given together.";
     let access_key_id = present(form, "ossaccesskeyid")
-        .ok_or_else(|| missing_field(ALL_THREE, post_ec::ACCESS_KEY_MISSING))?;
+        .ok_or_else(|| missing_field(ALL_THREE, ErrorCode::PostAccessKeyMissing))?;
     let provided = present(form, "signature")
-        .ok_or_else(|| missing_field(ALL_THREE, post_ec::SIGNATURE_MISSING))?;
+        .ok_or_else(|| missing_field(ALL_THREE, ErrorCode::PostSignatureMissing))?;
     if !valid_access_key_id(access_key_id) {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V1AccessKeyInvalid,
             "The OSSAccessKeyId form field is invalid.",
-            ec::V1_ACCESS_KEY_INVALID,
         ));
     }
     let policy = PostPolicy::parse(encoded)?;
@@ -603,7 +591,7 @@ fn verify_v1(
         provided,
         string_to_sign: encoded.as_bytes(),
         canonical_request: None,
-        mismatch_ec: ec::V1_SIGNATURE_MISMATCH,
+        mismatch: ErrorCode::V1SignatureMismatch,
     }
     .run(keys, |secret| v1::sign(secret.expose(), encoded.as_bytes()))?;
     Ok((principal, policy))
@@ -617,31 +605,31 @@ fn verify_v4(
 ) -> Result<(Principal, PostPolicy), AuthError> {
     const ALL_FIELDS: &str = "A V4 signed form needs x-oss-signature-version, x-oss-credential, x-oss-date, policy and x-oss-signature.";
     let version = present(form, "x-oss-signature-version")
-        .ok_or_else(|| missing_field(ALL_FIELDS, ec::V4_VERSION_MISSING))?;
+        .ok_or_else(|| missing_field(ALL_FIELDS, ErrorCode::PostV4VersionMissing))?;
     if version != v4::ALGORITHM {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V1AuthMalformed,
             "Unsupported x-oss-signature-version; use OSS4-HMAC-SHA256.",
-            ec::V1_AUTH_MALFORMED,
         ));
     }
     let credential = present(form, "x-oss-credential")
-        .ok_or_else(|| missing_field(ALL_FIELDS, ec::V4_CREDENTIAL_MISSING))?;
+        .ok_or_else(|| missing_field(ALL_FIELDS, ErrorCode::PostV4CredentialMissing))?;
     let datetime = present(form, "x-oss-date")
-        .ok_or_else(|| missing_field(ALL_FIELDS, ec::V4_DATE_PARAM_MISSING))?;
+        .ok_or_else(|| missing_field(ALL_FIELDS, ErrorCode::PostV4DateParamMissing))?;
     let provided = present(form, "x-oss-signature")
-        .ok_or_else(|| missing_field(ALL_FIELDS, ec::V4_SIGNATURE_MISSING))?;
+        .ok_or_else(|| missing_field(ALL_FIELDS, ErrorCode::PostV4SignatureMissing))?;
 
     let (access_key_id, date, region) = parse_credential(credential, ctx)?;
     if dates::parse_iso_basic(datetime).is_none() {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::PostDateInvalid,
             "x-oss-date must be an ISO 8601 basic time such as 20231203T121212Z.",
-            ec::DATE_INVALID,
         ));
     }
     if datetime.get(..8) != Some(date) {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V4CredentialDateMismatch,
             "The date in x-oss-credential does not match the date of x-oss-date.",
-            ec::V4_CREDENTIAL_DATE_MISMATCH,
         ));
     }
     let policy = PostPolicy::parse(encoded)?;
@@ -650,7 +638,7 @@ fn verify_v4(
         provided,
         string_to_sign: encoded.as_bytes(),
         canonical_request: None,
-        mismatch_ec: ec::V4_SIGNATURE_MISMATCH,
+        mismatch: ErrorCode::V4SignatureMismatch,
     }
     .run(keys, |secret| {
         v4::sign(secret.expose(), date, region, encoded)
@@ -664,9 +652,9 @@ fn parse_credential<'a>(
     ctx: &AuthContext,
 ) -> Result<(&'a str, &'a str, &'a str), AuthError> {
     let invalid = || {
-        AuthError::invalid_argument(
+        AuthError::new(
+            ErrorCode::PostCredentialInvalid,
             "Invalid x-oss-credential; the format is <AccessKeyId>/<SignDate>/<Region>/oss/aliyun_v4_request.",
-            post_ec::CREDENTIAL_INVALID,
         )
     };
     let parts: Vec<&str> = credential.split('/').collect();
@@ -677,15 +665,15 @@ fn parse_credential<'a>(
         return Err(invalid());
     }
     if !dates::is_yyyymmdd(date) {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V4CredentialDateInvalid,
             "The signing date in x-oss-credential must be yyyymmdd.",
-            ec::V4_CREDENTIAL_DATE_INVALID,
         ));
     }
     if region != ctx.region {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V4RegionInvalid,
             "Invalid signing region in x-oss-credential.",
-            ec::V4_REGION_INVALID,
         ));
     }
     Ok((access_key_id, date, region))
@@ -695,6 +683,7 @@ fn parse_credential<'a>(
 mod tests {
     use super::super::test_support::{DOC_AK, DOC_SK, Keys, ctx};
     use super::*;
+    use crate::auth::ec;
 
     /// 2023-12-16T16:20:57Z.
     const NOW: u64 = 1_702_743_657;

@@ -1,6 +1,7 @@
 //! V1 signatures (oss-api.md §3.1, §3.2): `Authorization: OSS <ak>:<sig>` and presigned URLs
 //! with `OSSAccessKeyId`, `Expires` and `Signature`. Signature = Base64(HMAC-SHA1(secret, sts)).
 
+use crate::error::ErrorCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
@@ -10,7 +11,7 @@ use sha1::Sha1;
 use super::error::MSG_DATE_REQUIRED;
 use super::{
     AuthContext, AuthError, Check, HeaderMap, Principal, RequestParts, SecretLookup,
-    canonical_headers, dates, ec, joined_header, parse_decimal, query_param, valid_access_key_id,
+    canonical_headers, dates, joined_header, parse_decimal, query_param, valid_access_key_id,
 };
 
 /// Query parameters that belong to the canonical resource (oss-api.md §3.1), in byte order for
@@ -176,13 +177,12 @@ pub(super) fn verify_header(
     keys: &dyn SecretLookup,
     ctx: &AuthContext,
 ) -> Result<Principal, AuthError> {
-    let malformed =
-        || AuthError::invalid_argument(super::MSG_MALFORMED_AUTH, ec::V1_AUTH_MALFORMED);
+    let malformed = || AuthError::new(ErrorCode::V1AuthMalformed, super::MSG_MALFORMED_AUTH);
     let (access_key_id, provided) = credentials.trim().split_once(':').ok_or_else(malformed)?;
     if !valid_access_key_id(access_key_id) {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V1AccessKeyInvalid,
             "The OSS Access Key Id in the Authorization header is invalid.",
-            ec::V1_ACCESS_KEY_INVALID,
         ));
     }
     if provided.is_empty() {
@@ -191,12 +191,12 @@ pub(super) fn verify_header(
 
     let now = dates::unix_secs(ctx.now);
     let date = date_header(req.headers)
-        .ok_or_else(|| AuthError::access_denied(MSG_DATE_REQUIRED, ec::DATE_MISSING))?;
+        .ok_or_else(|| AuthError::new(ErrorCode::DateMissing, MSG_DATE_REQUIRED))?;
     let date_text = date.to_str().unwrap_or_default();
     // SDKs send RFC 1123; the EC pages also show `x-oss-date` in ISO 8601 basic form.
     let when = dates::parse_http_date(date_text)
         .or_else(|| dates::parse_iso_basic(date_text))
-        .ok_or_else(|| AuthError::access_denied(MSG_DATE_REQUIRED, ec::DATE_INVALID))?;
+        .ok_or_else(|| AuthError::new(ErrorCode::DateInvalid, MSG_DATE_REQUIRED))?;
     if when.abs_diff(now) > dates::MAX_SKEW_SECS.unsigned_abs() {
         return Err(AuthError::skewed(date_text, now));
     }
@@ -207,7 +207,7 @@ pub(super) fn verify_header(
         provided,
         string_to_sign: &sts,
         canonical_request: None,
-        mismatch_ec: ec::V1_SIGNATURE_MISMATCH,
+        mismatch: ErrorCode::V1SignatureMismatch,
     }
     .run(keys, |secret| sign(secret.expose(), &sts))
 }
@@ -218,23 +218,23 @@ pub(super) fn verify_query(
     keys: &dyn SecretLookup,
     ctx: &AuthContext,
 ) -> Result<Principal, AuthError> {
-    let incomplete = |ec| AuthError::access_denied(MSG_QUERY_PARAMS, ec);
+    let incomplete = |code| AuthError::new(code, MSG_QUERY_PARAMS);
     let access_key_id = query_param(req.query, PARAM_ACCESS_KEY_ID)
-        .ok_or_else(|| incomplete(ec::V1_ACCESS_KEY_MISSING))?;
+        .ok_or_else(|| incomplete(ErrorCode::V1AccessKeyMissing))?;
     if access_key_id.is_empty() {
-        return Err(incomplete(ec::V1_ACCESS_KEY_EMPTY));
+        return Err(incomplete(ErrorCode::V1AccessKeyEmpty));
     }
     let expires = query_param(req.query, PARAM_EXPIRES)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| incomplete(ec::V1_EXPIRES_MISSING))?;
+        .ok_or_else(|| incomplete(ErrorCode::V1ExpiresMissing))?;
     let provided = query_param(req.query, PARAM_SIGNATURE)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| incomplete(ec::V1_SIGNATURE_MISSING))?;
+        .ok_or_else(|| incomplete(ErrorCode::V1SignatureMissing))?;
 
     let expires_at = parse_decimal::<i64>(expires).ok_or_else(|| {
-        AuthError::access_denied(
+        AuthError::new(
+            ErrorCode::V1ExpiresInvalid,
             "The Expires parameter must be a Unix time in seconds.",
-            ec::V1_EXPIRES_INVALID,
         )
     })?;
     // OSS checks expiry before the signature.
@@ -249,7 +249,7 @@ pub(super) fn verify_query(
         provided,
         string_to_sign: &sts,
         canonical_request: None,
-        mismatch_ec: ec::V1_SIGNATURE_MISMATCH,
+        mismatch: ErrorCode::V1SignatureMismatch,
     }
     .run(keys, |secret| sign(secret.expose(), &sts))
 }
@@ -259,6 +259,7 @@ mod tests {
     use super::super::test_support::*;
     use super::super::{authenticate, error::MSG_SIGNATURE_MISMATCH, error::MSG_SKEWED};
     use super::*;
+    use crate::auth::ec;
 
     /// Wed, 28 Dec 2022 10:27:41 GMT, the time of the SDK vectors.
     const NOW: u64 = 1_672_223_261;

@@ -6,11 +6,12 @@
 //! The canonicalisation and key derivation are `coffer-sigv4`'s, spoken in its [`OSS`]
 //! vocabulary; this module parses and checks what OSS clients send.
 
+use crate::error::ErrorCode;
 use coffer_sigv4::{OSS, Request};
 
 use super::error::MSG_DATE_REQUIRED;
 use super::{
-    AuthContext, AuthError, Check, HeaderMap, Principal, RequestParts, SecretLookup, dates, ec,
+    AuthContext, AuthError, Check, HeaderMap, Principal, RequestParts, SecretLookup, dates,
     joined_header, parse_decimal, query_param, valid_access_key_id,
 };
 
@@ -95,9 +96,9 @@ struct Credential<'a> {
 
 fn parse_credential<'a>(s: &'a str, ctx: &AuthContext) -> Result<Credential<'a>, AuthError> {
     let invalid = || {
-        AuthError::invalid_argument(
+        AuthError::new(
+            ErrorCode::V4CredentialInvalid,
             "Invalid credential; the format is <AccessKeyId>/<SignDate>/<Region>/oss/aliyun_v4_request.",
-            ec::V4_CREDENTIAL_INVALID,
         )
     };
     let parts: Vec<&str> = s.split('/').collect();
@@ -109,28 +110,22 @@ fn parse_credential<'a>(s: &'a str, ctx: &AuthContext) -> Result<Credential<'a>,
     }
     // What OSS answers a signer that had no region (oss2 signs URLs with an empty one).
     if region.is_empty() {
-        return Err(AuthError::invalid_argument(
-            MSG_REGION_EMPTY,
-            ec::V4_REGION_EMPTY,
-        ));
+        return Err(AuthError::new(ErrorCode::V4RegionEmpty, MSG_REGION_EMPTY));
     }
     if !valid_access_key_id(access_key_id) {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V4AccessKeyInvalid,
             "The AccessKeyId in the credential is invalid.",
-            ec::V4_ACCESS_KEY_INVALID,
         ));
     }
     if !dates::is_yyyymmdd(date) {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V4CredentialDateInvalid,
             "The signing date in the credential must be yyyymmdd.",
-            ec::V4_CREDENTIAL_DATE_INVALID,
         ));
     }
     if region != ctx.region {
-        return Err(AuthError::invalid_argument(
-            MSG_REGION,
-            ec::V4_REGION_INVALID,
-        ));
+        return Err(AuthError::new(ErrorCode::V4RegionInvalid, MSG_REGION));
     }
     Ok(Credential {
         access_key_id,
@@ -142,16 +137,16 @@ fn parse_credential<'a>(s: &'a str, ctx: &AuthContext) -> Result<Credential<'a>,
 /// Parses `h1;h2`: an empty list and empty elements are errors (§3.4).
 fn parse_additional_headers(s: &str) -> Result<Vec<String>, AuthError> {
     if s.trim().is_empty() {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V4AdditionalHeadersEmpty,
             "AdditionalHeaders must not be empty.",
-            ec::V4_ADDITIONAL_HEADERS_EMPTY,
         ));
     }
     let names: Vec<&str> = s.split(';').map(str::trim).collect();
     if names.iter().any(|n| n.is_empty()) {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V4AdditionalHeaderEmptyElement,
             "AdditionalHeaders must not contain an empty header name.",
-            ec::V4_ADDITIONAL_HEADER_EMPTY_ELEMENT,
         ));
     }
     Ok(normalize_header_names(names))
@@ -160,9 +155,9 @@ fn parse_additional_headers(s: &str) -> Result<Vec<String>, AuthError> {
 /// OSS accepts only `UNSIGNED-PAYLOAD`; an absent header means the same.
 fn check_content_sha256(headers: &HeaderMap) -> Result<(), AuthError> {
     match joined_header(headers, CONTENT_SHA256) {
-        Some(v) if v != UNSIGNED_PAYLOAD.as_bytes() => Err(AuthError::invalid_argument(
+        Some(v) if v != UNSIGNED_PAYLOAD.as_bytes() => Err(AuthError::new(
+            ErrorCode::V4ContentSha256Invalid,
             "The x-oss-content-sha256 header must be UNSIGNED-PAYLOAD.",
-            ec::V4_CONTENT_SHA256_INVALID,
         )),
         _ => Ok(()),
     }
@@ -173,9 +168,9 @@ fn check_credential_date(credential: &Credential<'_>, datetime: &str) -> Result<
     if datetime.get(..8) == Some(credential.date) {
         Ok(())
     } else {
-        Err(AuthError::invalid_argument(
+        Err(AuthError::new(
+            ErrorCode::V4CredentialDateMismatch,
             "The date in the credential does not match the date of x-oss-date.",
-            ec::V4_CREDENTIAL_DATE_MISMATCH,
         ))
     }
 }
@@ -188,8 +183,7 @@ struct HeaderFields<'a> {
 }
 
 fn parse_header_fields(fields: &str) -> Result<HeaderFields<'_>, AuthError> {
-    let malformed =
-        || AuthError::invalid_argument(super::MSG_MALFORMED_AUTH, ec::V4_AUTH_MALFORMED);
+    let malformed = || AuthError::new(ErrorCode::V4AuthMalformed, super::MSG_MALFORMED_AUTH);
     let (mut credential, mut additional, mut signature) = (None, None, None);
     for field in fields.split(',') {
         let (name, value) = field.trim().split_once('=').ok_or_else(malformed)?;
@@ -241,7 +235,7 @@ impl Signed<'_> {
             provided: self.provided,
             string_to_sign: sts.as_bytes(),
             canonical_request: Some(&canonical),
-            mismatch_ec: ec::V4_SIGNATURE_MISMATCH,
+            mismatch: ErrorCode::V4SignatureMismatch,
         }
         .run(keys, |secret| sign(secret.expose(), date, region, &sts))
     }
@@ -266,11 +260,11 @@ pub(super) fn verify_header(
     let datetime = req
         .headers
         .get(OSS.date_header)
-        .ok_or_else(|| AuthError::access_denied(MSG_DATE_REQUIRED, ec::DATE_MISSING))?
+        .ok_or_else(|| AuthError::new(ErrorCode::DateMissing, MSG_DATE_REQUIRED))?
         .to_str()
         .unwrap_or_default();
     let when = dates::parse_iso_basic(datetime)
-        .ok_or_else(|| AuthError::access_denied(MSG_DATE_REQUIRED, ec::DATE_INVALID))?;
+        .ok_or_else(|| AuthError::new(ErrorCode::DateInvalid, MSG_DATE_REQUIRED))?;
     check_credential_date(&credential, datetime)?;
     let now = dates::unix_secs(ctx.now);
     if when.abs_diff(now) > dates::MAX_SKEW_SECS.unsigned_abs() {
@@ -292,29 +286,29 @@ pub(super) fn verify_query(
     keys: &dyn SecretLookup,
     ctx: &AuthContext,
 ) -> Result<Principal, AuthError> {
-    let incomplete = |ec| AuthError::access_denied(MSG_QUERY_PARAMS, ec);
+    let incomplete = |code| AuthError::new(code, MSG_QUERY_PARAMS);
     let param = |name| query_param(req.query, name);
-    let version = param(PARAM_VERSION).ok_or_else(|| incomplete(ec::V4_VERSION_MISSING))?;
+    let version = param(PARAM_VERSION).ok_or_else(|| incomplete(ErrorCode::V4VersionMissing))?;
     if version != ALGORITHM {
-        return Err(AuthError::invalid_argument(
+        return Err(AuthError::new(
+            ErrorCode::V1AuthMalformed,
             super::MSG_UNSUPPORTED_SCHEME,
-            ec::V1_AUTH_MALFORMED,
         ));
     }
     let credential =
-        param(PARAM_CREDENTIAL).ok_or_else(|| incomplete(ec::V4_CREDENTIAL_MISSING))?;
+        param(PARAM_CREDENTIAL).ok_or_else(|| incomplete(ErrorCode::V4CredentialMissing))?;
     if credential.is_empty() {
-        return Err(incomplete(ec::V4_CREDENTIAL_EMPTY));
+        return Err(incomplete(ErrorCode::V4CredentialEmpty));
     }
     let datetime = param(PARAM_DATE)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| incomplete(ec::V4_DATE_PARAM_MISSING))?;
+        .ok_or_else(|| incomplete(ErrorCode::V4DateParamMissing))?;
     let expires = param(PARAM_EXPIRES)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| incomplete(ec::V4_EXPIRES_MISSING))?;
+        .ok_or_else(|| incomplete(ErrorCode::V4ExpiresMissing))?;
     let provided = param(PARAM_SIGNATURE)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| incomplete(ec::V4_SIGNATURE_MISSING))?;
+        .ok_or_else(|| incomplete(ErrorCode::V4SignatureMissing))?;
 
     let credential = parse_credential(credential, ctx)?;
     let additional = param(PARAM_ADDITIONAL_HEADERS)
@@ -322,22 +316,22 @@ pub(super) fn verify_query(
         .transpose()?
         .unwrap_or_default();
     let when = dates::parse_iso_basic(datetime)
-        .ok_or_else(|| AuthError::access_denied(MSG_DATE_REQUIRED, ec::DATE_INVALID))?;
+        .ok_or_else(|| AuthError::new(ErrorCode::DateInvalid, MSG_DATE_REQUIRED))?;
     check_credential_date(&credential, datetime)?;
     let expires = parse_decimal::<u64>(expires)
         .filter(|s| (1..=MAX_EXPIRES_SECS).contains(s))
         .ok_or_else(|| {
-            AuthError::access_denied(
+            AuthError::new(
+                ErrorCode::V4ExpiresInvalid,
                 "x-oss-expires must be between 1 and 604800 seconds.",
-                ec::V4_EXPIRES_INVALID,
             )
         })?;
 
     let now = dates::unix_secs(ctx.now);
     if when.saturating_sub(now) > dates::MAX_SKEW_SECS {
-        return Err(AuthError::access_denied(
+        return Err(AuthError::new(
+            ErrorCode::V4NotYetValid,
             "Request is not valid yet; x-oss-date is in the future.",
-            ec::V4_NOT_YET_VALID,
         ));
     }
     // `expires` is at most 7 days and `when` at most year 9999: no overflow, lossless cast.
@@ -358,6 +352,7 @@ pub(super) fn verify_query(
 
 #[cfg(test)]
 mod tests {
+    use crate::auth::ec;
     use std::time::{Duration, SystemTime};
 
     use super::super::error::{MSG_SIGNATURE_MISMATCH, MSG_SKEWED};
