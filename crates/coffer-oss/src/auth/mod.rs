@@ -15,7 +15,6 @@ pub mod signer;
 mod v1;
 mod v4;
 
-use crate::error::ErrorCode;
 use std::fmt;
 use std::time::SystemTime;
 
@@ -23,6 +22,7 @@ use http::{HeaderMap, header::AUTHORIZATION};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::error::ErrorCode;
 pub use error::{AuthError, ec};
 
 /// A view of the parts of an HTTP request that signatures cover. The router builds it.

@@ -13,7 +13,6 @@
 //! case-sensitive. Error codes and messages follow the OSS PostObject error pages; EC values
 //! marked "guess" below had no page of their own.
 
-use crate::error::ErrorCode;
 use std::fmt;
 
 use base64::Engine as _;
@@ -25,6 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{
     AuthContext, AuthError, Check, Principal, SecretLookup, dates, v1, v4, valid_access_key_id,
 };
+use crate::error::ErrorCode;
 
 /// EC values of PostObject policy errors.
 pub(crate) mod post_ec {

@@ -1,7 +1,6 @@
 //! V1 signatures (oss-api.md §3.1, §3.2): `Authorization: OSS <ak>:<sig>` and presigned URLs
 //! with `OSSAccessKeyId`, `Expires` and `Signature`. Signature = Base64(HMAC-SHA1(secret, sts)).
 
-use crate::error::ErrorCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
@@ -13,6 +12,7 @@ use super::{
     AuthContext, AuthError, Check, HeaderMap, Principal, RequestParts, SecretLookup,
     canonical_headers, dates, joined_header, parse_decimal, query_param, valid_access_key_id,
 };
+use crate::error::ErrorCode;
 
 /// Query parameters that belong to the canonical resource (oss-api.md §3.1), in byte order for
 /// binary search. Every parameter starting with `x-oss-` is signed too, so those are left out.

@@ -6,7 +6,6 @@
 //! The canonicalisation and key derivation are `coffer-sigv4`'s, spoken in its [`OSS`]
 //! vocabulary; this module parses and checks what OSS clients send.
 
-use crate::error::ErrorCode;
 use coffer_sigv4::{OSS, Request};
 
 use super::error::MSG_DATE_REQUIRED;
@@ -14,6 +13,7 @@ use super::{
     AuthContext, AuthError, Check, HeaderMap, Principal, RequestParts, SecretLookup, dates,
     joined_header, parse_decimal, query_param, valid_access_key_id,
 };
+use crate::error::ErrorCode;
 
 pub(crate) use coffer_sigv4::{UNSIGNED_PAYLOAD, encode_query_component, normalize_header_names};
 
