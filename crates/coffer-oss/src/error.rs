@@ -48,21 +48,6 @@ impl OssError {
         self.code.ec()
     }
 
-    /// Transitional form of [`OssError::of`] for call sites that still spell out the
-    /// three parts (router.rs, being rewritten elsewhere). The parts must name a row of
-    /// [`ErrorCode`]; anything else is a server bug, answered as `InternalError`.
-    pub fn new(
-        status: u16,
-        code: &'static str,
-        ec: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        match ErrorCode::find(status, code, ec) {
-            Some(known) => OssError::of(known, message),
-            None => OssError::internal(&format!("unlisted error {status} {code} {ec}")),
-        }
-    }
-
     pub fn with_extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.extra.push((name, value.into()));
         self
@@ -375,21 +360,15 @@ mod chain_tests {
 mod code_tests {
     use super::*;
 
-    /// router.rs still spells out its error's parts; they must name a row of the table,
-    /// or the shim would turn the 400 into an InternalError.
+    /// A key that is not UTF-8 is InvalidObjectName, with an EC of its own (it once
+    /// shared MissingContentLength's).
     #[test]
-    fn router_invalid_object_name_is_a_listed_error() {
+    fn router_invalid_object_name_has_its_own_ec() {
         let Err(err) = crate::router::resolve_target(None, "/bucket/%FF", &[]) else {
             panic!("a key that is not UTF-8 must be refused");
         };
         assert_eq!(err.code, ErrorCode::InvalidObjectName);
         assert_eq!(err.ec(), "0016-00000005");
-    }
-
-    #[test]
-    fn unlisted_parts_are_a_server_error_not_a_made_up_code() {
-        let err = OssError::new(400, "NoSuchThing", "0016-99999999", "x");
-        assert_eq!(err.code, ErrorCode::InternalError);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use percent_encoding::percent_decode_str;
 
-use crate::error::{OssError, OssResult};
+use crate::error::{ErrorCode, OssError, OssResult};
 
 /// Where a request points. OSS addresses a bucket by virtual host (`bucket.<domain>`) or
 /// by the first path segment; both end up here.
@@ -80,10 +80,8 @@ pub fn resolve_target(host: Option<&str>, path: &str, domains: &[String]) -> Oss
     });
     let path = path.strip_prefix('/').unwrap_or(path);
     let invalid_key = || {
-        OssError::new(
-            400,
-            "InvalidObjectName",
-            "0016-00000005",
+        OssError::of(
+            ErrorCode::InvalidObjectName,
             "The object name is not valid UTF-8.",
         )
     };

@@ -200,14 +200,6 @@ impl ErrorCode {
     pub const fn ec(self) -> &'static str {
         self.parts().2
     }
-
-    /// The variant with exactly these parts, if any.
-    pub fn find(status: u16, code: &str, ec: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL
-            .iter()
-            .copied()
-            .find(|c| c.status().as_u16() == status && c.as_str() == code && c.ec() == ec)
-    }
 }
 
 #[cfg(test)]
