@@ -387,6 +387,15 @@ fn key_error(e: coffer_service::KeyError) -> OssError {
                 "The object's data key could not be decrypted.",
             )
         }
+        Timeout(waited) => {
+            tracing::error!(?waited, "key service did not answer in time");
+            OssError::new(
+                503,
+                "ServiceUnavailable",
+                "0016-00000503",
+                "The key service is unavailable. Please try again.",
+            )
+        }
         Unavailable(detail) => {
             tracing::error!(detail, "key service unavailable");
             OssError::new(

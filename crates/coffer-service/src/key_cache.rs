@@ -34,26 +34,29 @@ impl KeyCache {
     }
 
     /// Returns the bucket's cached key for `plan`, issuing (and caching) one if there is
-    /// none or it expired. The lock is held while issuing, a synchronous call of a few
-    /// microseconds, so a burst issues only once.
-    pub fn get_or_issue<F>(
+    /// none or it expired. The lock is never held across the provider call.
+    pub async fn get_or_issue<F>(
         &self,
         bucket: &str,
         plan: &SseRequest,
         issue: F,
     ) -> ServiceResult<IssuedKey>
     where
-        F: FnOnce() -> Result<IssuedKey, KeyError>,
+        F: Future<Output = Result<IssuedKey, KeyError>>,
     {
         let key = (bucket.to_owned(), plan.suite, plan.kms_key_id.clone());
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((issued, expires)) = entries.get(&key)
+        if let Some((issued, expires)) = self.lock().get(&key)
             && Instant::now() < *expires
         {
             return Ok(issued.clone());
         }
-        let issued = issue()?;
-        entries.insert(key, (issued.clone(), Instant::now() + self.ttl));
+        let issued = issue.await?;
+        self.lock()
+            .insert(key, (issued.clone(), Instant::now() + self.ttl));
         Ok(issued)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, (IssuedKey, Instant)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
