@@ -209,10 +209,10 @@ impl crate::Service {
         let keys = self.keys()?;
         let cached = plan.method == SseMethod::Kms && self.key_cache.is_some();
         let context = key_context(bucket, (!cached).then_some(object));
-        let issue = keys.issue(plan.method, plan.kms_key_id.as_deref(), &context, caller);
+        let issue = || keys.issue(plan.method, plan.kms_key_id.as_deref(), &context, caller);
         let issued = match &self.key_cache {
             Some(cache) => cache.get_or_issue(bucket, plan, issue).await?,
-            None => issue.await?,
+            None => issue().await?,
         };
         let envelope = Envelope {
             format: Envelope::FORMAT,
