@@ -426,4 +426,15 @@ mod chain_tests {
             "storage error: metadata backend error: commit: disk went away"
         );
     }
+
+    #[test]
+    fn a_key_service_that_did_not_answer_is_a_503() {
+        let timeout = coffer_service::KeyError::Timeout(std::time::Duration::from_secs(2));
+        let unavailable = coffer_service::KeyError::Unavailable("down".into());
+        for e in [timeout, unavailable] {
+            let oss = OssError::from(ServiceError::Key(e));
+            assert_eq!(oss.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!((oss.code, oss.ec), ("ServiceUnavailable", "0016-00000503"));
+        }
+    }
 }

@@ -257,3 +257,34 @@ impl crate::Service {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_key_service_that_could_not_answer_is_worth_retrying() {
+        let retryable = [
+            KeyError::Unavailable("down".into()),
+            KeyError::Timeout(std::time::Duration::from_secs(2)),
+        ];
+        for e in retryable {
+            assert!(e.is_retryable(), "{e}");
+            assert!(ServiceError::Key(e).is_retryable());
+        }
+        let final_answers = [
+            KeyError::KeyNotFound("k".into()),
+            KeyError::AliasNotFound("alias/a".into()),
+            KeyError::Disabled,
+            KeyError::PendingDeletion,
+            KeyError::Deleted("k".into()),
+            KeyError::InvalidParameter("k".into()),
+            KeyError::AccessDenied,
+            KeyError::InvalidCiphertext,
+        ];
+        for e in final_answers {
+            assert!(!e.is_retryable(), "{e}");
+            assert!(!ServiceError::Key(e).is_retryable());
+        }
+    }
+}
