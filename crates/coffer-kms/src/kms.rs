@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use crate::audit::{ADMIN_CALLER, AuditEvent, AuditLog, SYSTEM_CALLER};
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::{self, ROOT_CHECK_AAD};
+use crate::rotation::{NextVersion, Saver, Shared};
 use crate::store::{self, KeyRecord, StateFile, StoredState, VersionRecord};
 use crate::{DataKey, EncryptionContext, GeneratedKey, KeySelector, KmsError, RootKey, WrappedKey};
 
@@ -122,23 +123,24 @@ pub struct ServiceKeyInfo {
 
 type MaterialId = (String, u32);
 
-struct State {
-    file: StateFile,
+pub(crate) struct State {
+    pub(crate) file: StateFile,
     /// Unsealed material of every live CMK version and service key version.
     material: HashMap<MaterialId, Zeroizing<Vec<u8>>>,
     usage: HashMap<String, KeyUsage>,
 }
 
 /// Coffer's built-in KMS. Synchronous; every call takes one internal mutex, and calls that change
-/// state write the state file (with fsync) before returning. `Send + Sync`: share it in an `Arc`.
+/// state write the state file (with fsync) before returning. Data-key calls never write it: a
+/// service-key rotation they find due is saved by a thread of its own (see `rotation`).
+/// `Send + Sync`: share it in an `Arc`.
 pub struct Kms {
-    dir: PathBuf,
     root: RootKey,
     service_key_rotation: Duration,
     clock: Arc<dyn Clock>,
     rng: SystemRandom,
-    state: Mutex<State>,
-    audit: Option<AuditLog>,
+    shared: Shared,
+    saver: Saver,
     /// Who may use which key; unset means every caller may (the server sets it).
     access: std::sync::OnceLock<Arc<dyn KeyAccess>>,
     _dir_lock: File,
@@ -151,10 +153,17 @@ pub trait KeyAccess: Send + Sync {
     fn allowed(&self, caller: &str, action: &str, key_id: &str) -> bool;
 }
 
+impl Drop for Kms {
+    /// A rotation being saved finishes before the directory lock is released.
+    fn drop(&mut self) {
+        self.saver.wait();
+    }
+}
+
 impl std::fmt::Debug for Kms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kms")
-            .field("dir", &self.dir)
+            .field("dir", &self.shared.dir)
             .finish_non_exhaustive()
     }
 }
@@ -238,17 +247,21 @@ impl Kms {
         }
 
         let kms = Kms {
-            dir: dir.to_owned(),
             root: root_key,
             service_key_rotation: config.service_key_rotation,
             clock,
             rng,
-            state: Mutex::new(State {
-                file,
-                material,
-                usage: HashMap::new(),
-            }),
-            audit,
+            shared: Shared {
+                dir: dir.to_owned(),
+                state: Arc::new(Mutex::new(State {
+                    file,
+                    material,
+                    usage: HashMap::new(),
+                })),
+                writer: Arc::new(Mutex::new(())),
+                audit: audit.map(Arc::new),
+            },
+            saver: Saver::default(),
             access: std::sync::OnceLock::new(),
             _dir_lock: dir_lock,
         };
@@ -288,10 +301,16 @@ impl Kms {
         let now = self.clock.now();
         let mut event = AuditEvent::new(now, caller, "GenerateDataKey").context(context);
         let mut events = Vec::new();
+        // Creating the default CMK writes the state file: only that (first-use) call
+        // takes the writer lock.
+        let writing = (matches!(key, KeySelector::Default) && self.lacks_default_key())
+            .then(|| self.shared.write_guard());
         let mut st = self.lock();
         let result = (|| {
             let id = match key {
-                KeySelector::Default => self.default_key(&mut st, now, caller, &mut events)?,
+                KeySelector::Default => {
+                    self.default_key(&mut st, now, caller, &mut events, writing.is_some())?
+                }
                 KeySelector::Named(name) => {
                     event.set_key(name, None);
                     resolve(&st.file, name)?
@@ -373,16 +392,20 @@ impl Kms {
         let mut event = AuditEvent::new(now, caller, "GenerateServiceDataKey")
             .context(context)
             .key(SERVICE_KEY_ID);
-        let mut events = Vec::new();
         let mut st = self.lock();
+        let mut due = None;
         let result = (|| {
-            self.rotate_service_key_locked(&mut st, now, &mut events)?;
-            let version = st
+            let current = st
                 .file
                 .service_key
                 .last()
-                .expect("the service key has a version")
-                .version;
+                .expect("the service key has a version");
+            let version = current.version;
+            // Rotation due: this key still uses the current (durable) version; the next
+            // one goes live once the saver thread has made it durable.
+            if now >= self.service_rotation_due(current.created) {
+                due = Some(version + 1);
+            }
             event.set_key(SERVICE_KEY_ID, Some(version));
             let plaintext = DataKey::random(&self.rng)?;
             let ciphertext = crypto::seal(
@@ -403,8 +426,11 @@ impl Kms {
             Ok(GeneratedKey { plaintext, wrapped })
         })();
         drop(st);
-        events.push(event.outcome(&result));
-        self.audit(events);
+        self.audit(vec![event.outcome(&result)]);
+        if let Some(version) = due {
+            self.saver
+                .start(&self.shared, || self.next_service_version(version, now));
+        }
         result
     }
 
@@ -445,14 +471,30 @@ impl Kms {
 
     /// Gives the service master key a new version if `service_key_rotation` has passed since the
     /// current one was made. Returns whether it rotated. Call it at start and periodically.
+    /// The save runs on the calling thread, without holding the mutex data-key calls take.
     pub fn rotate_service_key_if_due(&self) -> Result<bool, KmsError> {
         let now = self.clock.now();
-        let mut events = Vec::new();
-        let mut st = self.lock();
-        let result = self.rotate_service_key_locked(&mut st, now, &mut events);
-        drop(st);
-        self.audit(events);
-        result
+        let current = {
+            let st = self.lock();
+            let current = st
+                .file
+                .service_key
+                .last()
+                .expect("the service key has a version");
+            (now >= self.service_rotation_due(current.created)).then_some(current.version)
+        };
+        match current {
+            Some(version) => {
+                crate::rotation::rotate(&self.shared, self.next_service_version(version + 1, now))
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Waits until a service-key rotation started by a data-key call has been saved and
+    /// made live (or has failed). Dropping the KMS waits too.
+    pub fn wait_for_rotation(&self) {
+        self.saver.wait();
     }
 
     /// The service master key's versions and rotation dates.
@@ -507,6 +549,7 @@ impl Kms {
         let now = self.clock.now();
         let mut event =
             AuditEvent::new(now, ADMIN_CALLER, "CreateKey").detail("description", description);
+        let _writing = self.shared.write_guard();
         let mut st = self.lock();
         let result = (|| {
             if description.len() > MAX_DESCRIPTION_LEN {
@@ -643,6 +686,7 @@ impl Kms {
     /// Destroys every key whose deletion window has ended; returns their ids.
     pub fn purge_expired(&self) -> Result<Vec<String>, KmsError> {
         let now = self.clock.now();
+        let _writing = self.shared.write_guard();
         let mut st = self.lock();
         let due: Vec<String> = st
             .file
@@ -702,6 +746,7 @@ impl Kms {
         let now = self.clock.now();
         let mut event = AuditEvent::new(now, ADMIN_CALLER, "CreateAlias").detail("alias", alias);
         event.set_key(key, None);
+        let _writing = self.shared.write_guard();
         let mut st = self.lock();
         let result = (|| {
             validate_alias(alias)?;
@@ -725,6 +770,7 @@ impl Kms {
     pub fn delete_alias(&self, alias: &str) -> Result<(), KmsError> {
         let now = self.clock.now();
         let mut event = AuditEvent::new(now, ADMIN_CALLER, "DeleteAlias").detail("alias", alias);
+        let _writing = self.shared.write_guard();
         let mut st = self.lock();
         let result = (|| {
             validate_alias(alias)?;
@@ -759,40 +805,40 @@ impl Kms {
     // ------------------------------------------------------------------ internals
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // State only changes after the file write succeeds, so a panic never leaves it half-updated.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.lock()
     }
 
     fn audit(&self, events: Vec<AuditEvent>) {
-        if let Some(log) = &self.audit {
-            log.write(&events);
-        }
+        self.shared.audit(events);
     }
 
-    /// Persists `next`, then makes it (and `material`) the live state.
+    /// Persists `next`, then makes it (and `material`) the live state. The caller holds
+    /// the writer lock (see `rotation`).
     fn commit(
         &self,
         st: &mut State,
         next: StateFile,
         material: Vec<(MaterialId, Zeroizing<Vec<u8>>)>,
     ) -> Result<(), KmsError> {
-        store::save(&self.dir, &next)?;
-        st.file = next;
-        st.material.extend(material);
-        let keys = &st.file.keys;
-        st.material.retain(|(id, _), _| {
-            id == SERVICE_KEY_ID
-                || keys
-                    .get(id)
-                    .is_some_and(|k| k.state != StoredState::Deleted)
-        });
-        st.usage.retain(|id, _| {
-            id == SERVICE_KEY_ID
-                || keys
-                    .get(id)
-                    .is_some_and(|k| k.state != StoredState::Deleted)
-        });
+        store::save(&self.shared.dir, &next)?;
+        apply(st, next, material);
         Ok(())
+    }
+
+    fn lacks_default_key(&self) -> bool {
+        let st = self.lock();
+        st.file
+            .default_key_id
+            .as_ref()
+            .is_none_or(|id| st.file.keys[id].state == StoredState::Deleted)
+    }
+
+    fn next_service_version(&self, version: u32, now: OffsetDateTime) -> NextVersion {
+        NextVersion {
+            version,
+            now,
+            made: new_version(&self.root, &self.rng, SERVICE_KEY_ID, version, now),
+        }
     }
 
     /// Resolves `key`, runs `op`, commits what it changed, audits, and returns the key's metadata.
@@ -818,6 +864,7 @@ impl Kms {
             event = event.detail(name, value.clone());
         }
         event.set_key(key, None);
+        let _writing = self.shared.write_guard();
         let mut st = self.lock();
         let result = (|| {
             let id = resolve(&st.file, key)?;
@@ -877,11 +924,19 @@ impl Kms {
         now: OffsetDateTime,
         caller: &str,
         events: &mut Vec<AuditEvent>,
+        writing: bool,
     ) -> Result<String, KmsError> {
         if let Some(id) = &st.file.default_key_id
             && st.file.keys[id].state != StoredState::Deleted
         {
             return Ok(id.clone());
+        }
+        if !writing {
+            // Deleted between the caller's check and now: creating it here, without the
+            // writer lock, could race a rotation's save. Rare; retrying succeeds.
+            return Err(KmsError::Storage(
+                "the default key was deleted concurrently; retry".into(),
+            ));
         }
         let result = self.create_key_locked(st, now, DEFAULT_KEY_DESCRIPTION, true);
         let mut event =
@@ -902,44 +957,6 @@ impl Kms {
                 time::Time::MIDNIGHT,
             ))
     }
-
-    fn rotate_service_key_locked(
-        &self,
-        st: &mut State,
-        now: OffsetDateTime,
-        events: &mut Vec<AuditEvent>,
-    ) -> Result<bool, KmsError> {
-        let current = st
-            .file
-            .service_key
-            .last()
-            .expect("the service key has a version");
-        if now < self.service_rotation_due(current.created) {
-            return Ok(false);
-        }
-        let version = current.version + 1;
-        let result = new_version(&self.root, &self.rng, SERVICE_KEY_ID, version, now).and_then(
-            |(record, material)| {
-                let mut next = st.file.clone();
-                next.service_key.push(record);
-                self.commit(
-                    st,
-                    next,
-                    vec![((SERVICE_KEY_ID.to_owned(), version), material)],
-                )
-            },
-        );
-        events.push(
-            AuditEvent::new(now, SYSTEM_CALLER, "RotateServiceKey")
-                .key(SERVICE_KEY_ID)
-                .version(version)
-                .outcome(&result),
-        );
-        if result.is_ok() {
-            tracing::info!(version, "rotated the SSE-OSS service master key");
-        }
-        result.map(|()| true)
-    }
 }
 
 fn expect_live(meta: Option<KeyMetadata>) -> KeyMetadata {
@@ -950,6 +967,29 @@ enum Change {
     None,
     File(StateFile),
     FileAndMaterial(StateFile, Vec<(MaterialId, Zeroizing<Vec<u8>>)>),
+}
+
+/// Makes `next` (already saved) and `material` the live state.
+pub(crate) fn apply(
+    st: &mut State,
+    next: StateFile,
+    material: Vec<(MaterialId, Zeroizing<Vec<u8>>)>,
+) {
+    st.file = next;
+    st.material.extend(material);
+    let keys = &st.file.keys;
+    st.material.retain(|(id, _), _| {
+        id == SERVICE_KEY_ID
+            || keys
+                .get(id)
+                .is_some_and(|k| k.state != StoredState::Deleted)
+    });
+    st.usage.retain(|id, _| {
+        id == SERVICE_KEY_ID
+            || keys
+                .get(id)
+                .is_some_and(|k| k.state != StoredState::Deleted)
+    });
 }
 
 /// Makes a version's random material and its sealed record.

@@ -11,7 +11,9 @@
 //!   version and the [`EncryptionContext`] (bucket and object), so a wrapped key copied to
 //!   another object does not unwrap.
 //! * **Persistence**: one JSON state file, replaced atomically on every change; all key material
-//!   in it is sealed under the [`RootKey`]. Deleting a key destroys its material
+//!   in it is sealed under the [`RootKey`]. A change is visible only once it is durable. Data-key
+//!   calls never write the file: a service-key rotation they find due is saved by a thread of
+//!   its own, and goes live after the save ([`Kms::wait_for_rotation`]). Deleting a key destroys its material
 //!   (crypto-shredding) and keeps a tombstone so errors stay precise ([`KmsError::KeyDeleted`]).
 //! * **Audit**: one JSON line per key use and admin operation (see [`KmsConfig::audit_log`]).
 //!
@@ -25,6 +27,7 @@ mod crypto;
 mod error;
 mod keys;
 mod kms;
+mod rotation;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -828,6 +828,72 @@ fn root_key_file_is_created_private_and_reused() {
     Kms::open(&kms_dir, from_hex, KmsConfig::default()).unwrap();
 }
 
+/// The version a request rotates to on demand is durable before any request can wrap a
+/// key under it: a KMS reopened right after (as after a kill -9) unwraps that key.
+#[test]
+fn service_key_rotation_on_demand_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_now());
+    let kms = open_with_clock(dir.path(), &clock, None);
+    let c = ctx("b", "k");
+    clock.advance(31 * DAY);
+    let first = kms.generate_service_data_key(&c, "t").unwrap();
+    assert_eq!(first.wrapped.key_version, 1);
+    // Requests in the window before the save is durable keep getting version 1.
+    let mut rotated = None;
+    for _ in 0..10_000 {
+        let g = kms.generate_service_data_key(&c, "t").unwrap();
+        if g.wrapped.key_version == 2 {
+            rotated = Some(g);
+            break;
+        }
+        assert_eq!(g.wrapped.key_version, 1);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let rotated = rotated.expect("the saver made version 2 live");
+    // Read the file a crash would leave: a second KMS cannot open the locked directory,
+    // so copy the state as it is on disk now.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        dir.path().join(coffer_kms::STATE_FILE_NAME),
+        copy.path().join(coffer_kms::STATE_FILE_NAME),
+    )
+    .unwrap();
+    let reopened = open_with_clock(copy.path(), &clock, None);
+    for g in [&first, &rotated] {
+        let key = reopened
+            .decrypt_service_data_key(&g.wrapped, &c, "t")
+            .unwrap();
+        assert_eq!(key.as_bytes(), g.plaintext.as_bytes());
+    }
+    assert_eq!(reopened.service_key_info().versions, 2);
+}
+
+/// An admin write racing a rotation's save loses neither change on disk: writers are
+/// serialised, so each save includes the other's committed change.
+#[test]
+fn rotation_save_and_admin_writes_keep_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_now());
+    let kms = Arc::new(open_with_clock(dir.path(), &clock, None));
+    clock.advance(31 * DAY);
+    let admin = {
+        let kms = kms.clone();
+        std::thread::spawn(move || {
+            for i in 0..20 {
+                kms.create_key(&format!("k{i}")).unwrap();
+            }
+        })
+    };
+    kms.generate_service_data_key(&ctx("b", "k"), "t").unwrap();
+    admin.join().unwrap();
+    kms.wait_for_rotation();
+    drop(Arc::into_inner(kms).unwrap());
+    let reopened = open_with_clock(dir.path(), &clock, None);
+    assert_eq!(reopened.list_keys().len(), 20);
+    assert_eq!(reopened.service_key_info().versions, 2);
+}
+
 #[test]
 fn service_key_rotates_when_due() {
     let dir = tempfile::tempdir().unwrap();
@@ -857,8 +923,13 @@ fn service_key_rotates_when_due() {
     let g2 = kms.generate_service_data_key(&c, "t").unwrap();
     assert_eq!(g2.wrapped.key_version, 2);
 
-    // generate_service_data_key also rotates by itself when the server has not.
+    // generate_service_data_key also rotates by itself when the server has not: the
+    // call that finds rotation due still uses the current (durable) version, and the new
+    // one goes live once the saver thread has saved it.
     clock.advance(31 * DAY);
+    let due = kms.generate_service_data_key(&c, "t").unwrap();
+    assert_eq!(due.wrapped.key_version, 2);
+    kms.wait_for_rotation();
     let g3 = kms.generate_service_data_key(&c, "t").unwrap();
     assert_eq!(g3.wrapped.key_version, 3);
     let info = kms.service_key_info();

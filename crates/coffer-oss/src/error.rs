@@ -326,6 +326,15 @@ fn key_error(e: coffer_service::KeyError) -> OssError {
                 "The object's data key could not be decrypted.",
             )
         }
+        Timeout(waited) => {
+            tracing::error!(?waited, "key service did not answer in time");
+            OssError::new(
+                503,
+                "ServiceUnavailable",
+                "0016-00000503",
+                "The key service is unavailable. Please try again.",
+            )
+        }
         Unavailable(detail) => {
             tracing::error!(detail, "key service unavailable");
             OssError::of(
@@ -353,6 +362,17 @@ mod chain_tests {
             error_chain(&e),
             "storage error: metadata backend error: commit: disk went away"
         );
+    }
+
+    #[test]
+    fn a_key_service_that_did_not_answer_is_a_503() {
+        let timeout = coffer_service::KeyError::Timeout(std::time::Duration::from_secs(2));
+        let unavailable = coffer_service::KeyError::Unavailable("down".into());
+        for e in [timeout, unavailable] {
+            let oss = OssError::from(ServiceError::Key(e));
+            assert_eq!(oss.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!((oss.code, oss.ec), ("ServiceUnavailable", "0016-00000503"));
+        }
     }
 }
 

@@ -116,7 +116,10 @@ impl Service {
             .await?;
         let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())?;
         let object_key = match &plan {
-            Some(plan) => Some(self.new_object_key(plan, bucket, key, &options.caller)?),
+            Some(plan) => Some(
+                self.new_object_key(plan, bucket, key, &options.caller)
+                    .await?,
+            ),
             None => None,
         };
         let body = self

@@ -86,9 +86,14 @@ pub enum FailedCondition {
 }
 
 impl ServiceError {
-    /// Whether the same request may succeed if sent again: only a transient store failure.
+    /// Whether the same request may succeed if sent again: only a transient store failure
+    /// or a key service that could not answer.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ServiceError::Storage(e) if e.is_retryable())
+        match self {
+            ServiceError::Storage(e) => e.is_retryable(),
+            ServiceError::Key(e) => e.is_retryable(),
+            _ => false,
+        }
     }
 
     pub(crate) fn invalid_argument(

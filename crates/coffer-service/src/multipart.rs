@@ -93,7 +93,11 @@ impl Service {
         attributes.default_class_from(&bucket_record);
         // The upload's encryption, and its data key, are fixed here for every part.
         let encryption = match resolve_encryption(sse, bucket_record.encryption.as_ref())? {
-            Some(plan) => Some(self.new_object_key(&plan, bucket, key, caller)?.envelope),
+            Some(plan) => Some(
+                self.new_object_key(&plan, bucket, key, caller)
+                    .await?
+                    .envelope,
+            ),
             None => None,
         };
         let upload = UploadRecord {
@@ -169,7 +173,7 @@ impl Service {
         caller: &str,
     ) -> ServiceResult<Option<PackageSealer>> {
         let key = match &upload.encryption {
-            Some(envelope) => Some(self.object_key(envelope, caller)?),
+            Some(envelope) => Some(self.object_key(envelope, caller).await?),
             None => None,
         };
         sealer(&key, part_number)

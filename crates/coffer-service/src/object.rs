@@ -128,7 +128,10 @@ impl Service {
             .await?;
         let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())?;
         let object_key = match &plan {
-            Some(plan) => Some(self.new_object_key(plan, bucket, key, &options.caller)?),
+            Some(plan) => Some(
+                self.new_object_key(plan, bucket, key, &options.caller)
+                    .await?,
+            ),
             None => None,
         };
         let data = ingest(
@@ -238,12 +241,15 @@ impl Service {
         // and seal their segment under the object's own key.
         let object_key = match &current {
             Some(object) => match &object.encryption {
-                Some(envelope) => Some(self.object_key(envelope, &options.caller)?),
+                Some(envelope) => Some(self.object_key(envelope, &options.caller).await?),
                 None => None,
             },
             None => {
                 match resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())? {
-                    Some(plan) => Some(self.new_object_key(&plan, bucket, key, &options.caller)?),
+                    Some(plan) => Some(
+                        self.new_object_key(&plan, bucket, key, &options.caller)
+                            .await?,
+                    ),
                     None => None,
                 }
             }

@@ -104,7 +104,7 @@ impl Service {
         caller: &str,
     ) -> ServiceResult<ObjectBody> {
         let key = match &object.encryption {
-            Some(envelope) => Some(Arc::new(self.object_key(envelope, caller)?)),
+            Some(envelope) => Some(Arc::new(self.object_key(envelope, caller).await?)),
             None => None,
         };
         Ok(self.stream_object(bucket, object, range, key))

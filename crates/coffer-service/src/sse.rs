@@ -106,24 +106,45 @@ pub enum KeyError {
     /// The wrapped key does not open under its key and context.
     #[error("wrapped data key failed authentication")]
     InvalidCiphertext,
+    /// The key service could not answer now (down, overloaded, its state not
+    /// writable). Retrying later can help.
     #[error("key service unavailable: {0}")]
     Unavailable(String),
+    /// The key service did not answer within the provider's deadline. A network provider
+    /// bounds every call itself (connect and response) and reports an expired deadline
+    /// as this, never by hanging the request. Retrying can help: issuing and unwrapping
+    /// change no key state, so a call that timed out after the service acted is harmless.
+    #[error("key service did not answer within {0:?}")]
+    Timeout(std::time::Duration),
 }
 
-/// Issues and unwraps data keys. The service calls these on its async workers, so an
-/// implementation must answer from memory: the built-in KMS seals or opens 32 bytes and
-/// appends an audit line, far less than the two thread wake-ups a trip through the
-/// blocking pool costs (measured as a third of a small encrypted GET's CPU). A provider
-/// that waits on a network for every call belongs behind an async interface instead.
+impl KeyError {
+    /// Whether the same call may succeed if retried later. Only a key service that could
+    /// not answer is worth retrying; every other error is the key service's answer (the
+    /// key's state, the caller's rights, the ciphertext) and repeats until that changes.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, KeyError::Unavailable(_) | KeyError::Timeout(_))
+    }
+}
+
+/// Issues and unwraps data keys. The service awaits these on its async workers with no
+/// lock held, so a provider may answer from memory (the built-in KMS seals or opens 32
+/// bytes and appends an audit line: its async fns just run that code, because a trip
+/// through the blocking pool costs two thread wake-ups, measured as a third of a small
+/// encrypted GET's CPU) or over a network. A network provider must bound each call with
+/// its own deadline and report [`KeyError::Timeout`] or [`KeyError::Unavailable`] when
+/// the service does not answer; [`KeyError::is_retryable`] tells callers which errors a
+/// retry can cure. An implementation must never block the calling thread on I/O.
+#[async_trait::async_trait]
 pub trait KeyProvider: Send + Sync + 'static {
-    fn issue(
+    async fn issue(
         &self,
         method: SseMethod,
         kms_key_id: Option<&str>,
         context: &KeyContext,
         caller: &str,
     ) -> Result<IssuedKey, KeyError>;
-    fn unwrap(
+    async fn unwrap(
         &self,
         envelope: &Envelope,
         context: &KeyContext,
@@ -178,7 +199,7 @@ impl crate::Service {
     }
 
     /// Issues a fresh data key for a new object (or upload) under `plan`.
-    pub(crate) fn new_object_key(
+    pub(crate) async fn new_object_key(
         &self,
         plan: &SseRequest,
         bucket: &str,
@@ -190,8 +211,8 @@ impl crate::Service {
         let context = key_context(bucket, (!cached).then_some(object));
         let issue = || keys.issue(plan.method, plan.kms_key_id.as_deref(), &context, caller);
         let issued = match &self.key_cache {
-            Some(cache) => cache.get_or_issue(bucket, plan, issue)?,
-            None => issue()?,
+            Some(cache) => cache.get_or_issue(bucket, plan, issue).await?,
+            None => issue().await?,
         };
         let envelope = Envelope {
             format: Envelope::FORMAT,
@@ -215,7 +236,11 @@ impl crate::Service {
     }
 
     /// Unwraps the data key of an existing object or upload.
-    pub(crate) fn object_key(&self, envelope: &Envelope, caller: &str) -> ServiceResult<ObjectKey> {
+    pub(crate) async fn object_key(
+        &self,
+        envelope: &Envelope,
+        caller: &str,
+    ) -> ServiceResult<ObjectKey> {
         if envelope.format != Envelope::FORMAT {
             return Err(ServiceError::Internal(format!(
                 "unknown envelope format {}",
@@ -223,10 +248,43 @@ impl crate::Service {
             )));
         }
         let keys = self.keys()?;
-        let data_key = keys.unwrap(envelope, &envelope_context(envelope), caller)?;
+        let data_key = keys
+            .unwrap(envelope, &envelope_context(envelope), caller)
+            .await?;
         Ok(ObjectKey {
             envelope: envelope.clone(),
             data_key,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_key_service_that_could_not_answer_is_worth_retrying() {
+        let retryable = [
+            KeyError::Unavailable("down".into()),
+            KeyError::Timeout(std::time::Duration::from_secs(2)),
+        ];
+        for e in retryable {
+            assert!(e.is_retryable(), "{e}");
+            assert!(ServiceError::Key(e).is_retryable());
+        }
+        let final_answers = [
+            KeyError::KeyNotFound("k".into()),
+            KeyError::AliasNotFound("alias/a".into()),
+            KeyError::Disabled,
+            KeyError::PendingDeletion,
+            KeyError::Deleted("k".into()),
+            KeyError::InvalidParameter("k".into()),
+            KeyError::AccessDenied,
+            KeyError::InvalidCiphertext,
+        ];
+        for e in final_answers {
+            assert!(!e.is_retryable(), "{e}");
+            assert!(!ServiceError::Key(e).is_retryable());
+        }
     }
 }

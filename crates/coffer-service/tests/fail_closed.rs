@@ -29,8 +29,9 @@ const BODY: &[u8] = b"must never be stored in plaintext";
 /// here is which writes happen, not key secrecy.
 struct TestKeys;
 
+#[async_trait::async_trait]
 impl KeyProvider for TestKeys {
-    fn issue(
+    async fn issue(
         &self,
         _method: SseMethod,
         kms_key_id: Option<&str>,
@@ -46,7 +47,7 @@ impl KeyProvider for TestKeys {
         })
     }
 
-    fn unwrap(
+    async fn unwrap(
         &self,
         envelope: &Envelope,
         _context: &KeyContext,

@@ -29,8 +29,12 @@ fn to_data_key(plaintext: &coffer_kms::DataKey) -> coffer_service::DataKey {
     coffer_service::DataKey::from_bytes(*bytes)
 }
 
+// The built-in KMS answers from memory, so these async fns run its sync code inline:
+// no blocking-pool hop (docs/performance.md). Its state saves never run here (see
+// coffer_kms::Kms, rotation).
+#[async_trait::async_trait]
 impl KeyProvider for BuiltinKms {
-    fn issue(
+    async fn issue(
         &self,
         method: SseMethod,
         kms_key_id: Option<&str>,
@@ -54,7 +58,7 @@ impl KeyProvider for BuiltinKms {
         })
     }
 
-    fn unwrap(
+    async fn unwrap(
         &self,
         envelope: &Envelope,
         context: &KeyContext,
