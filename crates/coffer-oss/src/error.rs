@@ -328,10 +328,8 @@ fn key_error(e: coffer_service::KeyError) -> OssError {
         }
         Timeout(waited) => {
             tracing::error!(?waited, "key service did not answer in time");
-            OssError::new(
-                503,
-                "ServiceUnavailable",
-                "0016-00000503",
+            OssError::of(
+                ErrorCode::ServiceUnavailable,
                 "The key service is unavailable. Please try again.",
             )
         }
@@ -370,8 +368,8 @@ mod chain_tests {
         let unavailable = coffer_service::KeyError::Unavailable("down".into());
         for e in [timeout, unavailable] {
             let oss = OssError::from(ServiceError::Key(e));
-            assert_eq!(oss.status, StatusCode::SERVICE_UNAVAILABLE);
-            assert_eq!((oss.code, oss.ec), ("ServiceUnavailable", "0016-00000503"));
+            assert_eq!(oss.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(oss.code, ErrorCode::ServiceUnavailable);
         }
     }
 }
