@@ -212,6 +212,9 @@ async fn put_without_content_length_is_411() {
     let resp = read_response(&mut stream).unwrap();
     assert_eq!(resp.status, 411, "{}", resp.text());
     assert!(resp.text().contains("<Code>MissingContentLength</Code>"));
+    // OSS's documented EC, not InvalidObjectName's 0016-00000005 it once shared.
+    assert_eq!(resp.header("x-oss-ec"), Some("0017-00000101"));
+    assert!(resp.text().contains("<EC>0017-00000101</EC>"));
     assert!(common::is_request_id(
         resp.header("x-oss-request-id").unwrap_or_default()
     ));
@@ -228,31 +231,6 @@ async fn put_without_content_length_is_411() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     let resp = server.req("GET", Some("lengths"), Some("k")).send().await;
     assert_eq!(resp.text(), "hello");
-}
-
-/// MissingContentLength answers with OSS's documented EC 0017-00000101, not the EC of
-/// InvalidObjectName (0016-00000005) it used to share.
-#[tokio::test]
-async fn missing_content_length_has_its_own_ec() {
-    let server = TestServer::start();
-    server.create_bucket("lengths-ec").await;
-    let (target, headers) = server.signed_parts(
-        "PUT",
-        Some("lengths-ec"),
-        Some("k"),
-        Vec::new(),
-        HeaderMap::new(),
-    );
-    let mut stream = server.connect();
-    write_head(&mut stream, "PUT", &target, &headers).unwrap();
-    let resp = read_response(&mut stream).unwrap();
-    assert_eq!(resp.status, 411, "{}", resp.text());
-    assert_eq!(resp.header("x-oss-ec"), Some("0017-00000101"));
-    assert!(
-        resp.text().contains("<EC>0017-00000101</EC>"),
-        "{}",
-        resp.text()
-    );
 }
 
 #[tokio::test]
