@@ -130,6 +130,16 @@ pub(crate) struct State {
     usage: HashMap<String, KeyUsage>,
 }
 
+impl State {
+    /// The service master key's newest version, the one new data keys are wrapped under.
+    fn current_service_version(&self) -> &VersionRecord {
+        self.file
+            .service_key
+            .last()
+            .expect("the service key has a version")
+    }
+}
+
 /// Coffer's built-in KMS. Synchronous; every call takes one internal mutex, and calls that change
 /// state write the state file (with fsync) before returning. Data-key calls never write it: a
 /// service-key rotation they find due is saved by a thread of its own (see `rotation`).
@@ -395,11 +405,7 @@ impl Kms {
         let mut st = self.lock();
         let mut due = None;
         let result = (|| {
-            let current = st
-                .file
-                .service_key
-                .last()
-                .expect("the service key has a version");
+            let current = st.current_service_version();
             let version = current.version;
             // Rotation due: this key still uses the current (durable) version; the next
             // one goes live once the saver thread has made it durable.
@@ -476,11 +482,7 @@ impl Kms {
         let now = self.clock.now();
         let current = {
             let st = self.lock();
-            let current = st
-                .file
-                .service_key
-                .last()
-                .expect("the service key has a version");
+            let current = st.current_service_version();
             (now >= self.service_rotation_due(current.created)).then_some(current.version)
         };
         match current {
@@ -500,11 +502,7 @@ impl Kms {
     /// The service master key's versions and rotation dates.
     pub fn service_key_info(&self) -> ServiceKeyInfo {
         let st = self.lock();
-        let current = st
-            .file
-            .service_key
-            .last()
-            .expect("the service key has a version");
+        let current = st.current_service_version();
         ServiceKeyInfo {
             primary_key_version: current.version,
             versions: st.file.service_key.len() as u32,

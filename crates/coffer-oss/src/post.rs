@@ -20,7 +20,6 @@ use coffer_service::{BodyError, ObjectRecord, PutOptions, ServiceError};
 use futures_util::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::access;
 use crate::auth::AuthContext;
@@ -62,15 +61,6 @@ const HEADER_FIELDS: &[&str] = &[
     crate::encryption::SSE_DATA,
     crate::encryption::SSE_KEY_ID,
 ];
-
-/// Unreserved characters stay; everything else is `%XX` (redirect query values).
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-/// The same, keeping `/` (object keys in the `Location` URL).
-const KEY_PATH: &AsciiSet = &QUERY_VALUE.remove(b'/');
 
 /// EC doc: the form is not well-formed (e.g. cut short).
 fn malformed(detail: impl std::fmt::Display) -> OssError {
@@ -361,7 +351,7 @@ fn success(
         .filter(|r| !r.is_empty())
     {
         let separator = if redirect.contains('?') { '&' } else { '?' };
-        let encode = |s: &str| utf8_percent_encode(s, QUERY_VALUE).to_string();
+        let encode = coffer_sigv4::encode_query_component;
         let location = format!(
             "{redirect}{separator}bucket={}&key={}&etag={}",
             encode(bucket),
@@ -415,7 +405,7 @@ fn location(ctx: &RequestContext, bucket: &str, key: &str) -> String {
     } else {
         ctx.host.as_str()
     };
-    let key = utf8_percent_encode(key, KEY_PATH);
+    let key = coffer_sigv4::encode_path(key);
     let virtual_hosted = host
         .to_ascii_lowercase()
         .starts_with(&format!("{}.", bucket.to_ascii_lowercase()));
