@@ -305,10 +305,8 @@ async fn acl_allows(
     bucket: &BucketRecord,
 ) -> OssResult<()> {
     use Operation::*;
-    let reads = matches!(
-        op,
-        GetObject | HeadObject | GetObjectMeta | ListObjects | ListObjectsV2
-    );
+    // The operation table marks what public-read opens to anonymous callers.
+    let reads = op.is_read();
     let writes = matches!(op, PutObject | PostObject | AppendObject | DeleteObject);
     if !(reads || writes) {
         return Err(denied_by_acl());
