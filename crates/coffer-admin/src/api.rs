@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use base64::Engine;
 use bytes::Bytes;
-use coffer_identity::{IdentityError, IdentityStore, Keyring};
+use coffer_identity::{IdentityError, IdentityStore, KeyOwner, Keyring, RootAccessKey};
 use coffer_kms::{KeyMetadata, Kms, KmsError};
-use coffer_oss::auth::{AuthContext, AuthError, Principal, RequestParts, SecretLookup};
+use coffer_oss::auth::{AuthContext, AuthError, Principal, RequestParts};
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -41,10 +41,9 @@ pub trait KmsActionAuthorizer: Send + Sync {
 #[derive(Clone)]
 pub struct AdminApi {
     kms: Arc<Kms>,
-    /// The root AccessKey.
-    keys: Arc<dyn SecretLookup + Send + Sync>,
-    /// Root and the RAM users, once [`AdminApi::with_identities`] supplied a store.
-    keyring: Option<Keyring>,
+    /// The root AccessKey, and the RAM users once [`AdminApi::with_identities`] supplied a
+    /// store.
+    keyring: Keyring,
     kms_authorizer: Option<Arc<dyn KmsActionAuthorizer>>,
     region: String,
 }
@@ -63,7 +62,7 @@ impl fmt::Debug for AdminApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdminApi")
             .field("kms", &self.kms)
-            .field("identities", &self.keyring.is_some())
+            .field("identities", &self.keyring.identities().is_some())
             .field("kms_authorizer", &self.kms_authorizer.is_some())
             .field("region", &self.region)
             .finish_non_exhaustive()
@@ -71,18 +70,13 @@ impl fmt::Debug for AdminApi {
 }
 
 impl AdminApi {
-    /// `keys` is the root AccessKey, allowed every action; `region` is the region V4
+    /// `root` is the root AccessKey, allowed every action; `region` is the region V4
     /// signatures must name. Without [`with_identities`](Self::with_identities) the RAM
-    /// actions are absent and only root keys authenticate.
-    pub fn new(
-        kms: Arc<Kms>,
-        keys: Arc<dyn SecretLookup + Send + Sync>,
-        region: impl Into<String>,
-    ) -> AdminApi {
+    /// actions are absent and only the root key authenticates.
+    pub fn new(kms: Arc<Kms>, root: Arc<RootAccessKey>, region: impl Into<String>) -> AdminApi {
         AdminApi {
             kms,
-            keys,
-            keyring: None,
+            keyring: Keyring::root_only(root),
             kms_authorizer: None,
             region: region.into(),
         }
@@ -91,7 +85,7 @@ impl AdminApi {
     /// Serves the RAM actions (`/admin/ram/…`, root only) from `identities`, and lets its
     /// users' Active keys authenticate (for KMS actions their authorizer allows).
     pub fn with_identities(mut self, identities: Arc<IdentityStore>) -> AdminApi {
-        self.keyring = Some(Keyring::new(self.keys.clone(), identities));
+        self.keyring = Keyring::new(self.keyring.root().clone(), identities);
         self
     }
 
@@ -143,17 +137,13 @@ impl AdminApi {
             region: self.region.clone(),
             now: SystemTime::now(),
         };
-        let lookup: &dyn SecretLookup = match &self.keyring {
-            Some(keyring) => keyring,
-            None => self.keys.as_ref(),
-        };
-        let caller = match coffer_oss::auth::authenticate(&request_parts, lookup, &ctx) {
-            // Root is asked first, as in the keyring, so the same id means the same owner.
+        let signed = coffer_oss::auth::authenticate(&request_parts, &self.keyring, &ctx).await;
+        let caller = match signed {
+            // The keyring that verified the signature says whose key it is.
             Ok(Principal::AccessKey { access_key_id }) => {
-                if self.keys.secret_for(&access_key_id).is_some() {
-                    Caller::Root
-                } else {
-                    Caller::User { access_key_id }
+                match self.keyring.owner(&access_key_id) {
+                    Some(KeyOwner::Root) => Caller::Root,
+                    _ => Caller::User { access_key_id },
                 }
             }
             Ok(Principal::Anonymous) => {
@@ -188,7 +178,7 @@ impl AdminApi {
                     "Only the root AccessKey may manage RAM users, AccessKeys and policies.",
                 ));
             }
-            let Some(identities) = self.keyring.as_ref().map(|k| k.identities().clone()) else {
+            let Some(identities) = self.keyring.identities().cloned() else {
                 return Err(no_action());
             };
             let action = RamAction::from_name(name).ok_or_else(no_action)?;

@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use bytes::Bytes;
 use coffer_admin::{AdminApi, AdminClient, AdminError, MAX_BODY_BYTES};
+use coffer_api::identity::SecretKey;
+use coffer_identity::RootAccessKey;
 use coffer_kms::{EncryptionContext, KeySelector, Kms, KmsConfig, RootKey};
 use coffer_oss::auth::signer::{
     Credentials, SignableRequest, presign_v4, sign_v1_header, sign_v4_header,
 };
-use coffer_oss::auth::{SecretKey, SecretLookup};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
@@ -24,12 +25,9 @@ const AK: &str = "LTAI5tAdminTestKey";
 const SK: &str = "AdminTestSecret0123456789";
 const REGION: &str = "cn-hangzhou";
 
-struct RootOnly;
-
-impl SecretLookup for RootOnly {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
-        (access_key_id == AK).then(|| SecretKey::new(SK.to_owned()))
-    }
+/// The root AccessKey the servers under test know.
+fn root_only() -> Arc<RootAccessKey> {
+    Arc::new(RootAccessKey::new(AK.into(), SecretKey::new(SK.into())))
 }
 
 struct Fixture {
@@ -48,7 +46,7 @@ fn fixture() -> Fixture {
     .unwrap();
     let kms = Arc::new(kms);
     Fixture {
-        api: AdminApi::new(kms.clone(), Arc::new(RootOnly), REGION),
+        api: AdminApi::new(kms.clone(), root_only(), REGION),
         kms,
         _dir: dir,
     }

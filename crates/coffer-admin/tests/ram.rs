@@ -9,9 +9,9 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use coffer_admin::{AdminApi, AdminClient, AdminError, KmsActionAuthorizer, RAM_ACTIONS};
-use coffer_identity::IdentityStore;
+use coffer_api::identity::SecretKey;
+use coffer_identity::{IdentityStore, RootAccessKey};
 use coffer_kms::{Kms, KmsConfig, RootKey};
-use coffer_oss::auth::{SecretKey, SecretLookup};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -21,12 +21,9 @@ const REGION: &str = "cn-hangzhou";
 
 const READ_ONLY: &str = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"oss:GetObject","Resource":"acs:oss:*:*:photos/*"}]}"#;
 
-struct RootOnly;
-
-impl SecretLookup for RootOnly {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
-        (access_key_id == AK).then(|| SecretKey::new(SK.to_owned()))
-    }
+/// The root AccessKey the servers under test know.
+fn root_only() -> Arc<RootAccessKey> {
+    Arc::new(RootAccessKey::new(AK.into(), SecretKey::new(SK.into())))
 }
 
 /// Records what it was asked and allows `kms:ListKeys` and `kms:DescribeKey` on `alias/ok`.
@@ -86,9 +83,8 @@ async fn fixture_with(configure: impl FnOnce(AdminApi) -> AdminApi) -> Fixture {
     let kms_dir = dir.path().join("kms");
     std::fs::create_dir(&kms_dir).unwrap();
     let kms = Arc::new(Kms::open(&kms_dir, root_key, KmsConfig::default()).unwrap());
-    let api = configure(
-        AdminApi::new(kms.clone(), Arc::new(RootOnly), REGION).with_identities(store.clone()),
-    );
+    let api =
+        configure(AdminApi::new(kms.clone(), root_only(), REGION).with_identities(store.clone()));
     let endpoint = format!("http://{}", serve(api).await);
     Fixture {
         root: AdminClient::new(&endpoint, AK, SK, REGION).unwrap(),
@@ -636,7 +632,7 @@ async fn without_an_identity_store_there_are_no_ram_actions() {
         )
         .unwrap(),
     );
-    let api = AdminApi::new(kms, Arc::new(RootOnly), REGION);
+    let api = AdminApi::new(kms, root_only(), REGION);
     let endpoint = format!("http://{}", serve(api).await);
     let root = AdminClient::new(&endpoint, AK, SK, REGION).unwrap();
     assert_api_err(

@@ -1,13 +1,55 @@
-//! The root AccessKey and the RAM users' keys behind one [`SecretLookup`].
+//! The one place that says who holds an AccessKey: the root key first, then the RAM users'
+//! Active keys. The OSS front end (through [`Identities`]), the admin API and the KMS
+//! permission checks all ask a [`Keyring`], so they cannot disagree about an id.
 
 use std::fmt;
 use std::sync::Arc;
 
+use coffer_api::identity::{CallerIdentity, Identities, SecretKey, SecretLookup};
 use coffer_iam::Policy;
-use coffer_oss::auth::{SecretKey, SecretLookup};
-use coffer_oss::{CallerIdentity, Identities};
+use subtle::ConstantTimeEq;
 
 use crate::{IdentityStore, UserInfo};
+
+/// The account's root AccessKey pair: may do everything.
+pub struct RootAccessKey {
+    access_key_id: String,
+    secret: SecretKey,
+}
+
+impl fmt::Debug for RootAccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RootAccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RootAccessKey {
+    pub fn new(access_key_id: String, secret: SecretKey) -> RootAccessKey {
+        RootAccessKey {
+            access_key_id,
+            secret,
+        }
+    }
+
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    pub fn secret(&self) -> &SecretKey {
+        &self.secret
+    }
+
+    /// Whether `access_key_id` is this key's id. Constant-time, so that timing does not
+    /// reveal how much of a guessed id was right.
+    pub fn is(&self, access_key_id: &str) -> bool {
+        access_key_id
+            .as_bytes()
+            .ct_eq(self.access_key_id.as_bytes())
+            .into()
+    }
+}
 
 /// Whose AccessKey an id is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,54 +60,82 @@ pub enum KeyOwner {
     User(UserInfo),
 }
 
-/// Knows the root key (first) and the RAM users' Active keys. Use it as the
-/// [`SecretLookup`] of a front end that serves RAM users too, and
-/// [`owner`](Keyring::owner) to learn who signed a request once it is authenticated. It is
-/// the OSS front end's [`Identities`].
+/// Knows the root key (first) and, when given a store, the RAM users' Active keys. It is
+/// the [`SecretLookup`] and [`Identities`] of a front end; [`owner`](Keyring::owner) answers
+/// the same question synchronously, for callers that cannot await (the KMS).
 #[derive(Clone)]
 pub struct Keyring {
-    root: Arc<dyn SecretLookup + Send + Sync>,
-    users: Arc<IdentityStore>,
+    root: Arc<RootAccessKey>,
+    users: Option<Arc<IdentityStore>>,
 }
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyring")
+            .field("root", &self.root)
             .field("users", &self.users)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
 impl Keyring {
-    pub fn new(root: Arc<dyn SecretLookup + Send + Sync>, users: Arc<IdentityStore>) -> Keyring {
-        Keyring { root, users }
-    }
-
-    /// Root, a user (Active keys only), or `None` for an unknown, Inactive or deleted key.
-    pub fn owner(&self, access_key_id: &str) -> Option<KeyOwner> {
-        if self.root.secret_for(access_key_id).is_some() {
-            return Some(KeyOwner::Root);
+    /// The root key, then the Active keys of `users`.
+    pub fn new(root: Arc<RootAccessKey>, users: Arc<IdentityStore>) -> Keyring {
+        Keyring {
+            root,
+            users: Some(users),
         }
+    }
+
+    /// The root key alone: for a server without an identity store.
+    pub fn root_only(root: Arc<RootAccessKey>) -> Keyring {
+        Keyring { root, users: None }
+    }
+
+    /// Who holds `access_key_id` and its secret: root if the id is root's (even should a
+    /// user key have the same id), else the user with that Active key; `None` for an
+    /// unknown, Inactive or deleted key. Every other question is answered from this one.
+    pub fn resolve(&self, access_key_id: &str) -> Option<(KeyOwner, SecretKey)> {
+        if self.root.is(access_key_id) {
+            return Some((KeyOwner::Root, self.root.secret.clone()));
+        }
+        let (user, secret) = self.users.as_ref()?.lookup(access_key_id)?;
+        Some((KeyOwner::User(user), secret))
+    }
+
+    /// Who holds `access_key_id` (see [`resolve`](Keyring::resolve)).
+    pub fn owner(&self, access_key_id: &str) -> Option<KeyOwner> {
+        self.resolve(access_key_id).map(|(owner, _)| owner)
+    }
+
+    /// The identity policies attached to `user_name`; none without a store.
+    pub fn policies_of(&self, user_name: &str) -> Vec<Arc<Policy>> {
         self.users
-            .lookup(access_key_id)
-            .map(|(user, _)| KeyOwner::User(user))
+            .as_ref()
+            .map(|users| users.policies_of(user_name))
+            .unwrap_or_default()
     }
 
-    pub fn identities(&self) -> &Arc<IdentityStore> {
-        &self.users
+    /// The identity store behind the users, if any.
+    pub fn identities(&self) -> Option<&Arc<IdentityStore>> {
+        self.users.as_ref()
+    }
+
+    pub fn root(&self) -> &Arc<RootAccessKey> {
+        &self.root
     }
 }
 
+#[async_trait::async_trait]
 impl SecretLookup for Keyring {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
-        self.root
-            .secret_for(access_key_id)
-            .or_else(|| self.users.secret_for(access_key_id))
+    async fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
+        self.resolve(access_key_id).map(|(_, secret)| secret)
     }
 }
 
+#[async_trait::async_trait]
 impl Identities for Keyring {
-    fn caller(&self, access_key_id: &str) -> Option<CallerIdentity> {
+    async fn caller(&self, access_key_id: &str) -> Option<CallerIdentity> {
         self.owner(access_key_id).map(|owner| match owner {
             KeyOwner::Root => CallerIdentity::Root,
             KeyOwner::User(user) => CallerIdentity::User {
@@ -75,7 +145,7 @@ impl Identities for Keyring {
         })
     }
 
-    fn user_policies(&self, user_name: &str) -> Vec<Arc<Policy>> {
-        self.users.policies_of(user_name)
+    async fn user_policies(&self, user_name: &str) -> Vec<Arc<Policy>> {
+        self.policies_of(user_name)
     }
 }

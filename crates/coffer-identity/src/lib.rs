@@ -17,6 +17,10 @@
 //! The per-request path ([`IdentityStore::lookup`], [`IdentityStore::policies_of`]) reads an
 //! in-memory snapshot and never touches the disk; an Inactive or deleted key stops
 //! authenticating with the next request.
+//!
+//! [`Keyring`] puts the root AccessKey ([`RootAccessKey`]) in front of the store: it is the
+//! server's implementation of the identity seam of `coffer_api::identity`, and the one place
+//! where root wins over a user key with the same id.
 
 mod error;
 mod file;
@@ -25,7 +29,7 @@ mod seal;
 mod store;
 
 pub use error::IdentityError;
-pub use keyring::{KeyOwner, Keyring};
+pub use keyring::{KeyOwner, Keyring, RootAccessKey};
 pub use store::{
     AccessKeyInfo, AccessKeyStatus, AttachedPolicyInfo, IdentityStore, PolicyInfo, UserInfo,
 };

@@ -11,8 +11,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+use coffer_api::identity::SecretKey;
 use coffer_iam::{Policy, PolicyKind};
-use coffer_oss::auth::{SecretKey, SecretLookup};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -704,13 +704,6 @@ impl IdentityStore {
             .get(user)
             .cloned()
             .unwrap_or_default()
-    }
-}
-
-/// The RAM users' Active keys (root keys are not in the store).
-impl SecretLookup for IdentityStore {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
-        self.lookup(access_key_id).map(|(_, secret)| secret)
     }
 }
 

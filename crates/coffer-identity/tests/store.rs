@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
+use coffer_api::identity::{CallerIdentity, Identities, SecretKey, SecretLookup};
 use coffer_identity::{
     AccessKeyStatus, IdentityError, IdentityStore, KeyOwner, Keyring, MAX_POLICY_DOCUMENT_BYTES,
+    RootAccessKey,
 };
-use coffer_oss::auth::{SecretKey, SecretLookup};
 use zeroize::Zeroizing;
 
 const READ_ONLY: &str = r#"{
@@ -101,10 +102,6 @@ fn access_keys_authenticate_until_disabled_or_deleted() {
     let (user, found) = store.lookup(&id).expect("active key");
     assert_eq!(user, alice);
     assert_eq!(found.expose(), secret.as_str());
-    assert_eq!(
-        store.secret_for(&id).map(|s| s.expose().to_owned()),
-        Some(secret.to_string())
-    );
     assert!(store.lookup("LTAInotakey").is_none());
 
     // Disabled: at once no longer found; enabled again: found.
@@ -477,25 +474,21 @@ fn one_process_at_a_time() {
     open(dir.path());
 }
 
-struct Root;
-
-impl SecretLookup for Root {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
-        (access_key_id == "LTAIroot").then(|| SecretKey::new("root-secret".into()))
-    }
+fn root(id: &str, secret: &str) -> Arc<RootAccessKey> {
+    Arc::new(RootAccessKey::new(id.into(), SecretKey::new(secret.into())))
 }
 
-#[test]
-fn the_keyring_knows_root_and_users() {
+#[tokio::test]
+async fn the_keyring_knows_root_and_users() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(open(dir.path()));
     let alice = store.create_user("alice", None).unwrap();
     let (info, secret) = store.create_access_key("alice").unwrap();
-    let keyring = Keyring::new(Arc::new(Root), store.clone());
+    let keyring = Keyring::new(root("LTAIroot", "root-secret"), store.clone());
 
     assert_eq!(keyring.owner("LTAIroot"), Some(KeyOwner::Root));
     assert_eq!(
-        keyring.secret_for("LTAIroot").unwrap().expose(),
+        keyring.secret_for("LTAIroot").await.unwrap().expose(),
         "root-secret"
     );
     assert_eq!(
@@ -503,20 +496,23 @@ fn the_keyring_knows_root_and_users() {
         Some(KeyOwner::User(alice))
     );
     assert_eq!(
-        keyring.secret_for(&info.access_key_id).unwrap().expose(),
+        keyring
+            .secret_for(&info.access_key_id)
+            .await
+            .unwrap()
+            .expose(),
         secret.as_str()
     );
-    // As the OSS front end sees it.
-    use coffer_oss::{CallerIdentity, Identities};
-    assert_eq!(keyring.caller("LTAIroot"), Some(CallerIdentity::Root));
+    // As a front end sees it.
+    assert_eq!(keyring.caller("LTAIroot").await, Some(CallerIdentity::Root));
     assert_eq!(
-        keyring.caller(&info.access_key_id),
+        keyring.caller(&info.access_key_id).await,
         Some(CallerIdentity::User {
             name: "alice".into(),
             id: store.get_user("alice").unwrap().user_id
         })
     );
-    assert!(keyring.user_policies("alice").is_empty());
+    assert!(keyring.user_policies("alice").await.is_empty());
     store
         .create_policy(
             "P",
@@ -525,15 +521,60 @@ fn the_keyring_knows_root_and_users() {
         )
         .unwrap();
     store.attach_policy("P", "alice").unwrap();
-    assert_eq!(keyring.user_policies("alice").len(), 1);
+    assert_eq!(keyring.user_policies("alice").await.len(), 1);
+    assert_eq!(keyring.policies_of("alice").len(), 1);
 
+    // Inactive: no longer anyone's, by any of the questions.
     store
         .set_access_key_status("alice", &info.access_key_id, false)
         .unwrap();
     assert_eq!(keyring.owner(&info.access_key_id), None);
-    assert_eq!(keyring.caller(&info.access_key_id), None);
-    assert!(keyring.secret_for(&info.access_key_id).is_none());
+    assert_eq!(keyring.caller(&info.access_key_id).await, None);
+    assert!(keyring.secret_for(&info.access_key_id).await.is_none());
     assert_eq!(keyring.owner("LTAIother"), None);
+
+    // Deleted: the same.
+    let (other, _) = store.create_access_key("alice").unwrap();
+    assert!(keyring.owner(&other.access_key_id).is_some());
+    store
+        .delete_access_key("alice", &other.access_key_id)
+        .unwrap();
+    assert_eq!(keyring.owner(&other.access_key_id), None);
+    assert_eq!(keyring.caller(&other.access_key_id).await, None);
+    assert!(keyring.secret_for(&other.access_key_id).await.is_none());
+}
+
+#[tokio::test]
+async fn root_wins_over_a_user_key_with_the_same_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    store.create_user("alice", None).unwrap();
+    let (info, user_secret) = store.create_access_key("alice").unwrap();
+    let keyring = Keyring::new(root(&info.access_key_id, "root-secret"), store.clone());
+
+    assert_eq!(keyring.owner(&info.access_key_id), Some(KeyOwner::Root));
+    assert_eq!(
+        keyring.caller(&info.access_key_id).await,
+        Some(CallerIdentity::Root)
+    );
+    let found = keyring.secret_for(&info.access_key_id).await.unwrap();
+    assert_eq!(found.expose(), "root-secret");
+    assert_ne!(found.expose(), user_secret.as_str());
+}
+
+#[tokio::test]
+async fn a_root_only_keyring_knows_no_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_user("alice", None).unwrap();
+    let (info, _) = store.create_access_key("alice").unwrap();
+    let keyring = Keyring::root_only(root("LTAIroot", "root-secret"));
+
+    assert_eq!(keyring.owner("LTAIroot"), Some(KeyOwner::Root));
+    assert_eq!(keyring.owner(&info.access_key_id), None);
+    assert!(keyring.secret_for(&info.access_key_id).await.is_none());
+    assert!(keyring.policies_of("alice").is_empty());
+    assert!(keyring.identities().is_none());
 }
 
 #[test]

@@ -12,32 +12,16 @@
 
 use std::sync::Arc;
 
+use coffer_api::identity::CallerIdentity;
 use coffer_iam::{Decision, Policy, PolicyKind, PrincipalRef, keys, oss_resource_in};
 use coffer_service::{BucketAcl, BucketRecord, ObjectAcl, ServiceError};
 
-use crate::auth::{Principal, SecretLookup};
+use crate::auth::Principal;
 use crate::encryption::{SSE, SSE_DATA, SSE_KEY_ID};
 use crate::error::{ErrorCode, OssError, OssResult};
 use crate::headers::header_str;
 use crate::operation::Operation;
 use crate::{OssApi, RequestContext};
-
-/// Who an access key belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallerIdentity {
-    /// The account's root AccessKey pair.
-    Root,
-    /// A RAM user of the account.
-    User { name: String, id: String },
-}
-
-/// The credential and identity store the front end authenticates and authorizes against.
-pub trait Identities: SecretLookup + Send + Sync {
-    /// Who owns `access_key_id`; `None` if no active key has that id.
-    fn caller(&self, access_key_id: &str) -> Option<CallerIdentity>;
-    /// The RAM policies attached to a user.
-    fn user_policies(&self, user_name: &str) -> Vec<Arc<Policy>>;
-}
 
 /// The OSS action an operation needs (§6.2 of the reference; published in
 /// docs/access-control.md), from its row in the operation table. CopyObject and
@@ -153,7 +137,7 @@ pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation)
         // Decided per key by the handler (`authorize_delete_of`); here only that the
         // caller is a live identity, so a refused request learns nothing of the keys.
         if let Principal::AccessKey { access_key_id } = &ctx.principal
-            && api.identities.caller(access_key_id).is_none()
+            && api.identities.caller(access_key_id).await.is_none()
         {
             return Err(OssError::access_denied(
                 "The AccessKey was disabled or deleted.",
@@ -166,6 +150,7 @@ pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation)
             access_key_id.as_str(),
             api.identities
                 .caller(access_key_id)
+                .await
                 .ok_or_else(|| OssError::access_denied("The AccessKey was disabled or deleted."))?,
         )),
         Principal::Anonymous => None,
@@ -177,7 +162,7 @@ pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation)
         Some((_, CallerIdentity::User { name, id })) => PrincipalRef::User { account, id, name },
     };
     let identity: Vec<Arc<Policy>> = match &caller {
-        Some((_, CallerIdentity::User { name, .. })) => api.identities.user_policies(name),
+        Some((_, CallerIdentity::User { name, .. })) => api.identities.user_policies(name).await,
         _ => Vec::new(),
     };
     let identity_refs: Vec<&Policy> = identity.iter().map(|p| &**p).collect();

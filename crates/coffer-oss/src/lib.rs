@@ -40,8 +40,9 @@ pub use error::OssError;
 use http_body_util::BodyExt;
 pub use operation::Operation;
 
-pub use access::{CallerIdentity, Identities, action_of};
+pub use access::action_of;
 use auth::{AuthContext, Principal, RequestParts};
+use coffer_api::identity::Identities;
 use error::OssResult;
 use router::{Query, Target};
 
@@ -329,7 +330,8 @@ impl OssApi {
                 region: self.config.region.clone(),
                 now: SystemTime::now(),
             },
-        );
+        )
+        .await;
         let refused = match checked {
             Ok(principal) => return Ok(principal),
             Err(e) => OssError::from(e),

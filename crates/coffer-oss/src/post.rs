@@ -251,7 +251,8 @@ async fn prepare_upload(
             region: api.config.region.clone(),
             now: SystemTime::now(),
         },
-    )?;
+    )
+    .await?;
     let mut range = (0, crate::OSS_LIMITS.max_object_size);
     if let Some(policy) = &auth.policy {
         policy.check(ctx.bucket(), form, file_type)?;

@@ -6,18 +6,13 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use coffer_oss::auth::{SecretKey, SecretLookup};
+use coffer_api::identity::SecretKey;
+use coffer_identity::RootAccessKey;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 const FILE_NAME: &str = "root-credentials.toml";
-
-pub struct RootCredentials {
-    pub access_key_id: String,
-    secret: SecretKey,
-}
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -32,92 +27,66 @@ fn random_string(len: usize, alphabet: &[u8]) -> String {
         .collect()
 }
 
-impl RootCredentials {
-    /// Loads the pair; `generated` is true when this call created it (so it is shown once).
-    pub fn load(data_dir: &Path) -> Result<(RootCredentials, bool), String> {
-        let env_id = std::env::var("OSS_ACCESS_KEY_ID")
-            .ok()
-            .filter(|v| !v.is_empty());
-        let env_secret = std::env::var("OSS_ACCESS_KEY_SECRET")
-            .ok()
-            .filter(|v| !v.is_empty());
-        if let (Some(id), Some(secret)) = (env_id, env_secret) {
-            return Ok((
-                RootCredentials {
-                    access_key_id: id,
-                    secret: SecretKey::new(secret),
-                },
-                false,
-            ));
-        }
-        let path = data_dir.join(FILE_NAME);
-        if path.exists() {
-            let text = Zeroizing::new(
-                std::fs::read_to_string(&path)
-                    .map_err(|e| format!("reading {}: {e}", path.display()))?,
-            );
-            let stored: Stored =
-                toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
-            return Ok((
-                RootCredentials {
-                    access_key_id: stored.access_key_id,
-                    secret: SecretKey::new(stored.access_key_secret),
-                },
-                false,
-            ));
-        }
-        let stored = Stored {
-            access_key_id: format!(
-                "LTAI{}",
-                random_string(
-                    20,
-                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-                )
+/// Loads the server's pair; `generated` is true when this call created it (so it is shown
+/// once).
+pub fn load(data_dir: &Path) -> Result<(RootAccessKey, bool), String> {
+    let env_id = std::env::var("OSS_ACCESS_KEY_ID")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let env_secret = std::env::var("OSS_ACCESS_KEY_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty());
+    if let (Some(id), Some(secret)) = (env_id, env_secret) {
+        return Ok((RootAccessKey::new(id, SecretKey::new(secret)), false));
+    }
+    let path = data_dir.join(FILE_NAME);
+    if path.exists() {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?,
+        );
+        let stored: Stored =
+            toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
+        return Ok((
+            RootAccessKey::new(
+                stored.access_key_id,
+                SecretKey::new(stored.access_key_secret),
             ),
-            access_key_secret: random_string(
-                30,
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-            ),
-        };
-        let text = Zeroizing::new(toml::to_string(&stored).map_err(|e| e.to_string())?);
-        // Created with 0600 from the start, so the secret is never readable by others.
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| format!("creating {}: {e}", path.display()))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| e.to_string())?;
-        let Stored {
-            access_key_id,
-            access_key_secret,
-        } = stored;
-        Ok((
-            RootCredentials {
-                access_key_id,
-                secret: SecretKey::new(access_key_secret),
-            },
-            true,
-        ))
+            false,
+        ));
     }
-
-    pub fn secret(&self) -> &str {
-        self.secret.expose()
-    }
-}
-
-impl SecretLookup for RootCredentials {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
-        // Constant-time so the id check does not reveal how much of a guess was right.
-        bool::from(
-            access_key_id
-                .as_bytes()
-                .ct_eq(self.access_key_id.as_bytes()),
-        )
-        .then(|| self.secret.clone())
-    }
+    let stored = Stored {
+        access_key_id: format!(
+            "LTAI{}",
+            random_string(
+                20,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+            )
+        ),
+        access_key_secret: random_string(
+            30,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        ),
+    };
+    let text = Zeroizing::new(toml::to_string(&stored).map_err(|e| e.to_string())?);
+    // Created with 0600 from the start, so the secret is never readable by others.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("creating {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| e.to_string())?;
+    let Stored {
+        access_key_id,
+        access_key_secret,
+    } = stored;
+    Ok((
+        RootAccessKey::new(access_key_id, SecretKey::new(access_key_secret)),
+        true,
+    ))
 }
 
 /// The root AccessKey for the admin CLIs: from the environment, else from the server's data

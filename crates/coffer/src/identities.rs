@@ -1,64 +1,33 @@
-//! Who is who on this server: the root AccessKey and the RAM users of the identity store,
-//! as the OSS front end (authentication, policies) and the KMS (key permissions) ask.
-
-use std::sync::Arc;
+//! What the KMS and the admin API ask about RAM users' KMS permissions, answered from the
+//! server's [`Keyring`]: it decides whose key an id is (root first, then the RAM users),
+//! here only the users' policies are evaluated. The OSS front end asks the same keyring
+//! through `coffer_api::identity::Identities`.
 
 use coffer_iam::{Decision, PrincipalRef, RequestContext, kms_resource};
-use coffer_identity::IdentityStore;
-use coffer_oss::auth::{SecretKey, SecretLookup};
-use coffer_oss::{CallerIdentity, Identities};
-
-use crate::credentials::RootCredentials;
+use coffer_identity::{KeyOwner, Keyring, UserInfo};
 
 pub struct ServerIdentities {
-    pub root: Arc<RootCredentials>,
-    pub users: Arc<IdentityStore>,
+    pub keyring: Keyring,
     /// The single account every identity on this server belongs to.
     pub account: String,
 }
 
-impl SecretLookup for ServerIdentities {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
-        self.root
-            .secret_for(access_key_id)
-            .or_else(|| self.users.lookup(access_key_id).map(|(_, secret)| secret))
-    }
-}
-
-impl Identities for ServerIdentities {
-    fn caller(&self, access_key_id: &str) -> Option<CallerIdentity> {
-        if self.root.secret_for(access_key_id).is_some() {
-            return Some(CallerIdentity::Root);
-        }
-        self.users
-            .lookup(access_key_id)
-            .map(|(user, _)| CallerIdentity::User {
-                name: user.user_name,
-                id: user.user_id,
-            })
-    }
-
-    fn user_policies(&self, user_name: &str) -> Vec<Arc<coffer_iam::Policy>> {
-        self.users.policies_of(user_name)
-    }
-}
-
 impl ServerIdentities {
-    /// Whether RAM user `name` may perform `action` on `resource` by its policies.
+    /// Whether RAM user `user`, signing with `access_key_id`, may perform `action` on
+    /// `resource` by its policies.
     fn user_allowed(
         &self,
         access_key_id: &str,
-        name: &str,
-        id: &str,
+        user: &UserInfo,
         action: &str,
         resource: &str,
     ) -> bool {
-        let policies = self.users.policies_of(name);
+        let policies = self.keyring.policies_of(&user.user_name);
         let refs: Vec<&coffer_iam::Policy> = policies.iter().map(|p| &**p).collect();
         let principal = PrincipalRef::User {
             account: &self.account,
-            id,
-            name,
+            id: &user.user_id,
+            name: &user.user_name,
         };
         let mut ctx = RequestContext::new(principal, time::OffsetDateTime::now_utc());
         ctx.access_key_id = Some(access_key_id);
@@ -75,9 +44,9 @@ impl coffer_admin::KmsActionAuthorizer for ServerIdentities {
             Some(alias) if alias.starts_with("alias/") => coffer_iam::kms_alias_resource(alias),
             Some(id) => kms_resource(id),
         };
-        match self.caller(access_key_id) {
-            Some(CallerIdentity::User { name, id }) => {
-                self.user_allowed(access_key_id, &name, &id, action, &resource)
+        match self.keyring.owner(access_key_id) {
+            Some(KeyOwner::User(user)) => {
+                self.user_allowed(access_key_id, &user, action, &resource)
             }
             _ => false,
         }
@@ -89,21 +58,11 @@ impl coffer_kms::KeyAccess for ServerIdentities {
     /// `acs:kms:*:*:key/<id>`; anonymous callers no CMK at all, so an SSE-KMS object is
     /// never served to them, whatever the bucket ACL says.
     fn allowed(&self, caller: &str, action: &str, key_id: &str) -> bool {
-        match self.caller(caller) {
+        match self.keyring.owner(caller) {
             None => false,
-            Some(CallerIdentity::Root) => true,
-            Some(CallerIdentity::User { name, id }) => {
-                let policies = self.users.policies_of(&name);
-                let refs: Vec<&coffer_iam::Policy> = policies.iter().map(|p| &**p).collect();
-                let principal = PrincipalRef::User {
-                    account: &self.account,
-                    id: &id,
-                    name: &name,
-                };
-                let mut ctx = RequestContext::new(principal, time::OffsetDateTime::now_utc());
-                ctx.access_key_id = Some(caller);
-                coffer_iam::combine(&refs, None, action, &kms_resource(key_id), &ctx)
-                    == Decision::Allow
+            Some(KeyOwner::Root) => true,
+            Some(KeyOwner::User(user)) => {
+                self.user_allowed(caller, &user, action, &kms_resource(key_id))
             }
         }
     }

@@ -21,10 +21,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
-use crate::credentials::RootCredentials;
 use crate::identities::ServerIdentities;
 use crate::keys::BuiltinKms;
-use coffer_identity::IdentityStore;
+use coffer_identity::{IdentityStore, Keyring};
 use zeroize::Zeroizing;
 
 /// hyper's read buffer, which bounds both a request head and each body frame. Bodies
@@ -60,12 +59,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
 
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(|e| format!("creating {}: {e}", settings.data_dir.display()))?;
-    let (credentials, generated) = RootCredentials::load(&settings.data_dir)?;
+    let (root, generated) = crate::credentials::load(&settings.data_dir)?;
     if generated {
         // Printed once, on the start that created the pair; later starts only name the id.
         println!("Generated root AccessKey pair (stored in the data directory, mode 0600):");
-        println!("  OSS_ACCESS_KEY_ID={}", credentials.access_key_id);
-        println!("  OSS_ACCESS_KEY_SECRET={}", credentials.secret());
+        println!("  OSS_ACCESS_KEY_ID={}", root.access_key_id());
+        println!("  OSS_ACCESS_KEY_SECRET={}", root.secret().expose());
     }
 
     let files = FsBlobStore::open(&settings.data_dir)
@@ -104,23 +103,26 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         service = service.with_data_key_cache(ttl);
     }
     tokio::spawn(kms_maintenance(kms.clone()));
-    let credentials = Arc::new(credentials);
+    // One keyring answers every "whose key is this?": the OSS front end, the admin API and
+    // the KMS permission checks.
+    let root = Arc::new(root);
+    let users = Arc::new(users);
+    let keyring = Keyring::new(root.clone(), users.clone());
     let identities = Arc::new(ServerIdentities {
-        root: credentials.clone(),
-        users: Arc::new(users),
+        keyring: keyring.clone(),
         account: ROOT_ACCOUNT.to_owned(),
     });
     kms.set_key_access(identities.clone());
     let admin_routes = Arc::new(AdminRoutes {
-        api: AdminApi::new(kms.clone(), credentials.clone(), settings.region.clone())
-            .with_identities(identities.users.clone())
-            .with_kms_authorizer(identities.clone()),
+        api: AdminApi::new(kms.clone(), root, settings.region.clone())
+            .with_identities(users)
+            .with_kms_authorizer(identities),
         metrics,
         kms: kms.clone(),
     });
     let api = Arc::new(OssApi::new(
         service,
-        identities.clone(),
+        Arc::new(keyring),
         OssConfig {
             region: settings.region.clone(),
             domains: settings.domains.clone(),

@@ -15,12 +15,11 @@ pub mod signer;
 mod v1;
 mod v4;
 
-use std::fmt;
 use std::time::SystemTime;
 
+use coffer_api::identity::{SecretKey, SecretLookup};
 use http::{HeaderMap, header::AUTHORIZATION};
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
 
 use crate::error::ErrorCode;
 pub use error::{AuthError, ec};
@@ -37,31 +36,6 @@ pub struct RequestParts<'a> {
     /// Percent-decoded query pairs in request order; a bare `?acl` is `("acl", "")`.
     pub query: &'a [(String, String)],
     pub headers: &'a HeaderMap,
-}
-
-/// Secrets of access keys. Implemented by the server's credential store.
-pub trait SecretLookup {
-    fn secret_for(&self, access_key_id: &str) -> Option<SecretKey>;
-}
-
-/// An access key secret. Zeroized on drop; `Debug` never prints the value.
-#[derive(Clone)]
-pub struct SecretKey(Zeroizing<String>);
-
-impl SecretKey {
-    pub fn new(s: String) -> Self {
-        Self(Zeroizing::new(s))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(..)")
-    }
 }
 
 /// Server-side facts a verification depends on.
@@ -84,18 +58,20 @@ pub enum Principal {
 
 /// Verifies the request's signature, if any, and says who sent it.
 ///
-/// Never panics, whatever the headers and query contain.
-pub fn authenticate(
+/// The request is parsed and checked first; `keys` is asked for the secret (the one await)
+/// only once the signature could be valid. Never panics, whatever the headers and query
+/// contain.
+pub async fn authenticate(
     req: &RequestParts<'_>,
     keys: &dyn SecretLookup,
     ctx: &AuthContext,
 ) -> Result<Principal, AuthError> {
     match detect(req)? {
         Scheme::Anonymous => Ok(Principal::Anonymous),
-        Scheme::V1Header(credentials) => v1::verify_header(req, credentials, keys, ctx),
-        Scheme::V1Query => v1::verify_query(req, keys, ctx),
-        Scheme::V4Header(fields) => v4::verify_header(req, fields, keys, ctx),
-        Scheme::V4Query => v4::verify_query(req, keys, ctx),
+        Scheme::V1Header(credentials) => v1::verify_header(req, credentials, keys, ctx).await,
+        Scheme::V1Query => v1::verify_query(req, keys, ctx).await,
+        Scheme::V4Header(fields) => v4::verify_header(req, fields, keys, ctx).await,
+        Scheme::V4Query => v4::verify_query(req, keys, ctx).await,
     }
 }
 
@@ -227,13 +203,14 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    fn run(
+    async fn run(
         self,
         keys: &dyn SecretLookup,
         expected: impl FnOnce(&SecretKey) -> String,
     ) -> Result<Principal, AuthError> {
         let secret = keys
             .secret_for(self.access_key_id)
+            .await
             .ok_or_else(|| AuthError::unknown_access_key(self.access_key_id))?;
         if signatures_equal(&expected(&secret), self.provided) {
             return Ok(Principal::AccessKey {
@@ -279,14 +256,26 @@ pub(crate) mod test_support {
     pub(crate) const DOC_AK: &str = "44CF9590006BF252F707";
     pub(crate) const DOC_SK: &str = "OtxrzxIsfpFjA7SwPzILwy8Bw21TLhquhboDYROV";
 
+    #[async_trait::async_trait]
     impl SecretLookup for Keys {
-        fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
+        async fn secret_for(&self, access_key_id: &str) -> Option<SecretKey> {
             match access_key_id {
                 "ak" => Some(SecretKey::new("sk".into())),
                 DOC_AK => Some(SecretKey::new(DOC_SK.into())),
                 _ => None,
             }
         }
+    }
+
+    /// [`super::authenticate`] for tests: [`Keys`] answers from memory, so the future is
+    /// ready at its first poll.
+    pub(crate) fn authenticate(
+        req: &RequestParts<'_>,
+        keys: &dyn SecretLookup,
+        ctx: &AuthContext,
+    ) -> Result<Principal, AuthError> {
+        futures_util::FutureExt::now_or_never(super::authenticate(req, keys, ctx))
+            .expect("an in-memory lookup is ready at once")
     }
 
     pub(crate) fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -349,6 +338,7 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::authenticate;
     use super::test_support::*;
     use super::*;
     use http::HeaderValue;
@@ -426,13 +416,6 @@ mod tests {
             HeaderValue::from_bytes(b"OSS \xe4\xb8\xad:sig").unwrap(),
         );
         expect_err(run(&[], &h), 400, "InvalidArgument", ec::V1_AUTH_MALFORMED);
-    }
-
-    #[test]
-    fn secret_key_debug_hides_value() {
-        let k = SecretKey::new("very-secret".into());
-        assert_eq!(format!("{k:?}"), "SecretKey(..)");
-        assert_eq!(k.expose(), "very-secret");
     }
 
     #[test]

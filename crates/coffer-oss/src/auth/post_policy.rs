@@ -506,7 +506,7 @@ fn present<'f>(form: &'f FormFields, name: &str) -> Option<&'f str> {
 /// Verifies the form's signature and policy expiration and says who signed it.
 ///
 /// Conditions are not checked here; see [`PostPolicy::check`].
-pub fn authenticate(
+pub async fn authenticate(
     form: &FormFields,
     keys: &dyn SecretLookup,
     ctx: &AuthContext,
@@ -544,9 +544,9 @@ pub fn authenticate(
     };
     let now = dates::unix_secs(ctx.now);
     let (principal, policy) = if v4 {
-        verify_v4(form, encoded, keys, ctx)?
+        verify_v4(form, encoded, keys, ctx).await?
     } else {
-        verify_v1(form, encoded, keys)?
+        verify_v1(form, encoded, keys).await?
     };
     if now > policy.expiration {
         return Err(policy_denied(
@@ -568,7 +568,7 @@ pub fn authenticate(
     })
 }
 
-fn verify_v1(
+async fn verify_v1(
     form: &FormFields,
     encoded: &str,
     keys: &dyn SecretLookup,
@@ -593,11 +593,12 @@ fn verify_v1(
         canonical_request: None,
         mismatch: ErrorCode::V1SignatureMismatch,
     }
-    .run(keys, |secret| v1::sign(secret.expose(), encoded.as_bytes()))?;
+    .run(keys, |secret| v1::sign(secret.expose(), encoded.as_bytes()))
+    .await?;
     Ok((principal, policy))
 }
 
-fn verify_v4(
+async fn verify_v4(
     form: &FormFields,
     encoded: &str,
     keys: &dyn SecretLookup,
@@ -642,7 +643,8 @@ fn verify_v4(
     }
     .run(keys, |secret| {
         v4::sign(secret.expose(), date, region, encoded)
-    })?;
+    })
+    .await?;
     Ok((principal, policy))
 }
 
@@ -687,6 +689,16 @@ mod tests {
 
     /// 2023-12-16T16:20:57Z.
     const NOW: u64 = 1_702_743_657;
+
+    /// [`super::authenticate`] with the in-memory [`Keys`], whose future is ready at once.
+    fn authenticate(
+        form: &FormFields,
+        keys: &dyn SecretLookup,
+        ctx: &AuthContext,
+    ) -> Result<PostAuth, AuthError> {
+        futures_util::FutureExt::now_or_never(super::authenticate(form, keys, ctx))
+            .expect("an in-memory lookup is ready at once")
+    }
 
     fn b64(json: &str) -> String {
         BASE64.encode(json)

@@ -322,8 +322,9 @@ mod tests {
     //! The [VECTOR]s of oss-api.md §3: each is reproduced by the signer and accepted by the
     //! verifier at the vector's time.
 
+    use super::super::Principal;
+    use super::super::test_support::authenticate;
     use super::super::test_support::*;
-    use super::super::{Principal, authenticate};
     use super::*;
 
     fn at(secs: u64) -> SystemTime {

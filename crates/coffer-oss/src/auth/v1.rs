@@ -171,7 +171,7 @@ pub(crate) fn sign(secret: &str, string_to_sign: &[u8]) -> String {
 }
 
 /// Verifies `Authorization: OSS <ak>:<signature>`; `credentials` is the part after `OSS `.
-pub(super) fn verify_header(
+pub(super) async fn verify_header(
     req: &RequestParts<'_>,
     credentials: &str,
     keys: &dyn SecretLookup,
@@ -210,10 +210,11 @@ pub(super) fn verify_header(
         mismatch: ErrorCode::V1SignatureMismatch,
     }
     .run(keys, |secret| sign(secret.expose(), &sts))
+    .await
 }
 
 /// Verifies a V1 presigned URL (`OSSAccessKeyId`, `Expires`, `Signature`).
-pub(super) fn verify_query(
+pub(super) async fn verify_query(
     req: &RequestParts<'_>,
     keys: &dyn SecretLookup,
     ctx: &AuthContext,
@@ -252,12 +253,14 @@ pub(super) fn verify_query(
         mismatch: ErrorCode::V1SignatureMismatch,
     }
     .run(keys, |secret| sign(secret.expose(), &sts))
+    .await
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::authenticate;
     use super::super::test_support::*;
-    use super::super::{authenticate, error::MSG_SIGNATURE_MISMATCH, error::MSG_SKEWED};
+    use super::super::{error::MSG_SIGNATURE_MISMATCH, error::MSG_SKEWED};
     use super::*;
     use crate::auth::ec;
 

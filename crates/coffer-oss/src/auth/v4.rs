@@ -218,7 +218,7 @@ struct Signed<'a> {
 }
 
 impl Signed<'_> {
-    fn verify(
+    async fn verify(
         self,
         req: &RequestParts<'_>,
         keys: &dyn SecretLookup,
@@ -238,11 +238,12 @@ impl Signed<'_> {
             mismatch: ErrorCode::V4SignatureMismatch,
         }
         .run(keys, |secret| sign(secret.expose(), date, region, &sts))
+        .await
     }
 }
 
 /// Verifies the V4 Authorization header; `fields` is the part after `OSS4-HMAC-SHA256 `.
-pub(super) fn verify_header(
+pub(super) async fn verify_header(
     req: &RequestParts<'_>,
     fields: &str,
     keys: &dyn SecretLookup,
@@ -278,10 +279,11 @@ pub(super) fn verify_header(
         provided: fields.signature,
     }
     .verify(req, keys)
+    .await
 }
 
 /// Verifies a V4 presigned URL.
-pub(super) fn verify_query(
+pub(super) async fn verify_query(
     req: &RequestParts<'_>,
     keys: &dyn SecretLookup,
     ctx: &AuthContext,
@@ -348,6 +350,7 @@ pub(super) fn verify_query(
         provided,
     }
     .verify(req, keys)
+    .await
 }
 
 #[cfg(test)]
@@ -357,8 +360,9 @@ mod tests {
 
     use super::super::error::{MSG_SIGNATURE_MISMATCH, MSG_SKEWED};
     use super::super::signer::{Credentials, SignableRequest, presign_v4, sign_v4_header};
+    use super::super::test_support::authenticate;
     use super::super::test_support::*;
-    use super::super::{MSG_MALFORMED_AUTH, MSG_UNSUPPORTED_SCHEME, authenticate};
+    use super::super::{MSG_MALFORMED_AUTH, MSG_UNSUPPORTED_SCHEME};
     use super::*;
 
     /// 2023-12-16T16:20:57Z.
