@@ -383,3 +383,6 @@ fn live(record: &KeyRecord) -> Result<(), KmsError> {
 fn primary_version(record: &KeyRecord) -> u32 {
     record.versions.last().map_or(0, |v| v.version)
 }
+
+#[cfg(test)]
+mod tests;
