@@ -1,5 +1,8 @@
 //! Concurrent admin operations: none loses another's change, in memory or on disk.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +23,7 @@ fn churn(kms: &Kms, thread: usize) {
         let id = kms.create_key(&format!("t{thread}-{i}")).unwrap().key_id;
         kms.create_alias(&format!("alias/t{thread}-{i}"), &id)
             .unwrap();
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             kms.disable_key(&id).unwrap();
         } else {
             kms.rotate_key(&id).unwrap();
@@ -54,7 +57,7 @@ fn concurrent_admin_ops_keep_every_change_and_reopen_to_the_same_state() {
         let (thread_and_index, i) = key.description.rsplit_once('-').unwrap();
         let i: usize = i.parse().unwrap();
         assert_eq!(key.aliases, [format!("alias/{thread_and_index}-{i}")]);
-        let (state, versions) = if i % 2 == 0 {
+        let (state, versions) = if i.is_multiple_of(2) {
             (KeyState::Disabled, 1)
         } else {
             (KeyState::Enabled, 2)
