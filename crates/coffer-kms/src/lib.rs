@@ -11,9 +11,13 @@
 //!   version and the [`EncryptionContext`] (bucket and object), so a wrapped key copied to
 //!   another object does not unwrap.
 //! * **Persistence**: one JSON state file, replaced atomically on every change; all key material
-//!   in it is sealed under the [`RootKey`]. A change is visible only once it is durable. Data-key
-//!   calls never write the file: a service-key rotation they find due is saved by a thread of
-//!   its own, and goes live after the save ([`Kms::wait_for_rotation`]). Deleting a key destroys its material
+//!   in it is sealed under the [`RootKey`]. A change is visible only once it is durable, and it
+//!   is saved (with fsync) without holding the mutex data-key calls take, so they never wait
+//!   for a save (`state` has the protocol). Data-key calls never write the file, with one
+//!   exception: [`Kms::generate_data_key`] creating the default CMK on first use;
+//!   [`Kms::generate_data_key_from_memory`] leaves that save to the caller's choice of thread.
+//!   A service-key rotation they find due is saved by a thread of its own, and goes live
+//!   after the save ([`Kms::wait_for_rotation`]). Deleting a key destroys its material
 //!   (crypto-shredding) and keeps a tombstone so errors stay precise ([`KmsError::KeyDeleted`]).
 //! * **Audit**: one JSON line per key use and admin operation (see [`KmsConfig::audit_log`]).
 //!
@@ -28,6 +32,7 @@ mod error;
 mod keys;
 mod kms;
 mod rotation;
+mod state;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,5 +1,4 @@
-//! Service-key rotation without an fsync on a request thread, and the state the KMS
-//! shares with the thread that saves a rotation.
+//! Service-key rotation without an fsync on a request thread.
 //!
 //! A request that finds the service key due for rotation does not rotate inline: it
 //! wraps its data key under the current version and hands a new version to a saver
@@ -7,22 +6,13 @@
 //!
 //! Durability argument. A data key may only be wrapped under a version that is already
 //! durable, or a kill -9 after the object's record commits would leave an acknowledged
-//! object whose key version is lost. Every version a request can see is durable:
-//! versions enter `State` only through [`install`] (or `Kms::commit`), which makes them
-//! live strictly after `store::save` returned, and `save` fsyncs the file and its
-//! directory. Until then requests keep using the previous version, which is durable and
-//! merely a little past its rotation date.
-//!
-//! Ordering with other writers. The state file is rewritten whole, so two writers racing
-//! could each save a file lacking the other's change. Every writer therefore takes
-//! [`Shared::writer`] before the state mutex (never while holding it): the snapshot
-//! [`install`] takes under the writer lock is still the live state when its save ends,
-//! because nothing else can commit meanwhile. The state mutex itself is held only to
-//! snapshot and to apply, never across the fsync, so data-path calls (which take only the
-//! state mutex) do not wait for a rotation's save.
+//! object whose key version is lost. Every version a request can see is durable: the
+//! saver commits it through a [`Writer`](crate::state::Writer), which makes it live
+//! strictly after the save (with fsync) returned. Until then requests keep using the
+//! previous version, which is durable and merely a little past its rotation date.
+//! Ordering with other writers (admin operations) is the writer lock's job (see `state`).
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,40 +20,14 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::KmsError;
-use crate::audit::{AuditEvent, AuditLog, SYSTEM_CALLER};
-use crate::kms::{SERVICE_KEY_ID, State, apply};
-use crate::store::{self, VersionRecord};
+use crate::audit::{AuditEvent, SYSTEM_CALLER};
+use crate::kms::SERVICE_KEY_ID;
+use crate::state::Shared;
+use crate::store::VersionRecord;
 
 /// How long an on-demand rotation whose save failed waits before requests try again
 /// (the server's maintenance task retries on its own schedule meanwhile).
 const RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// What the KMS shares with its saver thread.
-#[derive(Clone)]
-pub(crate) struct Shared {
-    pub dir: PathBuf,
-    pub state: Arc<Mutex<State>>,
-    /// Serialises writers of the state file; taken before `state`, never while holding it.
-    pub writer: Arc<Mutex<()>>,
-    pub audit: Option<Arc<AuditLog>>,
-}
-
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        // State only changes after the file write succeeds, so a panic never leaves it half-updated.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn write_guard(&self) -> MutexGuard<'_, ()> {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn audit(&self, events: Vec<AuditEvent>) {
-        if let Some(log) = &self.audit {
-            log.write(&events);
-        }
-    }
-}
 
 /// A new service-key version, made (or not: the RNG can fail) but not yet saved: no
 /// request can see it.
@@ -80,19 +44,13 @@ fn install(
     version: u32,
     (record, material): (VersionRecord, Zeroizing<Vec<u8>>),
 ) -> Result<bool, KmsError> {
-    let _writing = shared.write_guard();
-    let file = {
-        let st = shared.lock();
-        if st.file.service_key.last().map(|v| v.version + 1) != Some(version) {
-            return Ok(false);
-        }
-        let mut file = st.file.clone();
-        file.service_key.push(record);
-        file
-    };
-    store::save(&shared.dir, &file)?;
-    let id = (SERVICE_KEY_ID.to_owned(), version);
-    apply(&mut shared.lock(), file, vec![(id, material)]);
+    let writer = shared.begin_write();
+    let mut file = writer.snapshot();
+    if file.service_key.last().map(|v| v.version + 1) != Some(version) {
+        return Ok(false);
+    }
+    file.service_key.push(record);
+    writer.commit(file, vec![((SERVICE_KEY_ID.to_owned(), version), material)])?;
     Ok(true)
 }
 

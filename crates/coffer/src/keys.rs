@@ -24,14 +24,32 @@ fn key_error(e: KmsError, key_id: Option<&str>) -> KeyError {
     }
 }
 
+impl BuiltinKms {
+    /// `generate_data_key` when it must first create (and save) the default CMK: on the
+    /// blocking pool, awaited, so the data key is issued only once the CMK is durable.
+    async fn first_use(
+        &self,
+        selector: KeySelector,
+        context: EncryptionContext,
+        caller: &str,
+    ) -> Result<coffer_kms::GeneratedKey, KmsError> {
+        let (kms, caller) = (self.0.clone(), caller.to_owned());
+        tokio::task::spawn_blocking(move || kms.generate_data_key(&selector, &context, &caller))
+            .await
+            .unwrap_or_else(|e| Err(KmsError::Storage(format!("creating the default CMK: {e}"))))
+    }
+}
+
 fn to_data_key(plaintext: &coffer_kms::DataKey) -> coffer_service::DataKey {
     let bytes = Zeroizing::new(*plaintext.as_bytes());
     coffer_service::DataKey::from_bytes(*bytes)
 }
 
 // The built-in KMS answers from memory, so these async fns run its sync code inline:
-// no blocking-pool hop (docs/performance.md). Its state saves never run here (see
-// coffer_kms::Kms, rotation).
+// no blocking-pool hop (docs/performance.md). The one data-key call that saves KMS state
+// (creating the default CMK on first use) runs on the blocking pool instead, so no
+// runtime thread waits on its fsync; service-key rotations are saved by the KMS's own
+// thread (coffer_kms::Kms).
 #[async_trait::async_trait]
 impl KeyProvider for BuiltinKms {
     async fn issue(
@@ -45,8 +63,14 @@ impl KeyProvider for BuiltinKms {
         let generated = match method {
             SseMethod::ServiceManaged => self.0.generate_service_data_key(&context, caller),
             SseMethod::Kms => {
-                self.0
-                    .generate_data_key(&KeySelector::from_header(kms_key_id), &context, caller)
+                let selector = KeySelector::from_header(kms_key_id);
+                match self
+                    .0
+                    .generate_data_key_from_memory(&selector, &context, caller)
+                {
+                    Some(generated) => generated,
+                    None => self.first_use(selector, context, caller).await,
+                }
             }
         }
         .map_err(|e| key_error(e, kms_key_id))?;
@@ -78,5 +102,47 @@ impl KeyProvider for BuiltinKms {
         }
         .map_err(|e| key_error(e, Some(&envelope.key_id)))?;
         Ok(to_data_key(&plaintext))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coffer_kms::KmsConfig;
+
+    fn open(dir: &std::path::Path) -> Arc<Kms> {
+        let root = coffer_kms::RootKey::from_bytes([3; 32]);
+        Arc::new(Kms::open(dir, root, KmsConfig::default()).unwrap())
+    }
+
+    /// The first SSE-KMS write without a key id creates the default CMK (on the blocking
+    /// pool, since it saves state); the key survives a restart and unwraps what it issued.
+    #[tokio::test(flavor = "current_thread")]
+    async fn default_cmk_created_on_first_use_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let provider = BuiltinKms(open(dir.path()));
+        let context = KeyContext::from([("bucket".to_owned(), "b".to_owned())]);
+        let issued = provider
+            .issue(SseMethod::Kms, None, &context, "t")
+            .await
+            .unwrap();
+        let second = provider
+            .issue(SseMethod::Kms, Some(" "), &context, "t")
+            .await
+            .unwrap();
+        assert_eq!(second.key_id, issued.key_id, "created once");
+        drop(provider);
+
+        let kms = open(dir.path());
+        assert_eq!(kms.default_key_id(), Some(issued.key_id.clone()));
+        let wrapped = WrappedKey {
+            key_id: issued.key_id,
+            key_version: issued.key_version,
+            ciphertext: issued.wrapped,
+        };
+        let plaintext = kms
+            .decrypt_data_key(&wrapped, &EncryptionContext(context), "t")
+            .unwrap();
+        assert_eq!(plaintext.as_bytes(), issued.plaintext.as_bytes());
     }
 }
