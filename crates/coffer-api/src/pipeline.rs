@@ -10,8 +10,9 @@
 //! request metrics. The dialect supplies every word the client sees; this module supplies
 //! none.
 //!
-//! The pipeline is generic over the dialect (monomorphised): nothing on the way is boxed
-//! beyond the request body, which every handler receives as one type.
+//! The pipeline is generic over the dialect (monomorphised): the dialect's futures run
+//! inline in the request's own, and only the bodies are boxed ([`RequestBody`],
+//! [`ResponseBody`]), so that every handler exchanges one type each.
 
 use std::future::Future;
 use std::time::{Instant, SystemTime};

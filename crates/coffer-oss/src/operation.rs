@@ -461,6 +461,19 @@ mod tests {
     }
 
     #[test]
+    fn operations_that_stream_a_body_have_handlers_that_take_it() {
+        for spec in &OPERATIONS {
+            if spec.reads_body {
+                assert!(
+                    matches!(spec.handler, Handler::Body(_)),
+                    "{} streams a body its handler never sees",
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_selector_and_qualifier_is_a_known_sub_resource() {
         for spec in &OPERATIONS {
             for name in spec.selector.iter().chain(spec.accepts) {
