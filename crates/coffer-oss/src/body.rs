@@ -1,35 +1,19 @@
-//! Adapters between hyper bodies and the service's streams.
-
-use std::io;
+//! Adapters between hyper bodies and the service's streams; the body types themselves are
+//! `coffer_api`'s, shared by every dialect.
 
 use bytes::{Bytes, BytesMut};
 use coffer_service::{Body, BodyError, ObjectBody, ServiceError};
 use futures_util::{StreamExt, TryStreamExt};
 use http_body::Frame;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, BodyStream, Empty, Full, StreamBody};
+use http_body_util::{BodyExt, BodyStream, StreamBody};
 
 use crate::error::{OssError, OssResult};
 
-/// Every response body Coffer sends.
-pub type ResponseBody = UnsyncBoxBody<Bytes, io::Error>;
-
-pub fn empty() -> ResponseBody {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
-}
-
-pub fn full(data: impl Into<Bytes>) -> ResponseBody {
-    Full::new(data.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
+pub use coffer_api::body::{DRAIN_LIMIT, DRAIN_TIME, RequestBody, ResponseBody, empty, full};
 
 pub fn stream(object: ObjectBody) -> ResponseBody {
     BodyExt::boxed_unsync(StreamBody::new(object.map_ok(Frame::data)))
 }
-
-/// Every request body, once the server has adapted it; errors are already text.
-pub type RequestBody = UnsyncBoxBody<Bytes, io::Error>;
 
 /// Turns a request body into the service's byte stream. A body that ends before its
 /// `Content-Length` surfaces as an error from hyper, so it can never be stored short.
@@ -59,24 +43,4 @@ pub async fn collect_small(mut body: RequestBody, limit: usize) -> OssResult<Byt
         }
     }
     Ok(buf.freeze())
-}
-
-/// Most of an unread request body the server reads and discards before answering an
-/// early error: enough that ordinary clients, still sending, can read the answer instead
-/// of failing on a closed socket; bounded so a refused client cannot make the server read
-/// gigabytes.
-pub(crate) const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
-pub(crate) const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
-
-pub async fn drain(mut body: RequestBody) {
-    let _ = tokio::time::timeout(DRAIN_TIME, async {
-        let mut seen = 0;
-        while let Some(Ok(frame)) = body.frame().await {
-            seen += frame.data_ref().map_or(0, |d| d.len());
-            if seen > DRAIN_LIMIT {
-                break;
-            }
-        }
-    })
-    .await;
 }

@@ -1,5 +1,5 @@
-//! Every OSS operation Coffer serves, declared once, and the allow-list that routes a
-//! request to one of them.
+//! Every OSS operation Coffer serves, declared once (name, RAM action, route, handler), and
+//! the allow-list that routes a request to one of them.
 //!
 //! OSS names most operations by a *sub-resource* in the query string (`?acl`, `?uploads`,
 //! `?policy`), and a method on a bucket or an object. A router that classifies by method
@@ -17,11 +17,16 @@
 //! write carrying one is refused, because an unknown name may be a sub-resource newer than
 //! this table and a write must never be guessed.
 
-use http::Method;
+use std::future::Future;
+use std::pin::Pin;
+
+use http::{Method, Response};
 
 use crate::auth::PRESIGN_PARAMS;
-use crate::error::OssError;
+use crate::error::{OssError, OssResult};
 use crate::router::{Query, Target};
+use crate::{OssApi, RequestBody, RequestContext, ResponseBody};
+use crate::{acl, bucket, copy, delete, encryption, get, list, multipart, post, put};
 
 /// Every operation Coffer's OSS dialect serves. The name is the OSS API name, used in
 /// logs, metrics and permission checks.
@@ -95,7 +100,37 @@ enum When {
     ListV1,
 }
 
-/// One operation's facts, declared once.
+/// What a handler returns: its future, boxed so that every row's handler has one type (one
+/// allocation per request).
+pub(crate) type HandlerFuture<'a> =
+    Pin<Box<dyn Future<Output = OssResult<Response<ResponseBody>>> + Send + 'a>>;
+
+/// The function that serves an operation once it is admitted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Handler {
+    /// Reads the request body.
+    Body(for<'a> fn(&'a OssApi, &'a RequestContext, RequestBody) -> HandlerFuture<'a>),
+    /// Needs only the request head; the body, unread, is dropped once it has answered.
+    Head(for<'a> fn(&'a OssApi, &'a RequestContext) -> HandlerFuture<'a>),
+}
+
+/// A row's [`Handler::Body`]: `takes_body!(put::put_object)`.
+macro_rules! takes_body {
+    ($handler:path) => {
+        Handler::Body(|api, ctx, body| Box::pin($handler(api, ctx, body)))
+    };
+}
+
+/// A row's [`Handler::Head`], with any further fixed arguments:
+/// `head_only!(get::get_object, false)`.
+macro_rules! head_only {
+    ($handler:path $(, $arg:expr)*) => {
+        Handler::Head(|api, ctx| Box::pin($handler(api, ctx $(, $arg)*)))
+    };
+}
+
+/// One operation's facts, declared once: adding an operation is one row of [`OPERATIONS`]
+/// and its handler.
 #[derive(Debug)]
 pub struct OperationSpec {
     pub op: Operation,
@@ -113,6 +148,8 @@ pub struct OperationSpec {
     pub reads_body: bool,
     /// Only reads object data or listings (what `public-read` opens to anonymous callers).
     pub is_read: bool,
+    /// Serves it.
+    pub(crate) handler: Handler,
 }
 
 /// Shorthand for a table row; `reads_body` and `is_read` default to false.
@@ -123,6 +160,7 @@ const fn row(
     target: TargetKind,
     method: Method,
     selector: Option<&'static str>,
+    handler: Handler,
 ) -> OperationSpec {
     OperationSpec {
         op,
@@ -135,6 +173,7 @@ const fn row(
         when: When::Always,
         reads_body: false,
         is_read: false,
+        handler,
     }
 }
 
@@ -176,49 +215,49 @@ use TargetKind::{Bucket as B, Object as O, Service as S};
 /// in their `when`, so at most one of them can match.
 #[rustfmt::skip]
 pub static OPERATIONS: [OperationSpec; 34] = [
-    row(Op::ListBuckets, "ListBuckets", "oss:ListBuckets", S, M::GET, None),
-    row(Op::PutBucket, "PutBucket", "oss:PutBucket", B, M::PUT, None),
-    row(Op::DeleteBucket, "DeleteBucket", "oss:DeleteBucket", B, M::DELETE, None),
-    row(Op::GetBucketInfo, "GetBucketInfo", "oss:GetBucketInfo", B, M::GET, Some("bucketInfo")),
-    row(Op::GetBucketLocation, "GetBucketLocation", "oss:GetBucketLocation", B, M::GET, Some("location")),
-    row(Op::GetBucketStat, "GetBucketStat", "oss:GetBucketStat", B, M::GET, Some("stat")),
-    row(Op::PutBucketAcl, "PutBucketAcl", "oss:PutBucketAcl", B, M::PUT, Some("acl")),
-    row(Op::GetBucketAcl, "GetBucketAcl", "oss:GetBucketAcl", B, M::GET, Some("acl")),
-    row(Op::PutBucketEncryption, "PutBucketEncryption", "oss:PutBucketEncryption", B, M::PUT, Some("encryption")),
-    row(Op::GetBucketEncryption, "GetBucketEncryption", "oss:GetBucketEncryption", B, M::GET, Some("encryption")),
-    row(Op::DeleteBucketEncryption, "DeleteBucketEncryption", "oss:DeleteBucketEncryption", B, M::DELETE, Some("encryption")),
-    row(Op::PutBucketPolicy, "PutBucketPolicy", "oss:PutBucketPolicy", B, M::PUT, Some("policy")),
-    row(Op::GetBucketPolicy, "GetBucketPolicy", "oss:GetBucketPolicy", B, M::GET, Some("policy")),
-    row(Op::DeleteBucketPolicy, "DeleteBucketPolicy", "oss:DeleteBucketPolicy", B, M::DELETE, Some("policy")),
-    row(Op::ListObjects, "ListObjects", "oss:ListObjects", B, M::GET, None)
+    row(Op::ListBuckets, "ListBuckets", "oss:ListBuckets", S, M::GET, None, head_only!(bucket::list_buckets)),
+    row(Op::PutBucket, "PutBucket", "oss:PutBucket", B, M::PUT, None, takes_body!(bucket::put_bucket)),
+    row(Op::DeleteBucket, "DeleteBucket", "oss:DeleteBucket", B, M::DELETE, None, head_only!(bucket::delete_bucket)),
+    row(Op::GetBucketInfo, "GetBucketInfo", "oss:GetBucketInfo", B, M::GET, Some("bucketInfo"), head_only!(bucket::get_bucket_info)),
+    row(Op::GetBucketLocation, "GetBucketLocation", "oss:GetBucketLocation", B, M::GET, Some("location"), head_only!(bucket::get_bucket_location)),
+    row(Op::GetBucketStat, "GetBucketStat", "oss:GetBucketStat", B, M::GET, Some("stat"), head_only!(bucket::get_bucket_stat)),
+    row(Op::PutBucketAcl, "PutBucketAcl", "oss:PutBucketAcl", B, M::PUT, Some("acl"), head_only!(acl::put_bucket_acl)),
+    row(Op::GetBucketAcl, "GetBucketAcl", "oss:GetBucketAcl", B, M::GET, Some("acl"), head_only!(acl::get_bucket_acl)),
+    row(Op::PutBucketEncryption, "PutBucketEncryption", "oss:PutBucketEncryption", B, M::PUT, Some("encryption"), takes_body!(encryption::put_bucket_encryption)),
+    row(Op::GetBucketEncryption, "GetBucketEncryption", "oss:GetBucketEncryption", B, M::GET, Some("encryption"), head_only!(encryption::get_bucket_encryption)),
+    row(Op::DeleteBucketEncryption, "DeleteBucketEncryption", "oss:DeleteBucketEncryption", B, M::DELETE, Some("encryption"), head_only!(encryption::delete_bucket_encryption)),
+    row(Op::PutBucketPolicy, "PutBucketPolicy", "oss:PutBucketPolicy", B, M::PUT, Some("policy"), takes_body!(bucket::put_bucket_policy)),
+    row(Op::GetBucketPolicy, "GetBucketPolicy", "oss:GetBucketPolicy", B, M::GET, Some("policy"), head_only!(bucket::get_bucket_policy)),
+    row(Op::DeleteBucketPolicy, "DeleteBucketPolicy", "oss:DeleteBucketPolicy", B, M::DELETE, Some("policy"), head_only!(bucket::delete_bucket_policy)),
+    row(Op::ListObjects, "ListObjects", "oss:ListObjects", B, M::GET, None, head_only!(list::list_objects_v1))
         .accepts(&["continuation-token"]).when(When::ListV1).read(),
-    row(Op::ListObjectsV2, "ListObjectsV2", "oss:ListObjects", B, M::GET, None)
+    row(Op::ListObjectsV2, "ListObjectsV2", "oss:ListObjects", B, M::GET, None, head_only!(list::list_objects_v2))
         .accepts(&["continuation-token"]).when(When::ListV2).read(),
-    row(Op::ListMultipartUploads, "ListMultipartUploads", "oss:ListMultipartUploads", B, M::GET, Some("uploads")),
-    row(Op::DeleteMultipleObjects, "DeleteMultipleObjects", "oss:DeleteObject", B, M::POST, Some("delete")),
-    row(Op::PutObject, "PutObject", "oss:PutObject", O, M::PUT, None)
+    row(Op::ListMultipartUploads, "ListMultipartUploads", "oss:ListMultipartUploads", B, M::GET, Some("uploads"), head_only!(multipart::list_uploads)),
+    row(Op::DeleteMultipleObjects, "DeleteMultipleObjects", "oss:DeleteObject", B, M::POST, Some("delete"), takes_body!(delete::delete_multiple)),
+    row(Op::PutObject, "PutObject", "oss:PutObject", O, M::PUT, None, takes_body!(put::put_object))
         .when(When::NoCopySource).body(),
     // Browser form upload; the handler insists on multipart/form-data.
-    row(Op::PostObject, "PostObject", "oss:PutObject", B, M::POST, None).body(),
-    row(Op::CopyObject, "CopyObject", "oss:PutObject", O, M::PUT, None).when(When::CopySource),
-    row(Op::GetObject, "GetObject", "oss:GetObject", O, M::GET, None)
+    row(Op::PostObject, "PostObject", "oss:PutObject", B, M::POST, None, takes_body!(post::post_object)).body(),
+    row(Op::CopyObject, "CopyObject", "oss:PutObject", O, M::PUT, None, head_only!(copy::copy_object)).when(When::CopySource),
+    row(Op::GetObject, "GetObject", "oss:GetObject", O, M::GET, None, head_only!(get::get_object, false))
         .accepts(RESPONSE_OVERRIDES).read(),
-    row(Op::HeadObject, "HeadObject", "oss:GetObject", O, M::HEAD, None)
+    row(Op::HeadObject, "HeadObject", "oss:GetObject", O, M::HEAD, None, head_only!(get::get_object, true))
         .accepts(RESPONSE_OVERRIDES).read(),
-    row(Op::GetObjectMeta, "GetObjectMeta", "oss:GetObject", O, M::HEAD, Some("objectMeta")).read(),
-    row(Op::DeleteObject, "DeleteObject", "oss:DeleteObject", O, M::DELETE, None),
-    row(Op::AppendObject, "AppendObject", "oss:PutObject", O, M::POST, Some("append"))
+    row(Op::GetObjectMeta, "GetObjectMeta", "oss:GetObject", O, M::HEAD, Some("objectMeta"), head_only!(get::get_object_meta)).read(),
+    row(Op::DeleteObject, "DeleteObject", "oss:DeleteObject", O, M::DELETE, None, head_only!(delete::delete_object)),
+    row(Op::AppendObject, "AppendObject", "oss:PutObject", O, M::POST, Some("append"), takes_body!(put::append_object))
         .accepts(&["position"]).body(),
-    row(Op::PutObjectAcl, "PutObjectAcl", "oss:PutObjectAcl", O, M::PUT, Some("acl")),
-    row(Op::GetObjectAcl, "GetObjectAcl", "oss:GetObjectAcl", O, M::GET, Some("acl")),
-    row(Op::InitiateMultipartUpload, "InitiateMultipartUpload", "oss:PutObject", O, M::POST, Some("uploads")),
-    row(Op::UploadPart, "UploadPart", "oss:PutObject", O, M::PUT, Some("uploadId"))
+    row(Op::PutObjectAcl, "PutObjectAcl", "oss:PutObjectAcl", O, M::PUT, Some("acl"), head_only!(acl::put_object_acl)),
+    row(Op::GetObjectAcl, "GetObjectAcl", "oss:GetObjectAcl", O, M::GET, Some("acl"), head_only!(acl::get_object_acl)),
+    row(Op::InitiateMultipartUpload, "InitiateMultipartUpload", "oss:PutObject", O, M::POST, Some("uploads"), head_only!(multipart::initiate)),
+    row(Op::UploadPart, "UploadPart", "oss:PutObject", O, M::PUT, Some("uploadId"), takes_body!(multipart::upload_part))
         .accepts(&["partNumber"]).when(When::NoCopySource).body(),
-    row(Op::UploadPartCopy, "UploadPartCopy", "oss:PutObject", O, M::PUT, Some("uploadId"))
+    row(Op::UploadPartCopy, "UploadPartCopy", "oss:PutObject", O, M::PUT, Some("uploadId"), head_only!(multipart::upload_part_copy))
         .accepts(&["partNumber"]).when(When::CopySource),
-    row(Op::CompleteMultipartUpload, "CompleteMultipartUpload", "oss:PutObject", O, M::POST, Some("uploadId")),
-    row(Op::AbortMultipartUpload, "AbortMultipartUpload", "oss:AbortMultipartUpload", O, M::DELETE, Some("uploadId")),
-    row(Op::ListParts, "ListParts", "oss:ListParts", O, M::GET, Some("uploadId")),
+    row(Op::CompleteMultipartUpload, "CompleteMultipartUpload", "oss:PutObject", O, M::POST, Some("uploadId"), takes_body!(multipart::complete)),
+    row(Op::AbortMultipartUpload, "AbortMultipartUpload", "oss:AbortMultipartUpload", O, M::DELETE, Some("uploadId"), head_only!(multipart::abort)),
+    row(Op::ListParts, "ListParts", "oss:ListParts", O, M::GET, Some("uploadId"), head_only!(multipart::list_parts)),
 ];
 
 /// The facts of `op`.
@@ -418,6 +457,19 @@ mod tests {
             let copy = spec.when == When::CopySource;
             let got = routed(spec.method.clone(), &target, &query.join("&"), copy);
             assert_eq!(got, Some(spec.op), "{} {:?}", spec.method, query);
+        }
+    }
+
+    #[test]
+    fn operations_that_stream_a_body_have_handlers_that_take_it() {
+        for spec in &OPERATIONS {
+            if spec.reads_body {
+                assert!(
+                    matches!(spec.handler, Handler::Body(_)),
+                    "{} streams a body its handler never sees",
+                    spec.name
+                );
+            }
         }
     }
 

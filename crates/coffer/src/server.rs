@@ -1,11 +1,12 @@
-//! Wiring: stores, service, OSS front end, the two listeners, and graceful shutdown.
+//! Wiring: stores, service, the OSS dialect behind the shared pipeline, the two listeners
+//! (served, and shut down gracefully, by `coffer_api::Server`).
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_admin::AdminApi;
+use coffer_api::{ApiServer, HttpSettings, Limits, Server};
 use coffer_kms::{Kms, KmsConfig, RootKey};
 use coffer_oss::{OssApi, OssConfig};
 use coffer_service::Service;
@@ -13,10 +14,7 @@ use coffer_storage::{FsBlobStore, RedbMetaStore, TieredBlobStore, sweep_orphans}
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -33,6 +31,8 @@ use zeroize::Zeroizing;
 /// up to about twice this, so the exact header limit is checked per request
 /// (`MAX_HEADER_BYTES`). The price is up to this much buffer per busy connection.
 const READ_BUFFER: usize = 1024 * 1024;
+/// How long a client may take to send a request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest total of header names and values accepted.
 const MAX_HEADER_BYTES: usize = 48 * 1024;
 /// Longest path and query accepted.
@@ -120,13 +120,17 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         metrics,
         kms: kms.clone(),
     });
-    let api = Arc::new(OssApi::new(
-        service,
-        Arc::new(keyring),
-        OssConfig {
-            region: settings.region.clone(),
-            domains: settings.domains.clone(),
-            owner_id: ROOT_ACCOUNT.to_owned(),
+    let oss = Arc::new(ApiServer::new(
+        OssApi::new(
+            service,
+            Arc::new(keyring),
+            OssConfig {
+                region: settings.region.clone(),
+                domains: settings.domains.clone(),
+                owner_id: ROOT_ACCOUNT.to_owned(),
+            },
+        ),
+        Limits {
             max_uri_bytes: MAX_URI_BYTES,
             max_header_bytes: MAX_HEADER_BYTES,
         },
@@ -146,74 +150,23 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         "coffer is serving"
     );
 
-    let graceful = GracefulShutdown::new();
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let api = api.clone();
-                    let service = service_fn(move |mut req: Request<Incoming>| {
-                        let api = api.clone();
-                        // The peer address feeds `acs:SourceIp` policy conditions.
-                        req.extensions_mut().insert(peer);
-                        async move { Ok::<_, Infallible>(api.handle(req).await) }
-                    });
-                    serve_connection(&graceful, stream, peer, service);
-                }
-                Err(e) => tracing::warn!(error = %e, "accept failed"),
-            },
-            accepted = admin.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let routes = admin_routes.clone();
-                    let service = service_fn(move |req: Request<Incoming>| {
-                        let routes = routes.clone();
-                        async move { Ok::<_, Infallible>(admin_response(req, &routes).await) }
-                    });
-                    serve_connection(&graceful, stream, peer, service);
-                }
-                Err(e) => tracing::warn!(error = %e, "admin accept failed"),
-            },
-            _ = &mut shutdown => break,
-        }
-    }
-    tracing::info!("shutting down: waiting for in-flight requests");
-    drop(listener);
-    drop(admin);
-    match tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await {
-        Ok(()) => tracing::info!("all connections closed"),
-        Err(_) => tracing::warn!("grace period over; closing remaining connections"),
-    }
+    let admin_service = move |_peer| {
+        let routes = admin_routes.clone();
+        service_fn(move |req: Request<Incoming>| {
+            let routes = routes.clone();
+            async move { Ok::<_, Infallible>(admin_response(req, &routes).await) }
+        })
+    };
+    // One `.api` per dialect: an S3 listener would be one more call.
+    Server::new(HttpSettings {
+        read_buffer: READ_BUFFER,
+        header_read_timeout: HEADER_READ_TIMEOUT,
+    })
+    .api("oss", listener, oss)
+    .service("admin", admin, admin_service)
+    .run(shutdown_signal(), SHUTDOWN_GRACE)
+    .await;
     Ok(())
-}
-
-fn serve_connection<S, B>(
-    graceful: &GracefulShutdown,
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    service: S,
-) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let _ = stream.set_nodelay(true);
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .max_buf_size(READ_BUFFER)
-        .serve_connection(TokioIo::new(stream), service);
-    let connection = graceful.watch(connection);
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(%peer, error = %e, "connection ended with an error");
-        }
-    });
 }
 
 /// What the admin listener serves: `/metrics` and `/health` (unauthenticated) and the signed

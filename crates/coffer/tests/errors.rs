@@ -429,3 +429,48 @@ async fn bad_requests_never_500() {
         Some("InvalidObjectName")
     );
 }
+
+/// The shared pipeline's size limits (16 KiB of path and query, 48 KiB of headers) are
+/// reported in OSS's words, with OSS's request id and server headers, and a refused
+/// request that sent a body is told the connection is closing.
+#[tokio::test]
+async fn request_size_limits_answer_oss_errors() {
+    let server = TestServer::start();
+    server.create_bucket("limits").await;
+
+    let resp = server
+        .req("GET", Some("limits"), Some("k"))
+        .query("pad", &"p".repeat(16 * 1024))
+        .send()
+        .await;
+    resp.assert_error(400, "InvalidArgument");
+    resp.assert_oss_headers();
+    assert_eq!(resp.xml_value("ArgumentName").as_deref(), Some("uri"));
+
+    let resp = server
+        .req("PUT", Some("limits"), Some("k"))
+        .header("x-oss-meta-pad", &"p".repeat(48 * 1024))
+        .body("refused")
+        .send()
+        .await;
+    resp.assert_error(400, "InvalidArgument");
+    resp.assert_oss_headers();
+    assert_eq!(resp.xml_value("ArgumentName").as_deref(), Some("headers"));
+    assert_eq!(resp.header("connection"), Some("close"));
+    let resp = server.req("GET", Some("limits"), Some("k")).send().await;
+    resp.assert_error(404, "NoSuchKey");
+
+    // One access-log line per request, naming the operation and bucket once routed.
+    let id = resp.header("x-oss-request-id").unwrap();
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains(id)).unwrap();
+    for field in [
+        "operation=\"GetObject\"",
+        "bucket=limits",
+        "status=404",
+        "bytes_in=0",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+    assert_eq!(log.matches(id).count(), 1, "{log}");
+}

@@ -1,0 +1,185 @@
+//! The HTTP/1 listeners: one per dialect (each through [`ApiServer`]'s pipeline) plus any
+//! plain service (the admin listener), one accept loop over all of them, and graceful
+//! shutdown.
+
+use std::convert::Infallible;
+use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::body::ResponseBody;
+use crate::pipeline::{ApiHandler, ApiServer};
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpSettings {
+    /// hyper's read buffer, which bounds a request head and each body frame.
+    pub read_buffer: usize,
+    /// How long a client may take to send a request head.
+    pub header_read_timeout: Duration,
+}
+
+/// Starts serving one accepted connection.
+type Serve = Box<dyn Fn(TcpStream, SocketAddr, &GracefulShutdown) + Send + Sync>;
+
+struct Listener {
+    /// Names the listener in logs.
+    name: &'static str,
+    tcp: TcpListener,
+    serve: Serve,
+}
+
+/// Every listener of the process, served until shutdown.
+pub struct Server {
+    http: HttpSettings,
+    listeners: Vec<Listener>,
+}
+
+impl Server {
+    pub fn new(http: HttpSettings) -> Self {
+        Server {
+            http,
+            listeners: Vec::new(),
+        }
+    }
+
+    /// Serves a dialect on `tcp`, every request through `api`'s pipeline.
+    pub fn api<A: ApiHandler>(
+        self,
+        name: &'static str,
+        tcp: TcpListener,
+        api: Arc<ApiServer<A>>,
+    ) -> Self {
+        self.service(name, tcp, move |peer| api_service(api.clone(), peer))
+    }
+
+    /// Serves on `tcp` whatever service `make` builds for each connection's peer.
+    pub fn service<M, S, B>(mut self, name: &'static str, tcp: TcpListener, make: M) -> Self
+    where
+        M: Fn(SocketAddr) -> S + Send + Sync + 'static,
+        S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let http = self.http;
+        let serve = move |stream: TcpStream, peer: SocketAddr, graceful: &GracefulShutdown| {
+            serve_connection(http, graceful, stream, peer, make(peer));
+        };
+        self.listeners.push(Listener {
+            name,
+            tcp,
+            serve: Box::new(serve),
+        });
+        self
+    }
+
+    /// Accepts connections on every listener until `shutdown` completes, then stops
+    /// listening and lets in-flight requests finish for up to `grace`.
+    pub async fn run(self, shutdown: impl Future<Output = ()>, grace: Duration) {
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        let mut first = 0;
+        loop {
+            tokio::select! {
+                (i, accepted) = accept_any(&self.listeners, &mut first) => {
+                    let listener = &self.listeners[i];
+                    match accepted {
+                        Ok((stream, peer)) => (listener.serve)(stream, peer, &graceful),
+                        Err(e) => {
+                            tracing::warn!(listener = listener.name, error = %e, "accept failed");
+                        }
+                    }
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        tracing::info!("shutting down: waiting for in-flight requests");
+        drop(self.listeners);
+        match tokio::time::timeout(grace, graceful.shutdown()).await {
+            Ok(()) => tracing::info!("all connections closed"),
+            Err(_) => tracing::warn!("grace period over; closing remaining connections"),
+        }
+    }
+}
+
+/// The next connection on any listener, and which one. The listener polled first rotates,
+/// so a busy one cannot starve the others.
+async fn accept_any(
+    listeners: &[Listener],
+    first: &mut usize,
+) -> (usize, std::io::Result<(TcpStream, SocketAddr)>) {
+    poll_fn(|cx| {
+        let n = listeners.len();
+        for step in 0..n {
+            let i = (*first + step) % n;
+            if let Poll::Ready(accepted) = listeners[i].tcp.poll_accept(cx) {
+                *first = (i + 1) % n;
+                return Poll::Ready((i, accepted));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The hyper service of one connection to a dialect's listener.
+fn api_service<A: ApiHandler>(
+    api: Arc<ApiServer<A>>,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<ResponseBody>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Send
++ 'static {
+    service_fn(move |mut req: Request<Incoming>| {
+        let api = api.clone();
+        // The peer address feeds source-address policy conditions.
+        req.extensions_mut().insert(peer);
+        async move { Ok::<_, Infallible>(api.handle(req).await) }
+    })
+}
+
+fn serve_connection<S, B>(
+    http: HttpSettings,
+    graceful: &GracefulShutdown,
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: S,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let _ = stream.set_nodelay(true);
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(http.header_read_timeout)
+        .max_buf_size(http.read_buffer)
+        .serve_connection(TokioIo::new(stream), service);
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    });
+}
