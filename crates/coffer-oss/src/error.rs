@@ -200,6 +200,21 @@ impl From<ServiceError> for OssError {
                     "The stored object data failed its integrity check.",
                 )
             }
+            // The OSS dialect always passes managed keys, so of these only the first can
+            // reach it (an SSE-C object stored through another dialect); all are mapped.
+            CustomerKeyRequired => OssError::of(
+                ErrorCode::CustomerKeyRequired,
+                "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
+            ),
+            CustomerKeyNotApplicable => OssError::of(
+                ErrorCode::CustomerKeyNotApplicable,
+                "The encryption parameters are not applicable to this object.",
+            ),
+            CustomerKeyMismatch => OssError::of(ErrorCode::CustomerKeyMismatch, "Access Denied"),
+            ConflictingEncryption => OssError::of(
+                ErrorCode::ConflictingEncryption,
+                "Server Side Encryption with Customer provided key is incompatible with the encryption method specified.",
+            ),
             UnsupportedEncryptionRule(value) => unsupported_encryption_rule(&value),
             Internal(detail) => OssError::internal(&detail),
             // A store that says retrying can help answers 503, like an unavailable key
