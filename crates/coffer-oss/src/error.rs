@@ -387,6 +387,26 @@ mod chain_tests {
             assert_eq!(oss.code, ErrorCode::ServiceUnavailable);
         }
     }
+
+    /// Customer-key errors, which an OSS request meets only for an object another dialect
+    /// sealed under a customer's key, answer as S3 does for the same cases.
+    #[test]
+    fn customer_key_errors_are_invalid_requests_or_access_denied() {
+        let cases = [
+            (ServiceError::CustomerKeyRequired, 400, "InvalidRequest"),
+            (
+                ServiceError::CustomerKeyNotApplicable,
+                400,
+                "InvalidRequest",
+            ),
+            (ServiceError::CustomerKeyMismatch, 403, "AccessDenied"),
+            (ServiceError::ConflictingEncryption, 400, "InvalidArgument"),
+        ];
+        for (e, status, code) in cases {
+            let oss = OssError::from(e);
+            assert_eq!((oss.status().as_u16(), oss.code.as_str()), (status, code));
+        }
+    }
 }
 
 #[cfg(test)]
