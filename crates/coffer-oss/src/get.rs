@@ -123,6 +123,7 @@ pub(crate) async fn get_object_meta(
     ctx: &RequestContext,
 ) -> OssResult<Response<ResponseBody>> {
     let object = api.service.head_object(ctx.bucket(), ctx.key()).await?;
+    KeySource::Managed.admits(object.encryption.as_ref())?;
     let mut response = empty_response(StatusCode::OK);
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
