@@ -13,7 +13,7 @@ use coffer_crypto::{CipherSuite, CustomerKey, Envelope, KeyVerifier, SseMethod};
 use coffer_storage::EncryptionRule;
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::sse::{ObjectKey, SseRequest, resolve_encryption};
+use crate::sse::{ObjectKey, SseRequest, check_format, resolve_encryption};
 
 /// Where the key of the object a request reads or writes comes from.
 #[derive(Debug, Clone, Default)]
@@ -128,7 +128,10 @@ impl crate::Service {
             return Ok(None);
         };
         Ok(Some(match source {
-            KeySource::Customer(key) => ObjectKey::new(envelope.clone(), key.data_key()),
+            KeySource::Customer(key) => {
+                check_format(envelope)?;
+                ObjectKey::new(envelope.clone(), key.data_key())
+            }
             KeySource::Managed => self.object_key(envelope, caller).await?,
         }))
     }

@@ -196,6 +196,18 @@ impl ObjectKey {
     }
 }
 
+/// Refuses an envelope of a format this build does not know, whatever its key source.
+pub(crate) fn check_format(envelope: &Envelope) -> ServiceResult<()> {
+    if envelope.format == Envelope::FORMAT {
+        Ok(())
+    } else {
+        Err(ServiceError::Internal(format!(
+            "unknown envelope format {}",
+            envelope.format
+        )))
+    }
+}
+
 impl crate::Service {
     fn keys(&self) -> ServiceResult<std::sync::Arc<dyn KeyProvider>> {
         self.keys
@@ -248,12 +260,7 @@ impl crate::Service {
         envelope: &Envelope,
         caller: &str,
     ) -> ServiceResult<ObjectKey> {
-        if envelope.format != Envelope::FORMAT {
-            return Err(ServiceError::Internal(format!(
-                "unknown envelope format {}",
-                envelope.format
-            )));
-        }
+        check_format(envelope)?;
         if envelope.method == SseMethod::CustomerProvided {
             // The key service never held this key; asking it would only fail obscurely.
             return Err(ServiceError::CustomerKeyRequired);
