@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cipher::CipherSuite;
+use crate::customer_key::KeyVerifier;
 
 /// How the data key is protected, which is also what the OSS API reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,6 +12,9 @@ pub enum SseMethod {
     ServiceManaged,
     /// SSE-KMS: the data key is sealed under a customer master key.
     Kms,
+    /// SSE-C: the client supplies the key with every request; it is never stored. The
+    /// envelope has no wrapped key, and a [`KeyVerifier`] in its place.
+    CustomerProvided,
 }
 
 /// Self-describing encryption metadata of one object (or multipart upload).
@@ -20,10 +24,10 @@ pub struct Envelope {
     pub format: u8,
     pub method: SseMethod,
     pub suite: CipherSuite,
-    /// The CMK (SSE-KMS) or `service` (SSE-OSS) that wraps the data key.
+    /// The CMK (SSE-KMS) or `service` (SSE-OSS) that wraps the data key; empty for SSE-C.
     pub key_id: String,
     pub key_version: u32,
-    /// The wrapped data key, opaque to everything but the KMS.
+    /// The wrapped data key, opaque to everything but the KMS; empty for SSE-C.
     #[serde(with = "hex_bytes")]
     pub wrapped_key: Vec<u8>,
     /// HKDF salt for segment keys, random per object.
@@ -32,6 +36,11 @@ pub struct Envelope {
     /// The bucket and key the data key was wrapped for; the KMS binds the wrap to them.
     pub bucket: String,
     pub object: String,
+    /// SSE-C only: what checks the key a request supplies. Absent from every envelope of
+    /// a managed key, which is therefore stored exactly as before this field existed, and
+    /// read back without it as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_verifier: Option<KeyVerifier>,
 }
 
 impl Envelope {
@@ -42,7 +51,7 @@ impl Envelope {
     }
 }
 
-mod hex_bytes {
+pub(crate) mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
@@ -52,5 +61,24 @@ mod hex_bytes {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
         hex::decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An envelope as stored before SSE-C existed, typed in rather than produced by
+    /// today's code.
+    const LEGACY: &str = r#"{"format":1,"method":"Kms","suite":"Aes256Gcm","key_id":"cmk-1","key_version":2,"wrapped_key":"0a0b","salt":"000102030405060708090a0b0c0d0e0f","bucket":"b","object":"o"}"#;
+
+    #[test]
+    fn envelopes_stored_before_customer_keys_still_read_and_write_the_same() {
+        let envelope: Envelope = serde_json::from_str(LEGACY).unwrap();
+        assert_eq!(envelope.method, SseMethod::Kms);
+        assert_eq!(envelope.wrapped_key, [0x0a, 0x0b]);
+        assert_eq!(envelope.key_verifier, None);
+        // A managed envelope's stored form is unchanged: no new field appears in it.
+        assert_eq!(serde_json::to_string(&envelope).unwrap(), LEGACY);
     }
 }

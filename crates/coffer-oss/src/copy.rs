@@ -1,6 +1,6 @@
 //! CopyObject, and the copy-source header shared with UploadPartCopy.
 
-use coffer_service::{CopyOptions, CopySource, MetadataDirective};
+use coffer_service::{CopyOptions, CopySource, KeySource, MetadataDirective};
 use http::{HeaderValue, Response};
 use percent_encoding::percent_decode_str;
 
@@ -42,6 +42,7 @@ pub(crate) fn copy_source(ctx: &RequestContext) -> OssResult<CopySource> {
         bucket: bucket.to_owned(),
         key: key.into_owned(),
         conditions: preconditions(ctx, "x-oss-copy-source-"),
+        key_source: KeySource::Managed,
     })
 }
 
@@ -71,6 +72,7 @@ pub(crate) async fn copy_object(
         storage_class: requested.storage_class,
         forbid_overwrite: forbid_overwrite(&ctx.headers),
         sse: sse_request(&ctx.headers)?,
+        key_source: KeySource::Managed,
         caller: ctx.caller(),
     };
     let object = api

@@ -110,6 +110,8 @@ pub(crate) fn declare(envelope: Option<&Envelope>, headers: &mut HeaderMap) {
         (SseMethod::ServiceManaged, CipherSuite::Sm4Gcm) => ("SM4", None),
         (SseMethod::Kms, CipherSuite::Aes256Gcm) => ("KMS", None),
         (SseMethod::Kms, CipherSuite::Sm4Gcm) => ("KMS", Some("SM4")),
+        // OSS has no header for a customer-provided key, and never serves such objects.
+        (SseMethod::CustomerProvided, _) => return,
     };
     headers.insert(SSE, HeaderValue::from_static(algorithm));
     if let Some(data) = data {

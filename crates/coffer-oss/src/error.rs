@@ -200,6 +200,21 @@ impl From<ServiceError> for OssError {
                     "The stored object data failed its integrity check.",
                 )
             }
+            // The OSS dialect always passes managed keys, so of these only the first can
+            // reach it (an SSE-C object stored through another dialect); all are mapped.
+            CustomerKeyRequired => OssError::of(
+                ErrorCode::CustomerKeyRequired,
+                "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
+            ),
+            CustomerKeyNotApplicable => OssError::of(
+                ErrorCode::CustomerKeyNotApplicable,
+                "The encryption parameters are not applicable to this object.",
+            ),
+            CustomerKeyMismatch => OssError::of(ErrorCode::CustomerKeyMismatch, "Access Denied"),
+            ConflictingEncryption => OssError::of(
+                ErrorCode::ConflictingEncryption,
+                "Server Side Encryption with Customer provided key is incompatible with the encryption method specified.",
+            ),
             UnsupportedEncryptionRule(value) => unsupported_encryption_rule(&value),
             Internal(detail) => OssError::internal(&detail),
             // A store that says retrying can help answers 503, like an unavailable key
@@ -370,6 +385,26 @@ mod chain_tests {
             let oss = OssError::from(ServiceError::Key(e));
             assert_eq!(oss.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(oss.code, ErrorCode::ServiceUnavailable);
+        }
+    }
+
+    /// Customer-key errors, which an OSS request meets only for an object another dialect
+    /// sealed under a customer's key, answer as S3 does for the same cases.
+    #[test]
+    fn customer_key_errors_are_invalid_requests_or_access_denied() {
+        let cases = [
+            (ServiceError::CustomerKeyRequired, 400, "InvalidRequest"),
+            (
+                ServiceError::CustomerKeyNotApplicable,
+                400,
+                "InvalidRequest",
+            ),
+            (ServiceError::CustomerKeyMismatch, 403, "AccessDenied"),
+            (ServiceError::ConflictingEncryption, 400, "InvalidArgument"),
+        ];
+        for (e, status, code) in cases {
+            let oss = OssError::from(e);
+            assert_eq!((oss.status().as_u16(), oss.code.as_str()), (status, code));
         }
     }
 }

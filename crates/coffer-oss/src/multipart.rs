@@ -1,7 +1,7 @@
 //! Multipart uploads: initiate, upload part (and part copy), complete, abort, list.
 
 use coffer_service::{
-    ByteRange, CompleteOptions, CompletePart, PartTarget, common_prefix, resume_point,
+    ByteRange, CompleteOptions, CompletePart, KeySource, PartTarget, common_prefix, resume_point,
 };
 use http::{HeaderValue, Response, StatusCode};
 
@@ -56,6 +56,7 @@ pub(crate) async fn initiate(
             ctx.key(),
             object_attributes(&ctx.headers)?,
             sse.as_ref(),
+            &KeySource::Managed,
             &ctx.caller(),
         )
         .await?;
@@ -85,6 +86,7 @@ pub(crate) async fn upload_part(
             &part_target(ctx, number),
             request_stream(body),
             md5,
+            &KeySource::Managed,
             &ctx.caller(),
         )
         .await?;
@@ -128,7 +130,13 @@ pub(crate) async fn upload_part_copy(
     };
     let copied = api
         .service
-        .upload_part_copy(&part_target(ctx, number), &source, range, &ctx.caller())
+        .upload_part_copy(
+            &part_target(ctx, number),
+            &source,
+            range,
+            &KeySource::Managed,
+            &ctx.caller(),
+        )
         .await
         .map_err(copy_error)?;
     let document = xml::CopyPartResult {

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use coffer_service::{BodyError, ObjectRecord, PutOptions, ServiceError};
+use coffer_service::{BodyError, KeySource, ObjectRecord, PutOptions, ServiceError};
 use futures_util::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -288,6 +288,7 @@ async fn prepare_upload(
         content_md5: content_md5(&object_ctx.headers)?,
         forbid_overwrite: forbid_overwrite(&object_ctx.headers),
         sse: sse_request(&object_ctx.headers)?,
+        key_source: KeySource::Managed,
         caller: object_ctx.caller(),
     };
     Ok((object_ctx, options, range))

@@ -1,6 +1,6 @@
 //! PutObject and AppendObject.
 
-use coffer_service::{ObjectRecord, PutOptions};
+use coffer_service::{KeySource, ObjectRecord, PutOptions};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::body::{RequestBody, ResponseBody, request_stream};
@@ -15,6 +15,8 @@ fn put_options(ctx: &RequestContext) -> OssResult<PutOptions> {
         content_md5: content_md5(&ctx.headers)?,
         forbid_overwrite: forbid_overwrite(&ctx.headers),
         sse: sse_request(&ctx.headers)?,
+        // OSS has no customer-provided keys: its keys are always managed.
+        key_source: KeySource::Managed,
         caller: ctx.caller(),
     })
 }

@@ -1,24 +1,28 @@
 //! CopyObject. The bytes are copied, never shared: each object owns its blobs, so deleting
 //! either side can never damage the other, and a copy can be stored differently from its
-//! source (the destination's own encryption, once that exists).
+//! source: the destination's encryption is its own, and its key source (managed or a
+//! customer key) is independent of the source's.
 
 use coffer_storage::{ObjectKind, ObjectRecord};
 use futures_util::StreamExt;
 
 use crate::Service;
 use crate::conditions::Preconditions;
+use crate::customer_key::{KeySource, plan_write};
 use crate::error::ServiceResult;
 use crate::ingest::{Body, BodyError, ingest};
 use crate::names::validate_object_key;
 use crate::object::{ObjectAttributes, sealer};
 use crate::range::ResolvedRange;
-use crate::sse::{SseRequest, resolve_encryption};
+use crate::sse::SseRequest;
 
 #[derive(Debug, Clone)]
 pub struct CopySource {
     pub bucket: String,
     pub key: String,
     pub conditions: Preconditions,
+    /// The source object's key: a customer key for an SSE-C source, else managed.
+    pub key_source: KeySource,
 }
 
 #[derive(Debug, Clone)]
@@ -77,30 +81,35 @@ impl MetadataDirective {
 }
 
 impl Service {
-    /// Looks up a copy source and checks its `x-*-copy-source-if-*` conditions.
+    /// Looks up a copy source and checks its `x-*-copy-source-if-*` conditions and its
+    /// key source, before the destination is touched.
     pub async fn copy_source(&self, source: &CopySource) -> ServiceResult<ObjectRecord> {
         let object = self.head_object(&source.bucket, &source.key).await?;
         source.conditions.check(&object)?;
+        source.key_source.admits(object.encryption.as_ref())?;
         Ok(object)
     }
 
     /// The source's bytes (or a range of them), decrypted, as a body for the write path.
     pub(crate) async fn body_of(
         &self,
-        bucket: &str,
+        source: &CopySource,
         object: &ObjectRecord,
         range: Option<ResolvedRange>,
         caller: &str,
     ) -> ServiceResult<Body> {
-        let stream = self.open_object(bucket, object, range, caller).await?;
+        let stream = self
+            .open_object(&source.bucket, object, range, &source.key_source, caller)
+            .await?;
         Ok(Box::pin(stream.map(|frame| {
             frame.map_err(|e| BodyError(format!("reading copy source: {e}")))
         })))
     }
 
-    /// CopyObject. The destination's encryption is decided like any upload's (the
-    /// request's SSE, else the destination bucket's default), never inherited from the
-    /// source, whose bytes are decrypted and sealed again under a fresh key.
+    /// CopyObject. The destination's encryption is decided like any upload's (its
+    /// customer key, else the request's SSE, else the destination bucket's default), never
+    /// inherited from the source, whose bytes are decrypted (under the source's key
+    /// source) and sealed again under a fresh key.
     pub async fn copy_object(
         &self,
         source: &CopySource,
@@ -114,17 +123,15 @@ impl Service {
         let condition = self
             .write_condition(bucket, key, options.forbid_overwrite)
             .await?;
-        let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())?;
-        let object_key = match &plan {
-            Some(plan) => Some(
-                self.new_object_key(plan, bucket, key, &options.caller)
-                    .await?,
-            ),
-            None => None,
-        };
-        let body = self
-            .body_of(&source.bucket, &src, None, &options.caller)
+        let plan = plan_write(
+            options.sse.as_ref(),
+            &options.key_source,
+            bucket_record.encryption.as_ref(),
+        )?;
+        let object_key = self
+            .new_key_for(&plan, bucket, key, &options.caller)
             .await?;
+        let body = self.body_of(source, &src, None, &options.caller).await?;
         let data = ingest(
             &*self.blobs,
             body,
@@ -164,6 +171,8 @@ pub struct CopyOptions {
     pub storage_class: Option<String>,
     pub forbid_overwrite: bool,
     pub sse: Option<SseRequest>,
+    /// Where the destination's key comes from; the source's is in [`CopySource`].
+    pub key_source: KeySource,
     pub caller: String,
 }
 

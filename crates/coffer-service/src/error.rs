@@ -1,3 +1,5 @@
+//! The service's closed error type, in dialect-neutral terms.
+
 use coffer_storage::StorageError;
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -66,6 +68,19 @@ pub enum ServiceError {
     /// plaintext. Names the value.
     #[error("bucket default encryption rule has unsupported value {0:?}")]
     UnsupportedEncryptionRule(String),
+    /// The object (or upload) is sealed under a key the client supplies (SSE-C), and the
+    /// request supplied none.
+    #[error("the object is encrypted with a customer-provided key, which the request lacks")]
+    CustomerKeyRequired,
+    /// The request's customer-provided key is not the one the object is sealed under.
+    #[error("the customer-provided key does not match the object's")]
+    CustomerKeyMismatch,
+    /// The request supplied a customer key for an object that is not sealed under one.
+    #[error("a customer-provided key does not apply to this object")]
+    CustomerKeyNotApplicable,
+    /// A write asked for both a customer-provided key and managed encryption.
+    #[error("a customer-provided key cannot be combined with managed encryption")]
+    ConflictingEncryption,
     /// Stored encrypted data failed authentication: tampering or corruption.
     #[error("stored data of {bucket}/{key} failed its integrity check")]
     Integrity { bucket: String, key: String },

@@ -7,6 +7,7 @@
 mod bucket;
 mod conditions;
 mod copy;
+mod customer_key;
 mod error;
 mod ingest;
 mod key_cache;
@@ -23,9 +24,12 @@ use std::sync::Arc;
 use coffer_storage::{BlobStore, MetaStore};
 
 pub use bucket::{BucketListing, BucketStat, NewBucket};
-pub use coffer_crypto::{CipherSuite, DataKey, Envelope, SseMethod};
+pub use coffer_crypto::{
+    CipherSuite, CustomerKey, DataKey, Envelope, InvalidCustomerKey, KeyVerifier, SseMethod,
+};
 pub use conditions::Preconditions;
 pub use copy::{CopyOptions, CopySource, MetadataDirective};
+pub use customer_key::KeySource;
 pub use error::{FailedCondition, ServiceError, ServiceResult};
 pub use ingest::{Body, BodyError};
 pub use key_cache::MAX_TTL as MAX_KEY_CACHE_TTL;

@@ -1,6 +1,11 @@
 //! Multipart uploads. Each part is its own blob; completion writes one record whose
 //! segments are the chosen parts, so no data is copied and a crash at any point leaves
 //! either the upload or the finished object.
+//!
+//! The upload's key source is fixed at initiation. With a customer key (SSE-C), every
+//! UploadPart and UploadPartCopy must present it again and is checked against the upload's
+//! verifier. Completion seals and opens nothing (each part was checked as it was written),
+//! so it needs no key.
 
 use coffer_storage::{
     ObjectAcl, ObjectKind, ObjectRecord, PartRecord, PutCondition, Segment, UploadRecord,
@@ -10,13 +15,14 @@ use md5::{Digest, Md5};
 use coffer_crypto::{Envelope, PackageSealer};
 
 use crate::copy::CopySource;
+use crate::customer_key::{KeySource, plan_write};
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Body, Ingested, crc64_combine, hex_upper, ingest};
 use crate::names::validate_object_key;
 use crate::object::sealer;
 use crate::object::{DEFAULT_CONTENT_TYPE, ObjectAttributes, new_generation};
 use crate::range::ByteRange;
-use crate::sse::{SseRequest, resolve_encryption};
+use crate::sse::SseRequest;
 use crate::{Service, now_ms};
 
 /// Which part of which upload a part write addresses.
@@ -86,20 +92,18 @@ impl Service {
         key: &str,
         mut attributes: ObjectAttributes,
         sse: Option<&SseRequest>,
+        key_source: &KeySource,
         caller: &str,
     ) -> ServiceResult<UploadRecord> {
         validate_object_key(key)?;
         let bucket_record = self.require_bucket(bucket).await?;
         attributes.default_class_from(&bucket_record);
         // The upload's encryption, and its data key, are fixed here for every part.
-        let encryption = match resolve_encryption(sse, bucket_record.encryption.as_ref())? {
-            Some(plan) => Some(
-                self.new_object_key(&plan, bucket, key, caller)
-                    .await?
-                    .envelope,
-            ),
-            None => None,
-        };
+        let plan = plan_write(sse, key_source, bucket_record.encryption.as_ref())?;
+        let encryption = self
+            .new_key_for(&plan, bucket, key, caller)
+            .await?
+            .map(|k| k.envelope);
         let upload = UploadRecord {
             key: key.to_owned(),
             upload_id: uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
@@ -139,6 +143,7 @@ impl Service {
         target: &PartTarget<'_>,
         body: Body,
         content_md5: Option<[u8; 16]>,
+        key_source: &KeySource,
         caller: &str,
     ) -> ServiceResult<(PartRecord, Option<Envelope>)> {
         let PartTarget {
@@ -149,7 +154,9 @@ impl Service {
         } = *target;
         check_part_number(part_number, self.limits.max_part_number)?;
         let upload = self.require_upload(bucket, key, upload_id).await?;
-        let sealer = self.part_sealer(&upload, part_number, caller).await?;
+        let sealer = self
+            .part_sealer(&upload, part_number, key_source, caller)
+            .await?;
         let data = ingest(
             &*self.blobs,
             body,
@@ -165,17 +172,17 @@ impl Service {
     }
 
     /// Parts of an encrypted upload seal under the upload's data key, derived per part
-    /// number, so completion can order them freely.
+    /// number, so completion can order them freely. `key_source` must be the upload's.
     async fn part_sealer(
         &self,
         upload: &UploadRecord,
         part_number: u32,
+        key_source: &KeySource,
         caller: &str,
     ) -> ServiceResult<Option<PackageSealer>> {
-        let key = match &upload.encryption {
-            Some(envelope) => Some(self.object_key(envelope, caller).await?),
-            None => None,
-        };
+        let key = self
+            .existing_key(upload.encryption.as_ref(), key_source, caller)
+            .await?;
         sealer(&key, part_number)
     }
 
@@ -205,11 +212,14 @@ impl Service {
     }
 
     /// UploadPartCopy: a part whose bytes come from an existing object, optionally a range.
+    /// The source is opened under its own key source (in `source`), the part sealed under
+    /// the upload's, which `key_source` must present.
     pub async fn upload_part_copy(
         &self,
         target: &PartTarget<'_>,
         source: &CopySource,
         range: Option<ByteRange>,
+        key_source: &KeySource,
         caller: &str,
     ) -> ServiceResult<PartCopyResult> {
         let PartTarget {
@@ -229,8 +239,10 @@ impl Service {
             Some(r) => (r.first, r.last),
             None => (0, src.size.saturating_sub(1)),
         };
-        let sealer = self.part_sealer(&upload, part_number, caller).await?;
-        let body = self.body_of(&source.bucket, &src, resolved, caller).await?;
+        let sealer = self
+            .part_sealer(&upload, part_number, key_source, caller)
+            .await?;
+        let body = self.body_of(source, &src, resolved, caller).await?;
         let data = ingest(&*self.blobs, body, self.limits.max_part_size, None, sealer).await?;
         let part = self
             .record_part(bucket, key, upload_id, part_from(part_number, data))

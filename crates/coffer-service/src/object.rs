@@ -4,7 +4,8 @@ use coffer_crypto::PackageSealer;
 use coffer_storage::{ObjectAcl, ObjectKind, ObjectRecord, PutCondition, Segment, StorageError};
 use md5::{Digest, Md5};
 
-use crate::sse::{ObjectKey, SseRequest, resolve_encryption};
+use crate::customer_key::{KeySource, plan_write};
+use crate::sse::{ObjectKey, SseRequest};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Body, Ingested, hex_upper, ingest};
@@ -34,6 +35,9 @@ pub struct PutOptions {
     pub forbid_overwrite: bool,
     /// Server-side encryption the request asked for; the bucket default applies without.
     pub sse: Option<SseRequest>,
+    /// Where the object's key comes from. A customer key makes a new object SSE-C (and
+    /// cannot be combined with `sse`); an append must present the key its object has.
+    pub key_source: KeySource,
     /// Who is writing, for the key audit trail.
     pub caller: String,
 }
@@ -126,14 +130,14 @@ impl Service {
         let condition = self
             .write_condition(bucket, key, options.forbid_overwrite)
             .await?;
-        let plan = resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())?;
-        let object_key = match &plan {
-            Some(plan) => Some(
-                self.new_object_key(plan, bucket, key, &options.caller)
-                    .await?,
-            ),
-            None => None,
-        };
+        let plan = plan_write(
+            options.sse.as_ref(),
+            &options.key_source,
+            bucket_record.encryption.as_ref(),
+        )?;
+        let object_key = self
+            .new_key_for(&plan, bucket, key, &options.caller)
+            .await?;
         let data = ingest(
             &*self.blobs,
             body,
@@ -237,21 +241,26 @@ impl Service {
             return Err(ServiceError::PositionNotEqualToLength { position, length });
         }
         let room = self.limits.max_object_size.saturating_sub(length);
-        // The first append fixes the encryption; later appends ignore what they ask for
-        // and seal their segment under the object's own key.
+        // The first append fixes the encryption; later appends ignore the managed
+        // encryption they ask for and seal their segment under the object's own key, which
+        // for an SSE-C object each append must present.
         let object_key = match &current {
-            Some(object) => match &object.encryption {
-                Some(envelope) => Some(self.object_key(envelope, &options.caller).await?),
-                None => None,
-            },
+            Some(object) => {
+                self.existing_key(
+                    object.encryption.as_ref(),
+                    &options.key_source,
+                    &options.caller,
+                )
+                .await?
+            }
             None => {
-                match resolve_encryption(options.sse.as_ref(), bucket_record.encryption.as_ref())? {
-                    Some(plan) => Some(
-                        self.new_object_key(&plan, bucket, key, &options.caller)
-                            .await?,
-                    ),
-                    None => None,
-                }
+                let plan = plan_write(
+                    options.sse.as_ref(),
+                    &options.key_source,
+                    bucket_record.encryption.as_ref(),
+                )?;
+                self.new_key_for(&plan, bucket, key, &options.caller)
+                    .await?
             }
         };
         let key_index = current.as_ref().map_or(0, |o| o.segments.len() as u32);

@@ -16,6 +16,7 @@ use coffer_storage::{BlobReader, BlobStore, ObjectRecord, Segment};
 use futures_util::Stream;
 use tokio::task::JoinHandle;
 
+use crate::customer_key::KeySource;
 use crate::range::ResolvedRange;
 use crate::sse::ObjectKey;
 use crate::{Service, ServiceResult};
@@ -94,19 +95,21 @@ struct ReadState {
 }
 
 impl Service {
-    /// Streams `range` of the object (or all of it), decrypting as needed. Unwrapping the
-    /// data key (one KMS call for SSE-KMS) happens here, before the first byte.
+    /// Streams `range` of the object (or all of it), decrypting as needed. The request's
+    /// key source is checked, and the data key unwrapped (one KMS call for SSE-KMS), here,
+    /// before the first byte.
     pub async fn open_object(
         &self,
         bucket: &str,
         object: &ObjectRecord,
         range: Option<ResolvedRange>,
+        key_source: &KeySource,
         caller: &str,
     ) -> ServiceResult<ObjectBody> {
-        let key = match &object.encryption {
-            Some(envelope) => Some(Arc::new(self.object_key(envelope, caller).await?)),
-            None => None,
-        };
+        let key = self
+            .existing_key(object.encryption.as_ref(), key_source, caller)
+            .await?
+            .map(Arc::new);
         Ok(self.stream_object(bucket, object, range, key))
     }
 

@@ -3,7 +3,8 @@
 //! [`resolve_encryption`] is the one place precedence is decided (the request's own
 //! choice, then the bucket default, then none); every write path calls it. Keys come
 //! from a [`KeyProvider`], so the built-in KMS, an external KMS or a test double plug in
-//! without this crate knowing which.
+//! without this crate knowing which. A key the client supplies (SSE-C) never reaches a
+//! provider: see [`crate::customer_key`].
 
 use std::collections::BTreeMap;
 
@@ -42,7 +43,7 @@ impl SseRequest {
         };
         let kms_key_id = match method {
             SseMethod::Kms => rule.kms_key_id.clone().filter(|k| !k.is_empty()),
-            SseMethod::ServiceManaged => None,
+            SseMethod::ServiceManaged | SseMethod::CustomerProvided => None,
         };
         Ok(SseRequest {
             method,
@@ -177,6 +178,10 @@ pub(crate) struct ObjectKey {
 }
 
 impl ObjectKey {
+    pub fn new(envelope: Envelope, data_key: DataKey) -> Self {
+        ObjectKey { envelope, data_key }
+    }
+
     pub fn segment(&self, index: u32) -> ServiceResult<SegmentKey> {
         let salt = self
             .envelope
@@ -188,6 +193,18 @@ impl ObjectKey {
             self.envelope.suite,
             index,
         ))
+    }
+}
+
+/// Refuses an envelope of a format this build does not know, whatever its key source.
+pub(crate) fn check_format(envelope: &Envelope) -> ServiceResult<()> {
+    if envelope.format == Envelope::FORMAT {
+        Ok(())
+    } else {
+        Err(ServiceError::Internal(format!(
+            "unknown envelope format {}",
+            envelope.format
+        )))
     }
 }
 
@@ -228,6 +245,7 @@ impl crate::Service {
             } else {
                 object.to_owned()
             },
+            key_verifier: None,
         };
         Ok(ObjectKey {
             envelope,
@@ -235,17 +253,17 @@ impl crate::Service {
         })
     }
 
-    /// Unwraps the data key of an existing object or upload.
+    /// Unwraps the managed data key of an existing object or upload. Callers go through
+    /// [`crate::Service::existing_key`], which checks the request's key source first.
     pub(crate) async fn object_key(
         &self,
         envelope: &Envelope,
         caller: &str,
     ) -> ServiceResult<ObjectKey> {
-        if envelope.format != Envelope::FORMAT {
-            return Err(ServiceError::Internal(format!(
-                "unknown envelope format {}",
-                envelope.format
-            )));
+        check_format(envelope)?;
+        if envelope.method == SseMethod::CustomerProvided {
+            // The key service never held this key; asking it would only fail obscurely.
+            return Err(ServiceError::CustomerKeyRequired);
         }
         let keys = self.keys()?;
         let data_key = keys

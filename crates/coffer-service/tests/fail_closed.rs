@@ -11,9 +11,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use coffer_service::{
     Body, BucketRecord, CompleteOptions, CompletePart, CopyOptions, CopySource, DataKey,
-    EncryptionRule, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KmsDataEncryption,
-    MetadataDirective, NewBucket, ObjectAcl, ObjectAttributes, PartTarget, PutOptions, Service,
-    ServiceError, SseAlgorithm, SseMethod, SseRequest,
+    EncryptionRule, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeySource,
+    KmsDataEncryption, MetadataDirective, NewBucket, ObjectAcl, ObjectAttributes, PartTarget,
+    PutOptions, Service, ServiceError, SseAlgorithm, SseMethod, SseRequest,
 };
 use coffer_storage::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore};
 use futures_util::StreamExt;
@@ -156,7 +156,7 @@ fn assert_refused<T: std::fmt::Debug>(result: Result<T, ServiceError>, value: &s
 async fn read_all(service: &Service, bucket: &str, key: &str) -> Vec<u8> {
     let object = service.head_object(bucket, key).await.unwrap();
     let mut stream = service
-        .open_object(bucket, &object, None, "tester")
+        .open_object(bucket, &object, None, &KeySource::Managed, "tester")
         .await
         .unwrap();
     let mut out = Vec::new();
@@ -206,6 +206,7 @@ async fn copy_object_refuses_an_unknown_rule_on_the_destination() {
         bucket: PLAIN_BUCKET.into(),
         key: "src".into(),
         conditions: Default::default(),
+        key_source: KeySource::Managed,
     };
     for (rule, value) in broken_rules() {
         f.store_rule(Some(rule)).await;
@@ -215,6 +216,7 @@ async fn copy_object_refuses_an_unknown_rule_on_the_destination() {
             storage_class: None,
             forbid_overwrite: false,
             sse: None,
+            key_source: KeySource::Managed,
             caller: "tester".into(),
         };
         let result = f
@@ -234,7 +236,14 @@ async fn initiate_multipart_upload_refuses_an_unknown_rule() {
         f.store_rule(Some(rule)).await;
         let result = f
             .service
-            .initiate_upload(BUCKET, "mpu", ObjectAttributes::default(), None, "tester")
+            .initiate_upload(
+                BUCKET,
+                "mpu",
+                ObjectAttributes::default(),
+                None,
+                &KeySource::Managed,
+                "tester",
+            )
             .await;
         assert_refused(result, value);
         f.assert_nothing_stored("mpu", 0).await;
@@ -250,7 +259,14 @@ async fn an_upload_keeps_the_encryption_it_was_initiated_with() {
     f.store_rule(Some(rule("SM4", None))).await;
     let upload = f
         .service
-        .initiate_upload(BUCKET, "mpu", ObjectAttributes::default(), None, "tester")
+        .initiate_upload(
+            BUCKET,
+            "mpu",
+            ObjectAttributes::default(),
+            None,
+            &KeySource::Managed,
+            "tester",
+        )
         .await
         .unwrap();
     let envelope = upload.encryption.clone().expect("the upload is encrypted");
@@ -267,7 +283,7 @@ async fn an_upload_keeps_the_encryption_it_was_initiated_with() {
     };
     let (part, sealed) = f
         .service
-        .upload_part(&target(1), body(BODY), None, "tester")
+        .upload_part(&target(1), body(BODY), None, &KeySource::Managed, "tester")
         .await
         .unwrap();
     assert_eq!(sealed.as_ref(), Some(&envelope));
@@ -275,10 +291,11 @@ async fn an_upload_keeps_the_encryption_it_was_initiated_with() {
         bucket: PLAIN_BUCKET.into(),
         key: "src".into(),
         conditions: Default::default(),
+        key_source: KeySource::Managed,
     };
     let copied = f
         .service
-        .upload_part_copy(&target(2), &source, None, "tester")
+        .upload_part_copy(&target(2), &source, None, &KeySource::Managed, "tester")
         .await
         .unwrap();
     assert_eq!(copied.encryption.as_ref(), Some(&envelope));

@@ -110,6 +110,42 @@ mod tests {
         );
     }
 
+    /// An envelope as stored before customer-provided keys (SSE-C) added `key_verifier`,
+    /// typed in rather than produced by today's code.
+    const ENVELOPE_BEFORE_SSE_C: &str = r#"{"format":1,"method":"ServiceManaged","suite":"Sm4Gcm","key_id":"service","key_version":3,"wrapped_key":"00112233","salt":"0f0e0d0c0b0a09080706050403020100","bucket":"b","object":"k"}"#;
+
+    #[test]
+    fn encrypted_records_written_before_customer_keys_still_read() {
+        let blob = BlobId::random();
+        let plain_object = serde_json::to_string(&object("k", 7, &[&blob])).unwrap();
+        let plain_upload = serde_json::to_string(&upload("k", "u1")).unwrap();
+        let legacy = |json: &str| {
+            assert!(json.contains(r#""encryption":null"#));
+            json.replace(
+                r#""encryption":null"#,
+                &format!(r#""encryption":{ENVELOPE_BEFORE_SSE_C}"#),
+            )
+        };
+        let obj = legacy(&plain_object);
+        let up = legacy(&plain_upload);
+        let mut v1 = vec![1];
+        v1.extend_from_slice(obj.as_bytes());
+        for stored in [obj.as_bytes(), v1.as_slice()] {
+            let read: ObjectRecord = decode("object", stored).unwrap();
+            let envelope = read.encryption.as_ref().unwrap();
+            assert_eq!(envelope.method, coffer_crypto::SseMethod::ServiceManaged);
+            assert_eq!(envelope.key_version, 3);
+            assert_eq!(envelope.key_verifier, None);
+            // Written again, it is the same bytes: managed envelopes did not change shape.
+            assert_eq!(&encode(&read).unwrap()[1..], obj.as_bytes());
+        }
+        let read: UploadRecord = decode("upload", up.as_bytes()).unwrap();
+        assert_eq!(
+            read.encryption.unwrap().wrapped_key,
+            [0x00, 0x11, 0x22, 0x33]
+        );
+    }
+
     #[test]
     fn unknown_versions_and_empty_values_are_corrupt_not_guessed() {
         let mut future = vec![CURRENT + 1];

@@ -40,6 +40,12 @@ impl BuiltinKms {
     }
 }
 
+/// A customer-provided key (SSE-C) is never the KMS's to issue or unwrap; the service
+/// does not ask, and a provider that is asked refuses.
+fn not_managed() -> KeyError {
+    KeyError::InvalidParameter("customer-provided keys are not held by the KMS".into())
+}
+
 fn to_data_key(plaintext: &coffer_kms::DataKey) -> coffer_service::DataKey {
     let bytes = Zeroizing::new(*plaintext.as_bytes());
     coffer_service::DataKey::from_bytes(*bytes)
@@ -72,6 +78,7 @@ impl KeyProvider for BuiltinKms {
                     None => self.first_use(selector, context, caller).await,
                 }
             }
+            SseMethod::CustomerProvided => return Err(not_managed()),
         }
         .map_err(|e| key_error(e, kms_key_id))?;
         Ok(IssuedKey {
@@ -99,6 +106,7 @@ impl KeyProvider for BuiltinKms {
                 self.0.decrypt_service_data_key(&wrapped, &context, caller)
             }
             SseMethod::Kms => self.0.decrypt_data_key(&wrapped, &context, caller),
+            SseMethod::CustomerProvided => return Err(not_managed()),
         }
         .map_err(|e| key_error(e, Some(&envelope.key_id)))?;
         Ok(to_data_key(&plaintext))

@@ -57,6 +57,15 @@ error_codes! {
     /// doc: 0016-00000503, an appendable object cannot take the requested storage class.
     AppendableStorageClass = (BAD_REQUEST, "InvalidArgument", "0016-00000503"),
     AccessDenied = (FORBIDDEN, "AccessDenied", "0003-00000001"),
+    /// The object is sealed under a customer-provided key (SSE-C, stored through another
+    /// dialect), which OSS requests never carry. OSS has no such case: Coffer's own ECs.
+    CustomerKeyRequired = (BAD_REQUEST, "InvalidRequest", "0016-00000505"),
+    /// A customer-provided key for an object not sealed under one.
+    CustomerKeyNotApplicable = (BAD_REQUEST, "InvalidRequest", "0016-00000506"),
+    /// A customer-provided key that is not the object's.
+    CustomerKeyMismatch = (FORBIDDEN, "AccessDenied", "0016-00000507"),
+    /// A write asking for a customer-provided key and managed encryption at once.
+    ConflictingEncryption = (BAD_REQUEST, "InvalidArgument", "0016-00000508"),
 
     InvalidBucketName = (BAD_REQUEST, "InvalidBucketName", "0015-00000001"),
     NoSuchBucket = (NOT_FOUND, "NoSuchBucket", "0015-00000101"),
