@@ -232,6 +232,38 @@ def test_get_bucket_stat(server, sig, o2, v2, bucket_name):
     assert r.multi_part_upload_count == 1
 
 
+def test_get_bucket_stat_by_storage_class_and_pending_parts(server, sig, o2, v2, bucket_name):
+    # Each class's figures count its own objects. The *Storage figure of the IA and archive
+    # classes is the billed size: an object under 64 KB counts as 64 KB; *RealStorage is the
+    # actual size. Parts uploaded to an unfinished upload are counted apart from objects.
+    big = 70 * 1024
+    o2.put_object("std", b"s" * 10)
+    o2.put_object("ia-small", b"i" * 100, headers={"x-oss-storage-class": "IA"})
+    o2.put_object("ia-big", b"I" * big, headers={"x-oss-storage-class": "IA"})
+    o2.put_object("arch", b"a" * 5, headers={"x-oss-storage-class": "Archive"})
+    o2.put_object("cold", b"c" * 7, headers={"x-oss-storage-class": "ColdArchive"})
+    upload = o2.init_multipart_upload("pending").upload_id
+    o2.upload_part("pending", upload, 1, b"p" * 1000)
+    o2.upload_part("pending", upload, 2, b"q" * 24)
+
+    st = o2.get_bucket_stat()
+    assert (st.object_count, st.storage_size_in_bytes) == (5, 10 + 100 + big + 5 + 7)
+    assert (st.standard_object_count, st.standard_storage) == (1, 10)
+    assert st.infrequent_access_object_count == 2
+    assert st.infrequent_access_real_storage == 100 + big
+    assert st.infrequent_access_storage == 64 * 1024 + big
+    assert (st.archive_object_count, st.archive_real_storage, st.archive_storage) == (1, 5, 64 * 1024)
+    assert (st.cold_archive_object_count, st.cold_archive_real_storage) == (1, 7)
+    assert st.cold_archive_storage == 64 * 1024
+    assert (st.multi_part_upload_count, st.multipart_part_count) == (1, 2)
+
+    r = v2.get_bucket_stat(oss.GetBucketStatRequest(bucket=bucket_name))
+    assert (r.standard_object_count, r.standard_storage) == (1, 10)
+    assert (r.infrequent_access_storage, r.infrequent_access_real_storage) == (64 * 1024 + big, 100 + big)
+    assert (r.deep_cold_archive_object_count, r.deep_cold_archive_storage) == (0, 0)
+    assert r.multi_part_upload_count == 1
+
+
 @pytest.mark.parametrize("acl", ["public-read", "public-read-write", "private"])
 def test_oss2_bucket_acl_roundtrip(o2, acl):
     assert o2.put_bucket_acl(acl).status == 200

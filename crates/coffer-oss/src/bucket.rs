@@ -218,28 +218,31 @@ pub(crate) async fn get_bucket_stat(
     ctx: &RequestContext,
 ) -> OssResult<Response<ResponseBody>> {
     let s = api.service.bucket_stat(ctx.bucket()).await?;
+    let class = |name: &str| s.by_class.get(name).copied().unwrap_or_default();
+    let (standard, ia, archive) = (class("Standard"), class("IA"), class("Archive"));
+    let (cold, deep_cold) = (class("ColdArchive"), class("DeepColdArchive"));
     let document = xml::BucketStat {
         storage: s.storage_bytes,
         object_count: s.object_count,
         multipart_upload_count: s.multipart_upload_count,
         live_channel_count: 0,
-        multipart_part_count: 0,
-        multipart_part_storage: 0,
+        multipart_part_count: s.multipart_part_count,
+        multipart_part_storage: s.multipart_part_storage,
         last_modified_time: (s.last_modified_ms / 1000).max(0) as u64,
-        standard_storage: s.standard_storage,
-        standard_object_count: s.standard_object_count,
-        infrequent_access_storage: 0,
-        infrequent_access_real_storage: 0,
-        infrequent_access_object_count: 0,
-        archive_storage: 0,
-        archive_real_storage: 0,
-        archive_object_count: 0,
-        cold_archive_storage: 0,
-        cold_archive_real_storage: 0,
-        cold_archive_object_count: 0,
-        deep_cold_archive_storage: 0,
-        deep_cold_archive_real_storage: 0,
-        deep_cold_archive_object_count: 0,
+        standard_storage: standard.bytes,
+        standard_object_count: standard.objects,
+        infrequent_access_storage: ia.billable_bytes,
+        infrequent_access_real_storage: ia.bytes,
+        infrequent_access_object_count: ia.objects,
+        archive_storage: archive.billable_bytes,
+        archive_real_storage: archive.bytes,
+        archive_object_count: archive.objects,
+        cold_archive_storage: cold.billable_bytes,
+        cold_archive_real_storage: cold.bytes,
+        cold_archive_object_count: cold.objects,
+        deep_cold_archive_storage: deep_cold.billable_bytes,
+        deep_cold_archive_real_storage: deep_cold.bytes,
+        deep_cold_archive_object_count: deep_cold.objects,
         delete_marker_count: 0,
     };
     xml_response(document.to_xml())

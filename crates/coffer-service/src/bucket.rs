@@ -1,5 +1,7 @@
 //! Bucket lifecycle and bucket-level facts.
 
+use std::collections::BTreeMap;
+
 use coffer_storage::{BucketAcl, BucketDeletion, BucketRecord, EncryptionRule, ObjectKind};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -30,11 +32,24 @@ pub struct BucketStat {
     pub storage_bytes: u64,
     pub object_count: u64,
     pub multipart_upload_count: u64,
+    /// Parts uploaded to uploads not yet completed or aborted, and their bytes.
+    pub multipart_part_count: u64,
+    pub multipart_part_storage: u64,
     pub last_modified_ms: i64,
-    pub standard_storage: u64,
-    pub standard_object_count: u64,
+    /// Objects by storage class, keyed as stored (the dialect's spelling).
+    pub by_class: BTreeMap<String, ClassUsage>,
     pub appendable_object_count: u64,
     pub multipart_object_count: u64,
+}
+
+/// One storage class's share of a bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClassUsage {
+    pub objects: u64,
+    pub bytes: u64,
+    /// `bytes`, with each object smaller than the class's minimum billable size
+    /// ([`Limits::billing_minimums`](crate::Limits::billing_minimums)) counted at that size.
+    pub billable_bytes: u64,
 }
 
 impl Service {
@@ -50,7 +65,9 @@ impl Service {
             storage_class: new
                 .storage_class
                 .unwrap_or_else(|| self.limits.default_storage_class.into()),
-            data_redundancy_type: new.data_redundancy_type.unwrap_or_else(|| "LRS".into()),
+            data_redundancy_type: new
+                .data_redundancy_type
+                .unwrap_or_else(|| self.limits.default_data_redundancy.into()),
             encryption: new.encryption.clone(),
             policy: None,
         };
@@ -140,10 +157,11 @@ impl Service {
                 stat.object_count += 1;
                 stat.storage_bytes += o.size;
                 stat.last_modified_ms = stat.last_modified_ms.max(o.last_modified_ms);
-                if o.storage_class == "Standard" {
-                    stat.standard_storage += o.size;
-                    stat.standard_object_count += 1;
-                }
+                let minimum = self.limits.billing_minimum(&o.storage_class);
+                let class = stat.by_class.entry(o.storage_class.clone()).or_default();
+                class.objects += 1;
+                class.bytes += o.size;
+                class.billable_bytes += o.size.max(minimum);
                 match o.kind {
                     ObjectKind::Appendable => stat.appendable_object_count += 1,
                     ObjectKind::Multipart => stat.multipart_object_count += 1,
@@ -155,7 +173,16 @@ impl Service {
                 _ => break,
             }
         }
-        stat.multipart_upload_count = self.meta.list_uploads(name).await?.len() as u64;
+        let uploads = self.meta.list_uploads(name).await?;
+        stat.multipart_upload_count = uploads.len() as u64;
+        for upload in &uploads {
+            let parts = self
+                .meta
+                .list_parts(name, &upload.key, &upload.upload_id)
+                .await?;
+            stat.multipart_part_count += parts.len() as u64;
+            stat.multipart_part_storage += parts.iter().map(|p| p.size).sum::<u64>();
+        }
         Ok(stat)
     }
 }

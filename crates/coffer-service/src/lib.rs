@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use coffer_storage::{BlobStore, MetaStore};
 
-pub use bucket::{BucketListing, BucketStat, NewBucket};
+pub use bucket::{BucketListing, BucketStat, ClassUsage, NewBucket};
 pub use coffer_crypto::{
     CipherSuite, CustomerKey, DataKey, Envelope, InvalidCustomerKey, KeyVerifier, SseMethod,
 };
@@ -57,6 +57,21 @@ pub struct Limits {
     pub max_part_number: u32,
     /// The storage class of a bucket created without one.
     pub default_storage_class: &'static str,
+    /// The data redundancy type of a bucket created without one.
+    pub default_data_redundancy: &'static str,
+    /// Storage classes whose objects are billed (and reported in bucket statistics) at
+    /// no less than a minimum size, with that size; other classes have none.
+    pub billing_minimums: &'static [(&'static str, u64)],
+}
+
+impl Limits {
+    /// The minimum billable object size of `storage_class` (0 if it has none).
+    pub fn billing_minimum(&self, storage_class: &str) -> u64 {
+        self.billing_minimums
+            .iter()
+            .find(|(class, _)| *class == storage_class)
+            .map_or(0, |(_, size)| *size)
+    }
 }
 
 pub use coffer_storage::{
