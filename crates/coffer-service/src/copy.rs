@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 
 use crate::Service;
 use crate::conditions::Preconditions;
-use crate::customer_key::{KeySource, plan_write};
+use crate::customer_key::KeySource;
 use crate::error::ServiceResult;
 use crate::ingest::{Body, BodyError, ingest};
 use crate::names::validate_object_key;
@@ -123,13 +123,14 @@ impl Service {
         let condition = self
             .write_condition(bucket, key, options.forbid_overwrite)
             .await?;
-        let plan = plan_write(
-            options.sse.as_ref(),
-            &options.key_source,
-            bucket_record.encryption.as_ref(),
-        )?;
         let object_key = self
-            .new_key_for(&plan, bucket, key, &options.caller)
+            .key_for_write(
+                options.sse.as_ref(),
+                &options.key_source,
+                &bucket_record,
+                key,
+                &options.caller,
+            )
             .await?;
         let body = self.body_of(source, &src, None, &options.caller).await?;
         let data = ingest(

@@ -98,8 +98,23 @@ pub(crate) fn customer_object_key(key: &CustomerKey, bucket: &str, object: &str)
 }
 
 impl crate::Service {
+    /// The key a new object or upload in `bucket` is sealed under (`None`: plaintext), as
+    /// [`plan_write`] decides from the request's managed choice, its key source and the
+    /// bucket's default rule. Every write path that creates data asks this.
+    pub(crate) async fn key_for_write(
+        &self,
+        sse: Option<&SseRequest>,
+        source: &KeySource,
+        bucket: &coffer_storage::BucketRecord,
+        object: &str,
+        caller: &str,
+    ) -> ServiceResult<Option<ObjectKey>> {
+        let plan = plan_write(sse, source, bucket.encryption.as_ref())?;
+        self.new_key_for(&plan, &bucket.name, object, caller).await
+    }
+
     /// The key a new object or upload is sealed under, `None` for plaintext.
-    pub(crate) async fn new_key_for(
+    async fn new_key_for(
         &self,
         plan: &WritePlan,
         bucket: &str,

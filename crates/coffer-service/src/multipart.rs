@@ -15,7 +15,7 @@ use md5::{Digest, Md5};
 use coffer_crypto::{Envelope, PackageSealer};
 
 use crate::copy::CopySource;
-use crate::customer_key::{KeySource, plan_write};
+use crate::customer_key::KeySource;
 use crate::error::{ServiceError, ServiceResult};
 use crate::ingest::{Body, Ingested, crc64_combine, hex_upper, ingest};
 use crate::names::validate_object_key;
@@ -99,9 +99,8 @@ impl Service {
         let bucket_record = self.require_bucket(bucket).await?;
         attributes.default_class_from(&bucket_record);
         // The upload's encryption, and its data key, are fixed here for every part.
-        let plan = plan_write(sse, key_source, bucket_record.encryption.as_ref())?;
         let encryption = self
-            .new_key_for(&plan, bucket, key, caller)
+            .key_for_write(sse, key_source, &bucket_record, key, caller)
             .await?
             .map(|k| k.envelope);
         let upload = UploadRecord {

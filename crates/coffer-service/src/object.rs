@@ -4,7 +4,7 @@ use coffer_crypto::PackageSealer;
 use coffer_storage::{ObjectAcl, ObjectKind, ObjectRecord, PutCondition, Segment, StorageError};
 use md5::{Digest, Md5};
 
-use crate::customer_key::{KeySource, plan_write};
+use crate::customer_key::KeySource;
 use crate::sse::{ObjectKey, SseRequest};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -130,13 +130,14 @@ impl Service {
         let condition = self
             .write_condition(bucket, key, options.forbid_overwrite)
             .await?;
-        let plan = plan_write(
-            options.sse.as_ref(),
-            &options.key_source,
-            bucket_record.encryption.as_ref(),
-        )?;
         let object_key = self
-            .new_key_for(&plan, bucket, key, &options.caller)
+            .key_for_write(
+                options.sse.as_ref(),
+                &options.key_source,
+                &bucket_record,
+                key,
+                &options.caller,
+            )
             .await?;
         let data = ingest(
             &*self.blobs,
@@ -254,13 +255,14 @@ impl Service {
                 .await?
             }
             None => {
-                let plan = plan_write(
+                self.key_for_write(
                     options.sse.as_ref(),
                     &options.key_source,
-                    bucket_record.encryption.as_ref(),
-                )?;
-                self.new_key_for(&plan, bucket, key, &options.caller)
-                    .await?
+                    &bucket_record,
+                    key,
+                    &options.caller,
+                )
+                .await?
             }
         };
         let key_index = current.as_ref().map_or(0, |o| o.segments.len() as u32);

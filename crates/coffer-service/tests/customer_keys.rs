@@ -8,21 +8,20 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use coffer_service::{
     Body, CipherSuite, CompleteOptions, CompletePart, CopyOptions, CopySource, CustomerKey,
-    DataKey, EncryptionRule, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeySource,
-    MetadataDirective, NewBucket, ObjectAcl, ObjectAttributes, ObjectRecord, PartTarget,
-    PutOptions, Service, ServiceError, SseAlgorithm, SseMethod, SseRequest,
+    EncryptionRule, KeySource, MetadataDirective, NewBucket, ObjectAcl, ObjectAttributes,
+    ObjectRecord, PartTarget, PutOptions, Service, ServiceError, SseAlgorithm, SseMethod,
+    SseRequest,
 };
 use coffer_storage::{FsBlobStore, MetaStore, RedbMetaStore};
 use futures_util::StreamExt;
 use md5::Digest as _;
 
 mod common;
-use common::LIMITS;
+use common::{LIMITS, SelfWrappingKeys};
 
 const BUCKET: &str = "plain-default";
 /// A bucket whose default is SSE-KMS: an SSE-C write into it stays SSE-C.
@@ -31,52 +30,10 @@ const KEY_A: [u8; 32] = [0xA5; 32];
 const KEY_B: [u8; 32] = [0x5B; 32];
 const BODY: &[u8] = b"customer-keyed plaintext that must never be written to disk as it is";
 
-/// Issues random data keys "wrapped" as themselves, and counts every call: a customer
-/// key must never reach the key service.
-#[derive(Default)]
-struct CountingKeys {
-    calls: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl KeyProvider for CountingKeys {
-    async fn issue(
-        &self,
-        _method: SseMethod,
-        _kms_key_id: Option<&str>,
-        _context: &KeyContext,
-        _caller: &str,
-    ) -> Result<IssuedKey, KeyError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let key: [u8; 32] = rand::random();
-        Ok(IssuedKey {
-            plaintext: DataKey::from_bytes(key),
-            key_id: "test-key".into(),
-            key_version: 1,
-            wrapped: key.to_vec(),
-        })
-    }
-
-    async fn unwrap(
-        &self,
-        envelope: &Envelope,
-        _context: &KeyContext,
-        _caller: &str,
-    ) -> Result<DataKey, KeyError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let key: [u8; 32] = envelope
-            .wrapped_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyError::InvalidCiphertext)?;
-        Ok(DataKey::from_bytes(key))
-    }
-}
-
 struct Fixture {
     service: Service,
     meta: Arc<RedbMetaStore>,
-    keys: Arc<CountingKeys>,
+    keys: Arc<SelfWrappingKeys>,
     dir: tempfile::TempDir,
 }
 
@@ -85,7 +42,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let meta = Arc::new(RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap());
         let blobs = Arc::new(FsBlobStore::open(&dir.path().join("blobs")).await.unwrap());
-        let keys = Arc::new(CountingKeys::default());
+        let keys = Arc::new(SelfWrappingKeys::default());
         let service = Service::new(meta.clone(), blobs, LIMITS).with_key_provider(keys.clone());
         let kms_rule = EncryptionRule {
             algorithm: SseAlgorithm::Kms,
@@ -114,7 +71,7 @@ impl Fixture {
     }
 
     fn key_service_calls(&self) -> usize {
-        self.keys.calls.load(Ordering::SeqCst)
+        self.keys.calls()
     }
 
     async fn put(&self, bucket: &str, key: &str, data: &[u8], source: KeySource) -> ObjectRecord {

@@ -10,57 +10,19 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use coffer_service::{
-    Body, BucketRecord, CompleteOptions, CompletePart, CopyOptions, CopySource, DataKey,
-    EncryptionRule, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeySource,
-    KmsDataEncryption, MetadataDirective, NewBucket, ObjectAcl, ObjectAttributes, PartTarget,
-    PutOptions, Service, ServiceError, SseAlgorithm, SseMethod, SseRequest,
+    Body, BucketRecord, CompleteOptions, CompletePart, CopyOptions, CopySource, EncryptionRule,
+    KeySource, KmsDataEncryption, MetadataDirective, NewBucket, ObjectAcl, ObjectAttributes,
+    PartTarget, PutOptions, Service, ServiceError, SseAlgorithm, SseMethod, SseRequest,
 };
 use coffer_storage::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore};
 use futures_util::StreamExt;
 
 mod common;
-use common::LIMITS;
+use common::{LIMITS, SelfWrappingKeys};
 
 const BUCKET: &str = "guarded";
 const PLAIN_BUCKET: &str = "plain";
 const BODY: &[u8] = b"must never be stored in plaintext";
-
-/// A key provider for tests: issues random keys and "wraps" them as themselves. The point
-/// here is which writes happen, not key secrecy.
-struct TestKeys;
-
-#[async_trait::async_trait]
-impl KeyProvider for TestKeys {
-    async fn issue(
-        &self,
-        _method: SseMethod,
-        kms_key_id: Option<&str>,
-        _context: &KeyContext,
-        _caller: &str,
-    ) -> Result<IssuedKey, KeyError> {
-        let key: [u8; 32] = rand::random();
-        Ok(IssuedKey {
-            plaintext: DataKey::from_bytes(key),
-            key_id: kms_key_id.unwrap_or("test-key").to_owned(),
-            key_version: 1,
-            wrapped: key.to_vec(),
-        })
-    }
-
-    async fn unwrap(
-        &self,
-        envelope: &Envelope,
-        _context: &KeyContext,
-        _caller: &str,
-    ) -> Result<DataKey, KeyError> {
-        let key: [u8; 32] = envelope
-            .wrapped_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyError::InvalidCiphertext)?;
-        Ok(DataKey::from_bytes(key))
-    }
-}
 
 struct Fixture {
     service: Service,
@@ -74,8 +36,8 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let meta = Arc::new(RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap());
         let blobs = Arc::new(FsBlobStore::open(&dir.path().join("blobs")).await.unwrap());
-        let service =
-            Service::new(meta.clone(), blobs.clone(), LIMITS).with_key_provider(Arc::new(TestKeys));
+        let service = Service::new(meta.clone(), blobs.clone(), LIMITS)
+            .with_key_provider(Arc::new(SelfWrappingKeys::default()));
         for name in [BUCKET, PLAIN_BUCKET] {
             service
                 .create_bucket(NewBucket {
