@@ -189,11 +189,7 @@ pub(crate) fn seal(
         .map_err(|e| err(spec, "GCM parameters", e))?;
     let sealed = token
         .session
-        .encrypt(
-            &Mechanism::AesGcm(params),
-            key,
-            root.expose_for_sealing(),
-        )
+        .encrypt(&Mechanism::AesGcm(params), key, root.expose_for_sealing())
         .map_err(|e| err(spec, "sealing the root key", e))?;
     let mut out = iv.to_vec();
     out.extend_from_slice(&sealed);

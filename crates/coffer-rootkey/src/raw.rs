@@ -56,9 +56,10 @@ fn refuse_if_shared(_file: &fs::File, _path: &Path) -> Result<(), RootKeyError> 
 
 /// Reads a root key from the environment variable `var`.
 pub(crate) fn from_env(var: &str) -> Result<RootKey, RootKeyError> {
-    let value = Zeroizing::new(std::env::var(var).map_err(|_| {
-        RootKeyError::Source(format!("the environment variable {var} is not set"))
-    })?);
+    let value =
+        Zeroizing::new(std::env::var(var).map_err(|_| {
+            RootKeyError::Source(format!("the environment variable {var} is not set"))
+        })?);
     RootKey::from_hex(&value).map_err(|_| {
         RootKeyError::Source(format!(
             "the environment variable {var} does not hold 64 hex digits"
@@ -98,13 +99,19 @@ mod tests {
 
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         let err = from_file(&path).unwrap_err().to_string();
-        assert!(err.contains(&format!("chmod 600 {}", path.display())), "{err}");
+        assert!(
+            err.contains(&format!("chmod 600 {}", path.display())),
+            "{err}"
+        );
         assert!(err.contains("640"), "{err}");
     }
 
     #[test]
     fn a_missing_or_malformed_variable_is_named() {
         let err = from_env("COFFER_TEST_SURELY_UNSET_ROOT_KEY").unwrap_err();
-        assert!(err.to_string().contains("COFFER_TEST_SURELY_UNSET_ROOT_KEY"));
+        assert!(
+            err.to_string()
+                .contains("COFFER_TEST_SURELY_UNSET_ROOT_KEY")
+        );
     }
 }

@@ -55,7 +55,9 @@ impl Record {
 
     pub fn sealed_bytes(&self) -> Result<Vec<u8>, RootKeyError> {
         let text = self.sealed.as_deref().ok_or_else(|| {
-            RootKeyError::Io(format!("{RECORD_FILE} names a token but holds no sealed key"))
+            RootKeyError::Io(format!(
+                "{RECORD_FILE} names a token but holds no sealed key"
+            ))
         })?;
         STANDARD
             .decode(text)

@@ -130,10 +130,7 @@ impl Pkcs11Spec {
 }
 
 fn valid_var_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A token user PIN. Zeroized on drop; `Debug` hides it.

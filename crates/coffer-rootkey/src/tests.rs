@@ -59,7 +59,10 @@ fn moving_root_key_out_keeps_the_key_and_then_the_data_dir_alone_is_refused() {
     // A copy of the data directory started without the source: refused, naming it, and
     // no new root.key is made up.
     let err = refusal(dir.path(), &RootKeySource::Embedded, true);
-    assert!(err.contains(&format!("file:{}", outside.display())), "{err}");
+    assert!(
+        err.contains(&format!("file:{}", outside.display())),
+        "{err}"
+    );
     assert!(!dir.path().join(EMBEDDED_FILE).exists());
 }
 
@@ -89,9 +92,17 @@ fn a_data_dir_sealed_before_records_existed_is_recorded_only_once_confirmed() {
     let path = secrets.path().join("root.key");
     generate_file(&path).unwrap();
     let opened = open_ok(dir.path(), &RootKeySource::File(path), true);
-    assert!(record::load(dir.path()).unwrap().is_none(), "not before commit");
+    assert!(
+        record::load(dir.path()).unwrap().is_none(),
+        "not before commit"
+    );
     opened.pending.commit().unwrap();
-    assert!(record::load(dir.path()).unwrap().unwrap().matches(&opened.key));
+    assert!(
+        record::load(dir.path())
+            .unwrap()
+            .unwrap()
+            .matches(&opened.key)
+    );
 }
 
 #[test]
@@ -111,6 +122,9 @@ fn a_shared_key_file_is_refused() {
     generate_file(&path).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     let err = refusal(dir.path(), &RootKeySource::File(path.clone()), false);
-    assert!(err.contains(&format!("chmod 600 {}", path.display())), "{err}");
+    assert!(
+        err.contains(&format!("chmod 600 {}", path.display())),
+        "{err}"
+    );
     assert!(record::load(dir.path()).unwrap().is_none());
 }
