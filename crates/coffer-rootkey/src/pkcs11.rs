@@ -46,7 +46,7 @@ fn err(spec: &Pkcs11Spec, what: &str, e: impl std::fmt::Debug) -> RootKeyError {
 impl Token {
     fn open(spec: &Pkcs11Spec, pin: Option<&Pin>, read_write: bool) -> Result<Token, RootKeyError> {
         let pin = pin.ok_or_else(|| {
-            RootKeyError::Config(format!(
+            RootKeyError::Source(format!(
                 "the token `{}` needs its user PIN: give --root-key-pin-file or COFFER_ROOT_KEY_PIN",
                 spec.token
             ))
