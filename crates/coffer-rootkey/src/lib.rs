@@ -185,9 +185,11 @@ impl Ctx<'_> {
             }
             Some(record) => Err(self.sealed_elsewhere(record)),
             None if self.sealed_state_exists => Err(RootKeyError::Refused(format!(
-                "the data directory {} already holds keys sealed under another root key; a \
-                 token can seal only a new data directory's root key (moving an existing root \
-                 key onto a token is not supported yet)",
+                "the data directory {} holds sealed keys but no {RECORD_FILE}: if it was sealed \
+                 by this token, restore {RECORD_FILE} from backup (it holds the only sealed copy \
+                 of the root key); otherwise it is sealed under another root key, and a token can \
+                 seal only a new data directory's root key (moving an existing root key onto a \
+                 token is not supported yet)",
                 self.data_dir.display()
             ))),
             None => {
@@ -236,7 +238,10 @@ impl Ctx<'_> {
     fn sealed_elsewhere(&self, record: &Record) -> RootKeyError {
         if record.kind == "embedded" {
             return RootKeyError::Refused(format!(
-                "the data directory {} is sealed under its own {EMBEDDED_FILE}; a token can seal                  only a new data directory's root key (moving an existing root key onto a token                  is not supported yet); start without --root-key, or with                  --root-key file:PATH after moving {EMBEDDED_FILE} to PATH",
+                "the data directory {} is sealed under its own {EMBEDDED_FILE}; a token can seal \
+                 only a new data directory's root key (moving an existing root key onto a token \
+                 is not supported yet); start without --root-key, or with \
+                 --root-key file:PATH after moving {EMBEDDED_FILE} to PATH",
                 self.data_dir.display()
             ));
         }
