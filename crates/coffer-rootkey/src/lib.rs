@@ -176,6 +176,11 @@ impl Ctx<'_> {
         pin: Option<&Pin>,
         found: Option<Record>,
     ) -> Result<(RootKey, PendingRecord), RootKeyError> {
+        let embedded_present = self.data_dir.join(EMBEDDED_FILE).exists()
+            && match &found {
+                Some(record) => record.kind == "embedded",
+                None => self.sealed_state_exists,
+            };
         match &found {
             Some(record) if record.kind == "pkcs11" => {
                 let key = pkcs11::unseal(spec, pin, &record.sealed_bytes()?)?;
@@ -183,26 +188,26 @@ impl Ctx<'_> {
                 let pending = self.reconcile(&key, found, Some(&sealed))?;
                 Ok((key, pending))
             }
+            // The embedded default moving onto the token: the same key, sealed by the token
+            // from now on; the status then asks for root.key to be deleted.
+            _ if embedded_present => {
+                let key = raw::from_file(&self.data_dir.join(EMBEDDED_FILE))?;
+                let sealed = seal_checked(spec, pin, &key)?;
+                let pending = self.reconcile(&key, found, Some(&sealed))?;
+                Ok((key, pending))
+            }
             Some(record) => Err(self.sealed_elsewhere(record)),
             None if self.sealed_state_exists => Err(RootKeyError::Refused(format!(
-                "the data directory {} holds sealed keys but no {RECORD_FILE}: if it was sealed \
-                 by this token, restore {RECORD_FILE} from backup (it holds the only sealed copy \
-                 of the root key); otherwise it is sealed under another root key, and a token can \
-                 seal only a new data directory's root key (moving an existing root key onto a \
-                 token is not supported yet)",
+                "the data directory {} holds sealed keys but neither {RECORD_FILE} nor \
+                 {EMBEDDED_FILE}: if it was sealed by this token, restore {RECORD_FILE} from \
+                 backup (it holds the only sealed copy of the root key); otherwise start with \
+                 the source it was sealed under (--root-key env:COFFER_ROOT_KEY, file:...)",
                 self.data_dir.display()
             ))),
             None => {
                 let key = RootKey::generate()
                     .map_err(|e| RootKeyError::Source(format!("generating a root key: {e}")))?;
-                let sealed = pkcs11::seal(spec, pin, &key)?;
-                // Prove the round trip before anything is sealed under the new key.
-                let back = pkcs11::unseal(spec, pin, &sealed)?;
-                if back.expose_for_sealing() != key.expose_for_sealing() {
-                    return Err(RootKeyError::Source(
-                        "the token did not give back the root key it sealed".into(),
-                    ));
-                }
+                let sealed = seal_checked(spec, pin, &key)?;
                 let pending = self.reconcile(&key, None, Some(&sealed))?;
                 Ok((key, pending))
             }
@@ -238,10 +243,9 @@ impl Ctx<'_> {
     fn sealed_elsewhere(&self, record: &Record) -> RootKeyError {
         if record.kind == "embedded" {
             return RootKeyError::Refused(format!(
-                "the data directory {} is sealed under its own {EMBEDDED_FILE}; a token can seal \
-                 only a new data directory's root key (moving an existing root key onto a token \
-                 is not supported yet); start without --root-key, or with \
-                 --root-key file:PATH after moving {EMBEDDED_FILE} to PATH",
+                "the data directory {} is sealed under its own {EMBEDDED_FILE}, which is \
+                 missing: restore it from backup (with it in place, --root-key pkcs11:... seals \
+                 it on the token)",
                 self.data_dir.display()
             ));
         }
@@ -270,6 +274,22 @@ impl Ctx<'_> {
             record.source
         ))
     }
+}
+
+/// Seals `key` on the token and proves the round trip before anything relies on it.
+fn seal_checked(
+    spec: &Pkcs11Spec,
+    pin: Option<&Pin>,
+    key: &RootKey,
+) -> Result<Vec<u8>, RootKeyError> {
+    let sealed = pkcs11::seal(spec, pin, key)?;
+    let back = pkcs11::unseal(spec, pin, &sealed)?;
+    if back.expose_for_sealing() != key.expose_for_sealing() {
+        return Err(RootKeyError::Source(
+            "the token did not give back the root key it sealed".into(),
+        ));
+    }
+    Ok(sealed)
 }
 
 #[cfg(test)]

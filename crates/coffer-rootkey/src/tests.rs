@@ -106,12 +106,13 @@ fn a_data_dir_sealed_before_records_existed_is_recorded_only_once_confirmed() {
 }
 
 #[test]
-fn a_token_source_on_an_embedded_data_dir_is_refused_before_the_token_is_asked() {
+fn a_token_source_on_an_embedded_data_dir_that_lost_root_key_is_refused_before_the_token() {
     let dir = tempfile::tempdir().unwrap();
     open_ok(dir.path(), &RootKeySource::Embedded, false);
+    fs::remove_file(dir.path().join(EMBEDDED_FILE)).unwrap();
     let token = RootKeySource::parse("pkcs11:module=/nonexistent.so;token=t;key=k").unwrap();
     let err = refusal(dir.path(), &token, true);
-    assert!(err.contains("not supported yet"), "{err}");
+    assert!(err.contains("which is missing"), "{err}");
 }
 
 #[test]

@@ -305,3 +305,40 @@ async fn the_legacy_variable_still_supplies_the_key_and_is_recorded() {
     assert!(record.contains("\"kind\": \"env\""), "{record}");
     assert!(!record.contains(&"ab".repeat(32)), "{record}");
 }
+
+#[tokio::test]
+async fn an_embedded_data_dir_moves_onto_a_token() {
+    let Some(module) = softhsm_module() else {
+        return;
+    };
+    let token = Token::new(module, "move");
+    assert!(token.create_key("coffer-root").status.success());
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    let embedded = ServeOptions {
+        data_dir: Some(data.clone()),
+        ..ServeOptions::default()
+    };
+    let server = TestServer::start_with(&embedded);
+    write_encrypted(&server).await;
+    stop(server);
+
+    // Started with the token, the same root key is sealed by it; root.key is now a stray copy.
+    let server = TestServer::start_with(&token.serve_options("coffer-root", &data));
+    assert_readable(&server).await;
+    let health = server.admin_get("/health").await.text();
+    assert!(health.contains(&token.source("coffer-root")), "{health}");
+    assert!(
+        health.contains("still sits in the data directory"),
+        "{health}"
+    );
+    stop(server);
+
+    std::fs::remove_file(data.join("root.key")).unwrap();
+    let server = TestServer::start_with(&token.serve_options("coffer-root", &data));
+    assert_readable(&server).await;
+    assert!(!server.admin_get("/health").await.text().contains("warning"));
+    stop(server);
+    let log = TestServer::start_refused(&embedded);
+    assert!(log.contains("sealed under an external root key"), "{log}");
+}
