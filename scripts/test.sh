@@ -2,7 +2,7 @@
 # Runs every test Coffer has: formatting and lint gates, Rust unit and integration tests,
 # the real-SDK suites (Python: oss2, alibabacloud-oss-v2; Node: ali-oss) and the kill -9 crash
 # test. Needs Rust, Python 3 and Node.js 20+ with npm; installs the rest by itself (a Python
-# venv and node_modules, both with pinned SDK versions).
+# venv and node_modules, both with pinned SDK versions; SoftHSM2 from Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo build"
 cargo build --workspace --locked
+
+step "SoftHSM2 (the PKCS#11 token of the root key tests)"
+COFFER_SOFTHSM2_MODULE="$(scripts/install-softhsm2.sh)"
+export COFFER_SOFTHSM2_MODULE
 
 step "Rust tests"
 cargo test --workspace --locked

@@ -92,6 +92,32 @@ impl RootKey {
         load_or_create_with(path, None)
     }
 
+    /// Copies 32 bytes straight into the heap buffer; `None` unless `bytes` is 32 long.
+    pub fn from_slice(bytes: &[u8]) -> Option<RootKey> {
+        if bytes.len() != 32 {
+            return None;
+        }
+        let mut key = RootKey(Box::new([0u8; 32]));
+        key.0.copy_from_slice(bytes);
+        Some(key)
+    }
+
+    /// A fresh random root key, for a data directory whose root key is sealed elsewhere
+    /// (a PKCS#11 token) rather than written to a file.
+    pub fn generate() -> Result<RootKey, KmsError> {
+        let mut key = RootKey(Box::new([0u8; 32]));
+        SystemRandom::new()
+            .fill(&mut key.0[..])
+            .map_err(|_| KmsError::Storage("system random number generator failed".into()))?;
+        Ok(key)
+    }
+
+    /// The raw bytes, for one purpose only: sealing the root key under a key that lives
+    /// elsewhere (a token). Never log or store them in the clear.
+    pub fn expose_for_sealing(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     pub(crate) fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -162,10 +188,7 @@ fn create_root_key_file(path: &Path) -> Result<RootKey, KmsError> {
         fs::create_dir_all(parent)
             .map_err(|e| KmsError::io("creating the root key directory", e))?;
     }
-    let mut key = RootKey(Box::new([0u8; 32]));
-    SystemRandom::new()
-        .fill(&mut key.0[..])
-        .map_err(|_| KmsError::Storage("system random number generator failed".into()))?;
+    let key = RootKey::generate()?;
     let mut text = Zeroizing::new(hex::encode(&key.0[..]));
     text.push('\n');
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use coffer_rootkey::{Pin, RootKeySource};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
@@ -36,8 +37,15 @@ pub struct ServeArgs {
     /// Seconds an SSE-KMS data key may serve a bucket's uploads (0 = one key per object) [default: 0]
     #[arg(long, env = "COFFER_KMS_DATA_KEY_CACHE_SECONDS")]
     pub kms_data_key_cache_seconds: Option<u64>,
+    /// Where the root key comes from: file:/path, env:VAR or
+    /// pkcs11:module=/path/lib.so;token=LABEL;key=LABEL [default: <data-dir>/root.key]
+    #[arg(long, env = "COFFER_ROOT_KEY_SOURCE")]
+    pub root_key: Option<String>,
+    /// File holding the PKCS#11 token's user PIN (or set COFFER_ROOT_KEY_PIN)
+    #[arg(long, env = "COFFER_ROOT_KEY_PIN_FILE")]
+    pub root_key_pin_file: Option<PathBuf>,
     /// TOML file with any of: listen, admin_listen, data_dir, region, domains,
-    /// sse_oss_rotation_days, kms_data_key_cache_seconds
+    /// sse_oss_rotation_days, kms_data_key_cache_seconds, root_key, root_key_pin_file
     #[arg(long, env = "COFFER_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -53,6 +61,8 @@ struct FileConfig {
     domains: Option<Vec<String>>,
     sse_oss_rotation_days: Option<u64>,
     kms_data_key_cache_seconds: Option<u64>,
+    root_key: Option<String>,
+    root_key_pin_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +75,46 @@ pub struct Settings {
     pub sse_oss_rotation: std::time::Duration,
     /// `None`: every SSE-KMS object gets its own data key.
     pub kms_data_key_cache: Option<std::time::Duration>,
+    pub root_key: RootKeySource,
+    /// Where the token PIN is read from, when the source is a token.
+    pub root_key_pin: PinSource,
+}
+
+/// The legacy variable: 64 hex digits of the root key itself. Set (and no `--root-key`),
+/// it means `env:COFFER_ROOT_KEY`, as it did before sources existed.
+const LEGACY_ROOT_KEY_ENV: &str = "COFFER_ROOT_KEY";
+/// The token PIN itself, for deployments that inject secrets as variables.
+const ROOT_KEY_PIN_ENV: &str = "COFFER_ROOT_KEY_PIN";
+
+/// Where a token PIN comes from: a file, or the `COFFER_ROOT_KEY_PIN` variable.
+#[derive(Debug, Clone, Default)]
+pub enum PinSource {
+    File(PathBuf),
+    #[default]
+    Env,
+}
+
+impl PinSource {
+    /// The PIN, if one is configured; `None` lets the token code say what is missing.
+    pub fn read(&self) -> Result<Option<Pin>, String> {
+        match self {
+            PinSource::File(path) => Pin::from_file(path).map(Some).map_err(|e| e.to_string()),
+            PinSource::Env => Ok(std::env::var(ROOT_KEY_PIN_ENV).ok().map(Pin::new)),
+        }
+    }
+}
+
+/// `--root-key` > `COFFER_ROOT_KEY_SOURCE` > file > legacy `COFFER_ROOT_KEY` > embedded.
+fn root_key_source(
+    flag_or_env: Option<String>,
+    file: Option<String>,
+    legacy_env_set: bool,
+) -> Result<RootKeySource, String> {
+    match flag_or_env.or(file) {
+        Some(text) => RootKeySource::parse(&text).map_err(|e| e.to_string()),
+        None if legacy_env_set => Ok(RootKeySource::Env(LEGACY_ROOT_KEY_ENV.to_owned())),
+        None => Ok(RootKeySource::Embedded),
+    }
 }
 
 impl Settings {
@@ -103,7 +153,15 @@ impl Settings {
             .kms_data_key_cache_seconds
             .or(file.kms_data_key_cache_seconds)
             .unwrap_or(0);
+        let legacy_env_set = std::env::var(LEGACY_ROOT_KEY_ENV).is_ok_and(|v| !v.trim().is_empty());
+        let root_key = root_key_source(args.root_key, file.root_key, legacy_env_set)?;
+        let root_key_pin = args
+            .root_key_pin_file
+            .or(file.root_key_pin_file)
+            .map_or(PinSource::Env, PinSource::File);
         Ok(Settings {
+            root_key,
+            root_key_pin,
             sse_oss_rotation: std::time::Duration::from_secs(rotation_days * 86_400),
             kms_data_key_cache: (cache_seconds > 0)
                 .then(|| std::time::Duration::from_secs(cache_seconds)),
@@ -131,6 +189,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn flags_beat_file_and_file_beats_defaults() {
@@ -155,6 +214,43 @@ mod tests {
             s.domains
                 .contains(&"oss-cn-beijing.aliyuncs.com".to_owned())
         );
+    }
+
+    #[test]
+    fn root_key_source_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(
+            &path,
+            "root_key = \"file:/etc/coffer/root.key\"\nroot_key_pin_file = \"/etc/pin\"\n",
+        )
+        .unwrap();
+        let from_file = Settings::resolve(ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            from_file.root_key,
+            RootKeySource::File("/etc/coffer/root.key".into())
+        );
+        assert!(matches!(from_file.root_key_pin, PinSource::File(p) if p == Path::new("/etc/pin")));
+        let flag = Settings::resolve(ServeArgs {
+            config: Some(path),
+            root_key: Some("env:K".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(flag.root_key, RootKeySource::Env("K".into()));
+        assert_eq!(
+            root_key_source(None, None, true).unwrap(),
+            RootKeySource::Env("COFFER_ROOT_KEY".into())
+        );
+        assert_eq!(
+            root_key_source(None, None, false).unwrap(),
+            RootKeySource::Embedded
+        );
+        assert!(root_key_source(Some("nope".into()), None, false).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod cli_admin;
 mod cli_common;
 mod cli_kms;
+mod cli_rootkey;
 mod config;
 mod credentials;
 mod identities;
@@ -31,6 +32,8 @@ enum Command {
     Kms(cli_kms::KmsArgs),
     /// Manage RAM users, AccessKeys and policies of a running server (through its admin listener).
     Admin(cli_admin::AdminArgs),
+    /// Prepare a root key kept apart from the data directory (a key file, a PKCS#11 token key).
+    RootKey(cli_rootkey::RootKeyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Kms(args) => cli_kms::run(args),
         Command::Admin(args) => cli_admin::run(args),
+        Command::RootKey(args) => cli_rootkey::run(args),
         Command::Serve(args) => {
             let settings = match config::Settings::resolve(args) {
                 Ok(s) => s,

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use coffer_admin::AdminApi;
 use coffer_api::{ApiServer, HttpSettings, Limits, Server};
-use coffer_kms::{Kms, KmsConfig, RootKey};
+use coffer_kms::{Kms, KmsConfig};
 use coffer_oss::{OssApi, OssConfig};
+use coffer_rootkey::{RootKeySource, RootKeyStatus};
 use coffer_service::Service;
 use coffer_storage::{FsBlobStore, RedbMetaStore, TieredBlobStore, sweep_orphans};
 use http::{Request, Response, StatusCode};
@@ -91,7 +92,11 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .install_recorder()
         .map_err(|e| format!("installing metrics recorder: {e}"))?;
 
-    let (kms, identity_key) = open_kms(&settings).await?;
+    let (kms, identity_key, root_key) = open_kms(&settings).await?;
+    match root_key.warning() {
+        Some(warning) => tracing::warn!(source = %root_key.source(), "{warning}"),
+        None => tracing::info!(source = %root_key.source(), "root key loaded"),
+    }
     let iam_dir = settings.data_dir.join("iam");
     let users = tokio::task::spawn_blocking(move || IdentityStore::open(&iam_dir, identity_key))
         .await
@@ -119,6 +124,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             .with_kms_authorizer(identities),
         metrics,
         kms: kms.clone(),
+        health: health_body(&root_key),
     });
     let oss = Arc::new(ApiServer::new(
         OssApi::new(
@@ -175,6 +181,18 @@ struct AdminRoutes {
     api: AdminApi,
     metrics: PrometheusHandle,
     kms: Arc<Kms>,
+    /// Fixed at start-up: the root key's source does not change while serving.
+    health: String,
+}
+
+/// `/health`: `ok` on the first line (what probes read), then where the root key lives and,
+/// when it sits beside the data, the warning with its one-line fix.
+fn health_body(root_key: &RootKeyStatus) -> String {
+    let mut body = format!("ok\nroot_key: {}\n", root_key.source());
+    if let Some(warning) = root_key.warning() {
+        body.push_str(&format!("warning: {warning}\n"));
+    }
+    body
 }
 
 async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Response<Full<Bytes>> {
@@ -187,7 +205,7 @@ async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Respons
             export_kms_usage(&routes.kms).await;
             (StatusCode::OK, routes.metrics.render())
         }
-        "/health" => (StatusCode::OK, "ok\n".to_owned()),
+        "/health" => (StatusCode::OK, routes.health.clone()),
         _ => (StatusCode::NOT_FOUND, "not found\n".to_owned()),
     };
     Response::builder()
@@ -231,26 +249,41 @@ async fn shutdown_signal() {
     }
 }
 
-/// Opens the built-in KMS: key state under `<data>/kms/`, sealed by the root key.
-/// Opens the built-in KMS, and derives from the same root key the key that seals the
-/// identity store's secrets.
-async fn open_kms(settings: &Settings) -> Result<(Arc<Kms>, Zeroizing<[u8; 32]>), String> {
+/// Opens the built-in KMS (key state under `<data>/kms/`, sealed by the root key), and
+/// derives from the same root key the key that seals the identity store's secrets. The
+/// root key comes from `settings.root_key`, checked against the data directory's record
+/// (coffer-rootkey) before anything is decrypted.
+async fn open_kms(
+    settings: &Settings,
+) -> Result<(Arc<Kms>, Zeroizing<[u8; 32]>, RootKeyStatus), String> {
     let data_dir = settings.data_dir.clone();
     let rotation = settings.sse_oss_rotation;
+    let source = settings.root_key.clone();
+    let pin = settings.root_key_pin.clone();
     tokio::task::spawn_blocking(move || {
         let dir = data_dir.join("kms");
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let root_key = RootKey::load_or_create(&data_dir.join("root.key"))
-            .map_err(|e| format!("loading the root key: {e}"))?;
+        let sealed_state_exists = dir.join(coffer_kms::STATE_FILE_NAME).exists();
+        let pin = match &source {
+            RootKeySource::Pkcs11(_) => pin.read()?,
+            _ => None,
+        };
+        let opened = coffer_rootkey::open(&data_dir, &source, pin.as_ref(), sealed_state_exists)
+            .map_err(|e| format!("root key: {e}"))?;
         let config = KmsConfig {
             service_key_rotation: rotation,
             audit_log: Some(dir.join("audit.log")),
         };
-        let identity_key = root_key.derive_subkey("identities");
-        let kms = Kms::open(&dir, root_key, config).map_err(|e| format!("opening the KMS: {e}"))?;
+        let identity_key = opened.key.derive_subkey("identities");
+        let kms =
+            Kms::open(&dir, opened.key, config).map_err(|e| format!("opening the KMS: {e}"))?;
+        opened
+            .pending
+            .commit()
+            .map_err(|e| format!("recording the root key source: {e}"))?;
         kms.rotate_service_key_if_due()
             .map_err(|e| format!("rotating the service key: {e}"))?;
-        Ok((Arc::new(kms), identity_key))
+        Ok((Arc::new(kms), identity_key, opened.status))
     })
     .await
     .map_err(|e| e.to_string())?

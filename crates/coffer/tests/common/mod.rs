@@ -32,6 +32,17 @@ pub const REGION: &str = "cn-hangzhou";
 /// How long the server may take to start accepting connections.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How to start a test server beyond the defaults.
+#[derive(Default, Clone)]
+pub struct ServeOptions {
+    /// An existing data directory (a fresh one when `None`).
+    pub data_dir: Option<PathBuf>,
+    /// Extra `coffer serve` arguments.
+    pub args: Vec<String>,
+    /// Extra environment for the server process.
+    pub env: Vec<(String, String)>,
+}
+
 /// A running `coffer serve`; killed when dropped.
 pub struct TestServer {
     child: Option<Child>,
@@ -62,11 +73,19 @@ impl TestServer {
     }
 
     fn start_inner(data_dir: Option<PathBuf>) -> TestServer {
+        Self::start_with(&ServeOptions {
+            data_dir,
+            ..ServeOptions::default()
+        })
+    }
+
+    /// Starts a server with extra `serve` arguments and environment.
+    pub fn start_with(options: &ServeOptions) -> TestServer {
         // Another process may grab a port between our probe and the server's bind, so
         // retry a few times with new ports when the child dies at start-up.
         let mut last_log = String::new();
         for _ in 0..3 {
-            match Self::try_start(data_dir.clone()) {
+            match Self::try_start(options) {
                 Ok(server) => return server,
                 Err(log) => last_log = log,
             }
@@ -74,9 +93,21 @@ impl TestServer {
         panic!("coffer did not start; last log:\n{last_log}");
     }
 
-    fn try_start(data_dir: Option<PathBuf>) -> Result<TestServer, String> {
+    /// Runs `coffer serve` that is expected to refuse to start: returns what it printed,
+    /// and panics if it is still running after `START_TIMEOUT`.
+    pub fn start_refused(options: &ServeOptions) -> String {
+        match Self::try_start(options) {
+            Ok(server) => panic!("coffer started; log:\n{}", server.log()),
+            Err(log) => log,
+        }
+    }
+
+    fn try_start(options: &ServeOptions) -> Result<TestServer, String> {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
-        let data_dir = data_dir.unwrap_or_else(|| dir.path().join("data"));
+        let data_dir = options
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("data"));
         let log_path = dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).expect("creating the log file");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -98,7 +129,11 @@ impl TestServer {
             .env("OSS_ACCESS_KEY_SECRET", SK)
             .env_remove("COFFER_CONFIG")
             .env_remove("COFFER_DOMAINS")
+            .env_remove("COFFER_ROOT_KEY")
+            .env_remove("COFFER_ROOT_KEY_SOURCE")
             .env("COFFER_LOG", "info")
+            .args(&options.args)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("cloning the log handle"))
             .stderr(log)
