@@ -11,6 +11,10 @@
 //!   with `derived=true` uses (a plain key accepts and ignores it). Coffer therefore checks,
 //!   once per key name, that a key is derived, refuses one that is not, and creates its own
 //!   keys derived.
+//! - Who may use which CMK is Coffer's decision, as with the built-in KMS: Vault sees one
+//!   token, Coffer's, which may use every key it serves. A [`KeyAccess`] installed by the
+//!   server is asked before each SSE-KMS call (`kms:GenerateDataKey`, `kms:Decrypt`), so an
+//!   anonymous reader of a public bucket is still refused an SSE-KMS object.
 //! - `datakey/plaintext` rather than `datakey/wrapped`: the latter returns only the
 //!   ciphertext, and a write would need a second call (decrypt) to learn the key it must
 //!   encrypt with. One call per PUT is the budget.
@@ -75,8 +79,16 @@ pub struct VaultConfig {
     pub timeout: Duration,
 }
 
+/// Decides whether a caller may use a CMK (a Transit key name) for a data-path action
+/// (`kms:GenerateDataKey`, `kms:Decrypt`).
+pub trait KeyAccess: Send + Sync {
+    fn allowed(&self, caller: &str, action: &str, key_name: &str) -> bool;
+}
+
 /// The Transit key manager.
 pub struct VaultKms {
+    /// Who may use which CMK; unset means every caller may (the server sets it).
+    access: std::sync::OnceLock<std::sync::Arc<dyn KeyAccess>>,
     config: VaultConfig,
     transport: Transport,
     auth: Authenticator,
@@ -117,6 +129,7 @@ impl VaultKms {
         }
         let transport = Transport::new(&config.addr, config.timeout)?;
         Ok(VaultKms {
+            access: std::sync::OnceLock::new(),
             auth: Authenticator::new(config.credentials.clone()),
             config,
             transport,
@@ -126,6 +139,27 @@ impl VaultKms {
 
     pub fn config(&self) -> &VaultConfig {
         &self.config
+    }
+
+    /// Installs the permission check for CMK use. Can be set once.
+    pub fn set_key_access(&self, access: std::sync::Arc<dyn KeyAccess>) {
+        let _ = self.access.set(access);
+    }
+
+    /// SSE-OSS keys belong to the service, not to a CMK a caller could be denied.
+    fn permit(
+        &self,
+        method: SseMethod,
+        caller: &str,
+        action: &str,
+        name: &str,
+    ) -> Result<(), KeyError> {
+        match self.access.get() {
+            Some(access) if method == SseMethod::Kms && !access.allowed(caller, action, name) => {
+                Err(KeyError::AccessDenied)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Creates the default and SSE-OSS keys (derived) where they are missing and the token
@@ -236,9 +270,10 @@ impl KeyProvider for VaultKms {
         method: SseMethod,
         kms_key_id: Option<&str>,
         context: &KeyContext,
-        _caller: &str,
+        caller: &str,
     ) -> Result<IssuedKey, KeyError> {
         let name = self.key_name(method, kms_key_id)?;
+        self.permit(method, caller, "kms:GenerateDataKey", name)?;
         self.check_derived(name).await?;
         let body = request_body(context, None)?;
         let answer = self
@@ -262,7 +297,7 @@ impl KeyProvider for VaultKms {
         &self,
         envelope: &Envelope,
         context: &KeyContext,
-        _caller: &str,
+        caller: &str,
     ) -> Result<DataKey, KeyError> {
         if envelope.method == SseMethod::CustomerProvided {
             return Err(KeyError::InvalidParameter(
@@ -271,6 +306,7 @@ impl KeyProvider for VaultKms {
         }
         let name = envelope.key_id.as_str();
         check_key_name(name)?;
+        self.permit(envelope.method, caller, "kms:Decrypt", name)?;
         let ciphertext = std::str::from_utf8(&envelope.wrapped_key)
             .ok()
             .filter(|c| c.starts_with("vault:v"))

@@ -94,12 +94,18 @@ impl Bao {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Sends a signal and, for SIGSTOP, waits until the process is stopped (signals are
+    /// delivered asynchronously).
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
         assert!(status.success());
+        let stat = format!("/proc/{pid}/stat");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while signal == "-STOP" && !process_state(&stat).starts_with('T') {
+            assert!(Instant::now() < deadline, "bao did not stop");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn config(&self, credentials: Credentials, timeout: Duration) -> VaultConfig {
@@ -134,6 +140,12 @@ impl Drop for Bao {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The state letter of /proc/<pid>/stat (after the parenthesised command name).
+fn process_state(stat: &str) -> String {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    text.rsplit(") ").next().unwrap_or_default().to_owned()
 }
 
 fn context(object: &str) -> KeyContext {
@@ -325,7 +337,7 @@ async fn a_paused_server_times_out_within_the_bound_and_recovers() {
     let started = Instant::now();
     let stalled = kms.unwrap(&env, &context("o"), "t").await;
     let took = started.elapsed();
-    assert_eq!(stalled.err(), Some(KeyError::Timeout(bound)));
+    assert_eq!(stalled.err(), Some(KeyError::Timeout(bound)), "after {took:?}");
     assert!(took < bound + Duration::from_millis(500), "{took:?}");
     let stalled = try_issue(&kms, Some("k1"));
     assert!(matches!(stalled.await, Err(KeyError::Timeout(_))));
@@ -388,4 +400,41 @@ path "transit/keys/*" { capabilities = ["read"] }"#;
     let kms = VaultKms::new(bao.config(wrong, Duration::from_secs(5))).unwrap();
     let refused = try_issue(&kms, Some("k1"));
     assert!(refused.await.is_err());
+}
+
+struct OnlyRoot;
+
+impl coffer_kms_vault::KeyAccess for OnlyRoot {
+    fn allowed(&self, caller: &str, _action: &str, _key: &str) -> bool {
+        caller == "root"
+    }
+}
+
+/// The installed access check decides who may use a CMK; SSE-OSS keys are the service's.
+#[tokio::test]
+async fn the_access_check_guards_cmks_but_not_the_service_key() {
+    let bao = Bao::start();
+    bao.create_derived("k1");
+    let kms = bao.kms();
+    kms.ensure_keys().await.unwrap();
+    kms.set_key_access(std::sync::Arc::new(OnlyRoot));
+    let ctx = context("o");
+    let issued = kms
+        .issue(SseMethod::Kms, Some("k1"), &ctx, "root")
+        .await
+        .unwrap();
+    let denied = kms
+        .issue(SseMethod::Kms, Some("k1"), &ctx, "anonymous")
+        .await;
+    assert_eq!(denied.err(), Some(KeyError::AccessDenied));
+    let env = envelope(&issued, SseMethod::Kms);
+    let denied = kms.unwrap(&env, &ctx, "anonymous").await;
+    assert_eq!(denied.err(), Some(KeyError::AccessDenied));
+
+    let oss = kms
+        .issue(SseMethod::ServiceManaged, None, &ctx, "anonymous")
+        .await
+        .unwrap();
+    let env = envelope(&oss, SseMethod::ServiceManaged);
+    assert!(kms.unwrap(&env, &ctx, "anonymous").await.is_ok());
 }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::kms_config::{KmsArgs, KmsFile, KmsSettings};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:7071";
 pub const DEFAULT_DATA_DIR: &str = "./coffer-data";
@@ -37,9 +39,11 @@ pub struct ServeArgs {
     #[arg(long, env = "COFFER_KMS_DATA_KEY_CACHE_SECONDS")]
     pub kms_data_key_cache_seconds: Option<u64>,
     /// TOML file with any of: listen, admin_listen, data_dir, region, domains,
-    /// sse_oss_rotation_days, kms_data_key_cache_seconds
+    /// sse_oss_rotation_days, kms_data_key_cache_seconds, and a [kms] table
     #[arg(long, env = "COFFER_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub kms: KmsArgs,
 }
 
 /// The config file's shape; every field is optional.
@@ -53,6 +57,7 @@ struct FileConfig {
     domains: Option<Vec<String>>,
     sse_oss_rotation_days: Option<u64>,
     kms_data_key_cache_seconds: Option<u64>,
+    kms: Option<KmsFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +70,8 @@ pub struct Settings {
     pub sse_oss_rotation: std::time::Duration,
     /// `None`: every SSE-KMS object gets its own data key.
     pub kms_data_key_cache: Option<std::time::Duration>,
+    /// The key manager behind SSE-OSS and SSE-KMS.
+    pub kms: KmsSettings,
 }
 
 impl Settings {
@@ -79,6 +86,7 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
+        let kms = KmsSettings::resolve(args.kms, file.kms.unwrap_or_default())?;
         let parse = |s: &str| s.parse::<SocketAddr>().expect("built-in address is valid");
         let region = args
             .region
@@ -104,6 +112,7 @@ impl Settings {
             .or(file.kms_data_key_cache_seconds)
             .unwrap_or(0);
         Ok(Settings {
+            kms,
             sse_oss_rotation: std::time::Duration::from_secs(rotation_days * 86_400),
             kms_data_key_cache: (cache_seconds > 0)
                 .then(|| std::time::Duration::from_secs(cache_seconds)),

@@ -8,6 +8,7 @@ mod config;
 mod credentials;
 mod identities;
 mod keys;
+mod kms_config;
 mod server;
 
 use clap::{Parser, Subcommand};
