@@ -146,7 +146,9 @@ impl VaultKms {
         let _ = self.access.set(access);
     }
 
-    /// SSE-OSS keys belong to the service, not to a CMK a caller could be denied.
+    /// The SSE-OSS key belongs to the service, not to a CMK a caller could be denied. Only
+    /// that key is exempt: an envelope claiming SSE-OSS under any other key (one edited to
+    /// dodge the check) is checked like a CMK use.
     fn permit(
         &self,
         method: SseMethod,
@@ -154,8 +156,9 @@ impl VaultKms {
         action: &str,
         name: &str,
     ) -> Result<(), KeyError> {
+        let service_key = method == SseMethod::ServiceManaged && name == self.config.sse_oss_key;
         match self.access.get() {
-            Some(access) if method == SseMethod::Kms && !access.allowed(caller, action, name) => {
+            Some(access) if !service_key && !access.allowed(caller, action, name) => {
                 Err(KeyError::AccessDenied)
             }
             _ => Ok(()),

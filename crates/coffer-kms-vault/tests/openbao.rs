@@ -2,6 +2,8 @@
 //! loopback port. The `bao` binary comes from `COFFER_BAO_BIN`, which scripts/test.sh sets
 //! (tests/engines/openbao.sh installs it); without it these tests fail rather than skip, so
 //! that CI cannot pass without having run them.
+// The helpers outside #[test] functions unwrap too: a panic there is the failure report.
+#![allow(clippy::unwrap_used)]
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -337,7 +339,11 @@ async fn a_paused_server_times_out_within_the_bound_and_recovers() {
     let started = Instant::now();
     let stalled = kms.unwrap(&env, &context("o"), "t").await;
     let took = started.elapsed();
-    assert_eq!(stalled.err(), Some(KeyError::Timeout(bound)), "after {took:?}");
+    assert_eq!(
+        stalled.err(),
+        Some(KeyError::Timeout(bound)),
+        "after {took:?}"
+    );
     assert!(took < bound + Duration::from_millis(500), "{took:?}");
     let stalled = try_issue(&kms, Some("k1"));
     assert!(matches!(stalled.await, Err(KeyError::Timeout(_))));
@@ -437,4 +443,10 @@ async fn the_access_check_guards_cmks_but_not_the_service_key() {
         .unwrap();
     let env = envelope(&oss, SseMethod::ServiceManaged);
     assert!(kms.unwrap(&env, &ctx, "anonymous").await.is_ok());
+
+    // An SSE-KMS envelope relabelled as SSE-OSS is still a CMK use.
+    let mut relabelled = envelope(&issued, SseMethod::ServiceManaged);
+    relabelled.method = SseMethod::ServiceManaged;
+    let denied = kms.unwrap(&relabelled, &ctx, "anonymous").await;
+    assert_eq!(denied.err(), Some(KeyError::AccessDenied));
 }

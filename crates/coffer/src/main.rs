@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Manage the built-in KMS of a running server (through its admin listener).
     Kms(cli_kms::KmsArgs),
     /// Manage RAM users, AccessKeys and policies of a running server (through its admin listener).
@@ -40,7 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Kms(args) => cli_kms::run(args),
         Command::Admin(args) => cli_admin::run(args),
         Command::Serve(args) => {
-            let settings = match config::Settings::resolve(args) {
+            let settings = match config::Settings::resolve(*args) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("coffer: {e}");
