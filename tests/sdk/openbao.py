@@ -74,8 +74,25 @@ class OpenBao:
     def server_env(self):
         return {"VAULT_TOKEN": ROOT_TOKEN}
 
+    def pause(self):
+        """SIGSTOP, returning once the process is stopped (delivery is asynchronous)."""
+        self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while self._state() != "T":
+            if time.monotonic() > deadline:
+                raise RuntimeError("openbao did not stop")
+            time.sleep(0.01)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def _state(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            return f.read().rsplit(") ", 1)[1][:1]
+
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)

@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 
 import oss2
 import pytest
@@ -68,6 +69,54 @@ def test_anonymous_readers_are_refused_vault_held_cmks(server, make_bucket):
     assert b"secret" not in (e.body or b"")
     assert anon.get_object("oss").read() == b"public"
     assert root.get_object("kms").read() == b"secret"
+
+
+class _ShortDeadline:
+    """The session's OpenBao, with a 1 s deadline per call."""
+
+    def __init__(self, bao):
+        self.bao = bao
+
+    def server_args(self):
+        return self.bao.server_args() + ["--vault-timeout-ms", "1000"]
+
+    def server_env(self):
+        return self.bao.server_env()
+
+
+def test_a_paused_openbao_fails_kms_requests_in_bounded_time_and_recovers(server):
+    """OpenBao stopped (SIGSTOP) under a running server: SSE requests fail with 503 within the
+    deadline (no hang), objects that need no key keep working, and after SIGCONT the same
+    server serves SSE again without a restart."""
+    tmp = tempfile.mkdtemp(prefix="coffer-pause-")
+    srv = CofferServer(server.binary, tmp, _ShortDeadline(server.bao))
+    srv.start()
+    paused = False
+    try:
+        b = h.oss2_bucket(srv, h.unique_name("pause"), "v1")
+        b.create_bucket()
+        b.put_object("kms", b"k", headers=h.sse_headers("KMS"))
+        b.put_object("plain", b"p")
+        server.bao.pause()
+        paused = True
+        for call in (lambda: b.get_object("kms").read(),
+                     lambda: b.put_object("new", b"n", headers=h.sse_headers("AES256"))):
+            started = time.monotonic()
+            with pytest.raises(oss2.exceptions.ServerError) as ei:
+                call()
+            assert time.monotonic() - started < 5
+            h.assert_oss2_error(ei.value, 503, "ServiceUnavailable")
+        assert b.get_object("plain").read() == b"p"
+        server.bao.resume()
+        paused = False
+        assert b.get_object("kms").read() == b"k"
+        b.put_object("new", b"n", headers=h.sse_headers("AES256"))
+        assert b.get_object("new").read() == b"n"
+    finally:
+        if paused:
+            server.bao.resume()
+        srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class _UnreachableVault:
