@@ -7,6 +7,10 @@ A single Coffer server is started per pytest session:
 
 with root credentials OSS_ACCESS_KEY_ID=cofferadmin / OSS_ACCESS_KEY_SECRET=<random> in its
 environment. Its output goes to <tmp>/server.log; the tail is attached to every failing test.
+
+With COFFER_KMS_BACKEND=vault, an OpenBao dev server is started first (tests/sdk/openbao.py) and
+Coffer is started with `--kms-backend vault --vault-addr ...`: SSE-OSS and SSE-KMS keys then
+live in OpenBao's Transit engine.
 """
 import os
 import re
@@ -29,6 +33,9 @@ import oss2  # noqa: E402
 import alibabacloud_oss_v2 as oss  # noqa: E402
 
 import sdkhelpers as h  # noqa: E402
+from openbao import OpenBao  # noqa: E402
+
+KMS_BACKEND = os.environ.get("COFFER_KMS_BACKEND", "builtin")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -38,8 +45,10 @@ _server_for_hooks = None
 
 
 class CofferServer:
-    def __init__(self, binary, tmpdir):
+    def __init__(self, binary, tmpdir, bao=None):
         self.binary = str(binary)
+        # The OpenBao server holding the keys (vault mode), else None.
+        self.bao = bao
         self.tmpdir = tmpdir
         self.data_dir = os.path.join(tmpdir, "data")
         self.log_path = os.path.join(tmpdir, "server.log")
@@ -59,13 +68,15 @@ class CofferServer:
                 "--listen", "%s:%d" % (self.host, self.port),
                 "--admin-listen", "%s:%d" % (self.host, self.admin_port),
                 "--data-dir", self.data_dir,
-                "--region", h.REGION]
+                "--region", h.REGION] + (self.bao.server_args() if self.bao else [])
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
         env = dict(os.environ)
         env["OSS_ACCESS_KEY_ID"] = self.access_key_id
         env["OSS_ACCESS_KEY_SECRET"] = self.access_key_secret
+        if self.bao:
+            env.update(self.bao.server_env())
         self._log = open(self.log_path, "ab")
         self._log.write(("$ %s\n" % " ".join(self.cmd)).encode())
         self._log.flush()
@@ -134,7 +145,7 @@ def _coffer_bin():
 # ---------------------------------------------------------------- pytest hooks
 
 def pytest_report_header(config):
-    return ["coffer binary: %s" % _coffer_bin(),
+    return ["coffer binary: %s, key manager: %s" % (_coffer_bin(), KMS_BACKEND),
             "oss2 %s, alibabacloud-oss-v2 %s" % (oss2.__version__, oss.__version__)]
 
 
@@ -191,7 +202,17 @@ def server(request):
         pytest.exit("coffer binary not found or not executable: %s "
                     "(build it, or set COFFER_BIN)" % binary, returncode=1)
     tmpdir = tempfile.mkdtemp(prefix="coffer-sdk-")
-    srv = CofferServer(binary, tmpdir)
+    bao = None
+    if KMS_BACKEND == "vault":
+        try:
+            bao = OpenBao(tmpdir)
+            bao.start()
+        except RuntimeError as e:
+            pytest.exit("could not start openbao: %s" % e, returncode=1)
+        request.addfinalizer(bao.stop)
+    elif KMS_BACKEND != "builtin":
+        pytest.exit("unknown COFFER_KMS_BACKEND %r" % KMS_BACKEND, returncode=1)
+    srv = CofferServer(binary, tmpdir, bao)
     try:
         srv.start()
     except RuntimeError as e:

@@ -8,6 +8,8 @@ use clap::Args;
 use coffer_rootkey::{Pin, RootKeySource};
 use serde::Deserialize;
 
+use crate::kms_config::{KmsArgs, KmsFile, KmsSettings};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:7071";
 pub const DEFAULT_DATA_DIR: &str = "./coffer-data";
@@ -45,9 +47,12 @@ pub struct ServeArgs {
     #[arg(long, env = "COFFER_ROOT_KEY_PIN_FILE")]
     pub root_key_pin_file: Option<PathBuf>,
     /// TOML file with any of: listen, admin_listen, data_dir, region, domains,
-    /// sse_oss_rotation_days, kms_data_key_cache_seconds, root_key, root_key_pin_file
+    /// sse_oss_rotation_days, kms_data_key_cache_seconds, root_key, root_key_pin_file,
+    /// and a [kms] table
     #[arg(long, env = "COFFER_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub kms: KmsArgs,
 }
 
 /// The config file's shape; every field is optional.
@@ -63,6 +68,7 @@ struct FileConfig {
     kms_data_key_cache_seconds: Option<u64>,
     root_key: Option<String>,
     root_key_pin_file: Option<PathBuf>,
+    kms: Option<KmsFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +84,8 @@ pub struct Settings {
     pub root_key: RootKeySource,
     /// Where the token PIN is read from, when the source is a token.
     pub root_key_pin: PinSource,
+    /// The key manager behind SSE-OSS and SSE-KMS.
+    pub kms: KmsSettings,
 }
 
 /// The legacy variable: 64 hex digits of the root key itself. Set (and no `--root-key`),
@@ -129,6 +137,7 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
+        let kms = KmsSettings::resolve(args.kms, file.kms.unwrap_or_default())?;
         let parse = |s: &str| s.parse::<SocketAddr>().expect("built-in address is valid");
         let region = args
             .region
@@ -162,6 +171,7 @@ impl Settings {
         Ok(Settings {
             root_key,
             root_key_pin,
+            kms,
             sse_oss_rotation: std::time::Duration::from_secs(rotation_days * 86_400),
             kms_data_key_cache: (cache_seconds > 0)
                 .then(|| std::time::Duration::from_secs(cache_seconds)),

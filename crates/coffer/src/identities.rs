@@ -53,6 +53,13 @@ impl coffer_admin::KmsActionAuthorizer for ServerIdentities {
     }
 }
 
+/// The same rule for CMKs held in Vault Transit: a Transit key name is the CMK id.
+impl coffer_kms_vault::KeyAccess for ServerIdentities {
+    fn allowed(&self, caller: &str, action: &str, key_name: &str) -> bool {
+        coffer_kms::KeyAccess::allowed(self, caller, action, key_name)
+    }
+}
+
 impl coffer_kms::KeyAccess for ServerIdentities {
     /// Root may use every key; RAM users what their policies allow on
     /// `acs:kms:*:*:key/<id>`; anonymous callers no CMK at all, so an SSE-KMS object is

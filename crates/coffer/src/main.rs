@@ -9,6 +9,7 @@ mod config;
 mod credentials;
 mod identities;
 mod keys;
+mod kms_config;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -27,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Manage the built-in KMS of a running server (through its admin listener).
     Kms(cli_kms::KmsArgs),
     /// Manage RAM users, AccessKeys and policies of a running server (through its admin listener).
@@ -43,7 +44,7 @@ fn main() -> std::process::ExitCode {
         Command::Admin(args) => cli_admin::run(args),
         Command::RootKey(args) => cli_rootkey::run(args),
         Command::Serve(args) => {
-            let settings = match config::Settings::resolve(args) {
+            let settings = match config::Settings::resolve(*args) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("coffer: {e}");

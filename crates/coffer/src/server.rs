@@ -22,7 +22,10 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::identities::ServerIdentities;
 use crate::keys::BuiltinKms;
+use crate::kms_config::KmsSettings;
 use coffer_identity::{IdentityStore, Keyring};
+use coffer_kms_vault::{VaultConfig, VaultKms};
+use coffer_service::KeyProvider;
 use zeroize::Zeroizing;
 
 /// hyper's read buffer, which bounds both a request head and each body frame. Bodies
@@ -102,8 +105,16 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("opening the identity store: {e}"))?;
+    let vault = match &settings.kms {
+        KmsSettings::Builtin => None,
+        KmsSettings::Vault(config) => Some(vault_provider(config).await?),
+    };
+    let keys: Arc<dyn KeyProvider> = match &vault {
+        None => Arc::new(BuiltinKms(kms.clone())),
+        Some(vault) => vault.clone(),
+    };
     let mut service = Service::new(Arc::new(meta), Arc::new(blobs), coffer_oss::OSS_LIMITS)
-        .with_key_provider(Arc::new(BuiltinKms(kms.clone())));
+        .with_key_provider(keys);
     if let Some(ttl) = settings.kms_data_key_cache {
         service = service.with_data_key_cache(ttl);
     }
@@ -118,6 +129,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         account: ROOT_ACCOUNT.to_owned(),
     });
     kms.set_key_access(identities.clone());
+    if let Some(vault) = &vault {
+        vault.set_key_access(identities.clone());
+    }
     let admin_routes = Arc::new(AdminRoutes {
         api: AdminApi::new(kms.clone(), root, settings.region.clone())
             .with_identities(users)
@@ -125,6 +139,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         metrics,
         kms: kms.clone(),
         health: health_body(&root_key),
+        external_kms: matches!(settings.kms, KmsSettings::Vault(_)).then_some("vault"),
     });
     let oss = Arc::new(ApiServer::new(
         OssApi::new(
@@ -183,6 +198,9 @@ struct AdminRoutes {
     kms: Arc<Kms>,
     /// Fixed at start-up: the root key's source does not change while serving.
     health: String,
+    /// The external key manager serving SSE, if any: `coffer kms` manages only the
+    /// built-in KMS, so against such a server it is refused with a message saying why.
+    external_kms: Option<&'static str>,
 }
 
 /// `/health`: `ok` on the first line (what probes read), then where the root key lives and,
@@ -197,6 +215,11 @@ fn health_body(root_key: &RootKeyStatus) -> String {
 
 async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Response<Full<Bytes>> {
     let path = req.uri().path();
+    if let Some(backend) = routes.external_kms
+        && path.starts_with(coffer_admin::KMS_PATH_PREFIX)
+    {
+        return external_kms_refusal(backend);
+    }
     if path == "/admin" || path.starts_with("/admin/") {
         return routes.api.handle(req).await;
     }
@@ -213,6 +236,44 @@ async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Respons
         .header("content-type", "text/plain; version=0.0.4")
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_default()
+}
+
+fn external_kms_refusal(backend: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({
+        "Code": "KmsBackendExternal",
+        "Message": format!(
+            "this server's keys live in {backend} (--kms-backend {backend}); `coffer kms` \
+             manages only the built-in KMS: manage the keys in {backend} itself"
+        ),
+    });
+    Response::builder()
+        .status(StatusCode::NOT_IMPLEMENTED)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_default()
+}
+
+/// Builds the Transit key provider and creates its default and SSE-OSS keys where they
+/// are missing. Vault being unreachable or refusing that at start-up does not stop the
+/// server: objects that need no key manager stay available, and SSE requests fail closed
+/// with a KMS error until Vault answers.
+async fn vault_provider(config: &VaultConfig) -> Result<Arc<VaultKms>, String> {
+    let vault = VaultKms::new(config.clone())?;
+    match vault.ensure_keys().await {
+        Ok(()) => tracing::info!(
+            addr = %config.addr,
+            mount = %config.mount,
+            default_key = %config.default_key,
+            sse_oss_key = %config.sse_oss_key,
+            "SSE keys are served by vault transit"
+        ),
+        Err(e) => tracing::warn!(
+            addr = %config.addr,
+            error = %e,
+            "vault transit: could not check or create the default and SSE-OSS keys"
+        ),
+    }
+    Ok(Arc::new(vault))
 }
 
 /// Sets `coffer_kms_key_calls{key_id, operation}` from the KMS's in-memory usage counters

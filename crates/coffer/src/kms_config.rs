@@ -1,0 +1,220 @@
+//! Which key manager serves SSE-OSS and SSE-KMS, and how to reach it: `--kms-backend` and
+//! the `--vault-*` settings, with the usual precedence (flag, environment, the config
+//! file's `[kms]` table, default). Vault credentials are never flags, which would show in
+//! the process list: a token comes from `VAULT_TOKEN`/`BAO_TOKEN` or a token file, an
+//! AppRole secret id from a file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use coffer_kms_vault::{
+    Credentials, DEFAULT_KMS_KEY, DEFAULT_MOUNT, DEFAULT_SSE_OSS_KEY, DEFAULT_TIMEOUT, Secret,
+    VaultConfig,
+};
+use serde::Deserialize;
+
+/// The key managers this build can use. Another backend is one more variant here and one
+/// more arm where the server builds its key provider.
+#[derive(ValueEnum, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KmsBackend {
+    /// The built-in KMS, its state in the data directory.
+    #[default]
+    Builtin,
+    /// Vault or OpenBao Transit.
+    Vault,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct KmsArgs {
+    /// Key manager behind SSE-OSS and SSE-KMS: builtin or vault [default: builtin]
+    #[arg(long, env = "COFFER_KMS_BACKEND")]
+    pub kms_backend: Option<KmsBackend>,
+    /// Vault/OpenBao address, http://host:port
+    #[arg(long, env = "COFFER_VAULT_ADDR")]
+    pub vault_addr: Option<String>,
+    /// Mount path of the Transit engine [default: transit]
+    #[arg(long, env = "COFFER_VAULT_TRANSIT_MOUNT")]
+    pub vault_transit_mount: Option<String>,
+    /// Transit key used for SSE-KMS when a request names none [default: coffer-default]
+    #[arg(long, env = "COFFER_VAULT_DEFAULT_KEY")]
+    pub vault_default_key: Option<String>,
+    /// Transit key behind SSE-OSS [default: coffer-sse-oss]
+    #[arg(long, env = "COFFER_VAULT_SSE_OSS_KEY")]
+    pub vault_sse_oss_key: Option<String>,
+    /// File holding the Vault token (else VAULT_TOKEN or BAO_TOKEN)
+    #[arg(long, env = "COFFER_VAULT_TOKEN_FILE")]
+    pub vault_token_file: Option<PathBuf>,
+    /// AppRole role id (with --vault-approle-secret-id-file: log in by AppRole)
+    #[arg(long, env = "COFFER_VAULT_APPROLE_ROLE_ID")]
+    pub vault_approle_role_id: Option<String>,
+    /// File holding the AppRole secret id
+    #[arg(long, env = "COFFER_VAULT_APPROLE_SECRET_ID_FILE")]
+    pub vault_approle_secret_id_file: Option<PathBuf>,
+    /// Milliseconds each Vault call may take before it fails as a timeout [default: 5000]
+    #[arg(long, env = "COFFER_VAULT_TIMEOUT_MS")]
+    pub vault_timeout_ms: Option<u64>,
+}
+
+/// The config file's `[kms]` table.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct KmsFile {
+    backend: Option<KmsBackend>,
+    vault_addr: Option<String>,
+    vault_transit_mount: Option<String>,
+    vault_default_key: Option<String>,
+    vault_sse_oss_key: Option<String>,
+    vault_token_file: Option<PathBuf>,
+    vault_approle_role_id: Option<String>,
+    vault_approle_secret_id_file: Option<PathBuf>,
+    vault_timeout_ms: Option<u64>,
+}
+
+/// The resolved choice.
+#[derive(Debug, Clone, Default)]
+pub enum KmsSettings {
+    #[default]
+    Builtin,
+    Vault(VaultConfig),
+}
+
+impl KmsSettings {
+    pub fn resolve(args: KmsArgs, file: KmsFile) -> Result<KmsSettings, String> {
+        match args.kms_backend.or(file.backend).unwrap_or_default() {
+            KmsBackend::Builtin => Ok(KmsSettings::Builtin),
+            KmsBackend::Vault => vault(args, file).map(KmsSettings::Vault),
+        }
+    }
+}
+
+fn vault(args: KmsArgs, file: KmsFile) -> Result<VaultConfig, String> {
+    let addr = args
+        .vault_addr
+        .or(file.vault_addr)
+        .ok_or("--kms-backend vault needs --vault-addr")?;
+    let timeout_ms = args
+        .vault_timeout_ms
+        .or(file.vault_timeout_ms)
+        .unwrap_or(DEFAULT_TIMEOUT.as_millis() as u64);
+    if timeout_ms == 0 {
+        return Err("vault_timeout_ms must be at least 1".into());
+    }
+    let role_id = args.vault_approle_role_id.or(file.vault_approle_role_id);
+    let secret_id_file = args
+        .vault_approle_secret_id_file
+        .or(file.vault_approle_secret_id_file);
+    let token_file = args.vault_token_file.or(file.vault_token_file);
+    Ok(VaultConfig {
+        addr,
+        mount: args
+            .vault_transit_mount
+            .or(file.vault_transit_mount)
+            .unwrap_or_else(|| DEFAULT_MOUNT.to_owned())
+            .trim_matches('/')
+            .to_owned(),
+        default_key: args
+            .vault_default_key
+            .or(file.vault_default_key)
+            .unwrap_or_else(|| DEFAULT_KMS_KEY.to_owned()),
+        sse_oss_key: args
+            .vault_sse_oss_key
+            .or(file.vault_sse_oss_key)
+            .unwrap_or_else(|| DEFAULT_SSE_OSS_KEY.to_owned()),
+        credentials: credentials(role_id, secret_id_file, token_file)?,
+        timeout: Duration::from_millis(timeout_ms),
+    })
+}
+
+/// AppRole when a role id is given, else a token file, else the token environment.
+fn credentials(
+    role_id: Option<String>,
+    secret_id_file: Option<PathBuf>,
+    token_file: Option<PathBuf>,
+) -> Result<Credentials, String> {
+    if let Some(role_id) = role_id {
+        let file =
+            secret_id_file.ok_or("an AppRole role id needs --vault-approle-secret-id-file")?;
+        return Ok(Credentials::AppRole {
+            mount: "approle".into(),
+            role_id,
+            secret_id: read_secret(&file)?,
+        });
+    }
+    if let Some(file) = token_file {
+        return Ok(Credentials::Token(read_secret(&file)?));
+    }
+    ["VAULT_TOKEN", "BAO_TOKEN"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|t| !t.trim().is_empty()))
+        .map(|t| Credentials::Token(Secret::new(t.trim().to_owned())))
+        .ok_or_else(|| {
+            "--kms-backend vault needs credentials: VAULT_TOKEN, BAO_TOKEN, \
+             --vault-token-file or an AppRole"
+                .to_owned()
+        })
+}
+
+fn read_secret(path: &Path) -> Result<Secret, String> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?,
+    );
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(Secret::new(value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_is_the_default_and_vault_needs_an_address() {
+        let s = KmsSettings::resolve(KmsArgs::default(), KmsFile::default()).unwrap();
+        assert!(matches!(s, KmsSettings::Builtin));
+        let args = KmsArgs {
+            kms_backend: Some(KmsBackend::Vault),
+            ..Default::default()
+        };
+        assert!(KmsSettings::resolve(args, KmsFile::default()).is_err());
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s.tok\n").unwrap();
+        let file: KmsFile = toml::from_str(
+            "backend = \"vault\"\nvault_addr = \"http://file:8200\"\n\
+             vault_default_key = \"from-file\"\nvault_timeout_ms = 900\n",
+        )
+        .unwrap();
+        let args = KmsArgs {
+            vault_addr: Some("http://flag:8200".into()),
+            vault_token_file: Some(token),
+            ..Default::default()
+        };
+        let KmsSettings::Vault(v) = KmsSettings::resolve(args, file).unwrap() else {
+            panic!("vault expected");
+        };
+        assert_eq!(v.addr, "http://flag:8200");
+        assert_eq!(v.default_key, "from-file");
+        assert_eq!(v.sse_oss_key, DEFAULT_SSE_OSS_KEY);
+        assert_eq!(v.mount, "transit");
+        assert_eq!(v.timeout, Duration::from_millis(900));
+        assert!(matches!(v.credentials, Credentials::Token(_)));
+    }
+
+    #[test]
+    fn an_approle_role_id_needs_its_secret_id_file() {
+        assert!(credentials(Some("role".into()), None, None).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret-id");
+        std::fs::write(&secret, "sid").unwrap();
+        let creds = credentials(Some("role".into()), Some(secret), None).unwrap();
+        assert!(matches!(creds, Credentials::AppRole { .. }));
+    }
+}

@@ -1,0 +1,101 @@
+"""An OpenBao dev server for the SDK suite's vault mode (COFFER_KMS_BACKEND=vault).
+
+The `bao` binary comes from COFFER_BAO_BIN (tests/engines/openbao.sh installs it; scripts/test.sh
+sets it). The server listens on a free loopback port, keeps its keys in memory, has Transit
+enabled, and is stopped by its own PID.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+ROOT_TOKEN = "coffer-sdk-root"
+
+
+def bao_bin():
+    path = os.environ.get("COFFER_BAO_BIN")
+    if not path or not os.access(path, os.X_OK):
+        raise RuntimeError("COFFER_KMS_BACKEND=vault needs COFFER_BAO_BIN "
+                           "(export COFFER_BAO_BIN=$(tests/engines/openbao.sh))")
+    return path
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OpenBao:
+    def __init__(self, tmpdir):
+        self.binary = bao_bin()
+        self.home = os.path.join(tmpdir, "bao-home")
+        os.makedirs(self.home, exist_ok=True)
+        self.port = free_port()
+        self.addr = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(tmpdir, "bao.log")
+        self.proc = None
+
+    def _env(self):
+        env = dict(os.environ)
+        env.update(BAO_ADDR=self.addr, BAO_TOKEN=ROOT_TOKEN, HOME=self.home)
+        return env
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "server", "-dev", "-dev-root-token-id=" + ROOT_TOKEN,
+                 "-dev-listen-address=127.0.0.1:%d" % self.port],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env())
+        deadline = time.monotonic() + 30
+        while subprocess.run([self.binary, "status"], env=self._env(), capture_output=True,
+                             stdin=subprocess.DEVNULL).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("openbao did not start; log in %s" % self.log_path)
+            time.sleep(0.1)
+        self.cli("secrets", "enable", "transit")
+
+    def cli(self, *args):
+        """Runs the bao CLI with the root token; returns its standard output."""
+        r = subprocess.run([self.binary, *args], env=self._env(), capture_output=True,
+                           stdin=subprocess.DEVNULL, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("bao %s: %s" % (" ".join(args), r.stderr))
+        return r.stdout
+
+    def create_key(self, name):
+        self.cli("write", "-f", "transit/keys/" + name, "derived=true")
+
+    def server_args(self):
+        return ["--kms-backend", "vault", "--vault-addr", self.addr]
+
+    def server_env(self):
+        return {"VAULT_TOKEN": ROOT_TOKEN}
+
+    def pause(self):
+        """SIGSTOP, returning once the process is stopped (delivery is asynchronous)."""
+        self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while self._state() != "T":
+            if time.monotonic() > deadline:
+                raise RuntimeError("openbao did not stop")
+            time.sleep(0.01)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def _state(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            return f.read().rsplit(") ", 1)[1][:1]
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
