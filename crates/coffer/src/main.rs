@@ -2,6 +2,7 @@
 //! library crates; this binary parses configuration and wires them together.
 
 mod cli_admin;
+mod cli_cert;
 mod cli_common;
 mod cli_kms;
 mod config;
@@ -31,6 +32,8 @@ enum Command {
     Kms(cli_kms::KmsArgs),
     /// Manage RAM users, AccessKeys and policies of a running server (through its admin listener).
     Admin(cli_admin::AdminArgs),
+    /// Make certificates for trying TLS locally.
+    Cert(cli_cert::CertArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Kms(args) => cli_kms::run(args),
         Command::Admin(args) => cli_admin::run(args),
+        Command::Cert(args) => cli_cert::run(args),
         Command::Serve(args) => {
             let settings = match config::Settings::resolve(args) {
                 Ok(s) => s,
