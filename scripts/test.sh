@@ -28,6 +28,10 @@ export COFFER_BIN="$PWD/target/debug/coffer"
 step "SDK tests (oss2, alibabacloud-oss-v2)"
 tests/sdk/run.sh
 
+# The same suite over HTTPS: certificates from `coffer cert self-signed`, verified by the SDKs.
+step "SDK tests over TLS (COFFER_TLS=1)"
+COFFER_TLS=1 tests/sdk/run.sh
+
 step "Node SDK tests (ali-oss)"
 tests/node/run.sh
 

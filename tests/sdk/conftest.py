@@ -7,6 +7,13 @@ A single Coffer server is started per pytest session:
 
 with root credentials OSS_ACCESS_KEY_ID=cofferadmin / OSS_ACCESS_KEY_SECRET=<random> in its
 environment. Its output goes to <tmp>/server.log; the tail is attached to every failing test.
+
+With COFFER_TLS=1 the OSS listener serves HTTPS instead: the fixture makes a CA and a
+server certificate with `coffer cert self-signed --out <tmp>/certs`, starts the server with
+--tls-cert/--tls-key, and sets REQUESTS_CA_BUNDLE to the CA. Both SDKs (and the tests' raw
+`requests` calls) send through requests sessions that verify against that bundle; no test
+turns verification off. The admin listener stays plain HTTP: `coffer admin`/`coffer kms` have
+no TLS client yet.
 """
 import os
 import re
@@ -37,8 +44,13 @@ LOG_TAIL_LINES = 60
 _server_for_hooks = None
 
 
+def tls_mode():
+    """Whether this session runs against an HTTPS listener (COFFER_TLS=1)."""
+    return os.environ.get("COFFER_TLS", "") not in ("", "0")
+
+
 class CofferServer:
-    def __init__(self, binary, tmpdir):
+    def __init__(self, binary, tmpdir, tls=False):
         self.binary = str(binary)
         self.tmpdir = tmpdir
         self.data_dir = os.path.join(tmpdir, "data")
@@ -46,7 +58,11 @@ class CofferServer:
         self.host = "127.0.0.1"
         self.port = _free_port()
         self.admin_port = _free_port(exclude={self.port})
-        self.endpoint = "http://%s:%d" % (self.host, self.port)
+        self.tls = tls
+        self.cert_dir = os.path.join(tmpdir, "certs")
+        self.ca_path = os.path.join(self.cert_dir, "ca.pem")
+        scheme = "https" if tls else "http"
+        self.endpoint = "%s://%s:%d" % (scheme, self.host, self.port)
         self.admin_endpoint = "http://%s:%d" % (self.host, self.admin_port)
         self.access_key_id = h.ROOT_ACCESS_KEY_ID
         self.access_key_secret = secrets.token_urlsafe(30)
@@ -59,10 +75,23 @@ class CofferServer:
                 "--listen", "%s:%d" % (self.host, self.port),
                 "--admin-listen", "%s:%d" % (self.host, self.admin_port),
                 "--data-dir", self.data_dir,
-                "--region", h.REGION]
+                "--region", h.REGION] + self.tls_args
+
+    @property
+    def tls_args(self):
+        if not self.tls:
+            return []
+        return ["--tls-cert", os.path.join(self.cert_dir, "server.pem"),
+                "--tls-key", os.path.join(self.cert_dir, "server-key.pem")]
+
+    def make_certs(self):
+        subprocess.run([self.binary, "cert", "self-signed", "--out", self.cert_dir],
+                       check=True, capture_output=True, timeout=30)
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
+        if self.tls:
+            self.make_certs()
         env = dict(os.environ)
         env["OSS_ACCESS_KEY_ID"] = self.access_key_id
         env["OSS_ACCESS_KEY_SECRET"] = self.access_key_secret
@@ -135,7 +164,8 @@ def _coffer_bin():
 
 def pytest_report_header(config):
     return ["coffer binary: %s" % _coffer_bin(),
-            "oss2 %s, alibabacloud-oss-v2 %s" % (oss2.__version__, oss.__version__)]
+            "oss2 %s, alibabacloud-oss-v2 %s" % (oss2.__version__, oss.__version__),
+            "transport: %s" % ("HTTPS (COFFER_TLS=1)" if tls_mode() else "plain HTTP")]
 
 
 _REQUEST_ID_IN_TEXT = re.compile(r"\b[0-9A-F]{24}\b")
@@ -191,11 +221,14 @@ def server(request):
         pytest.exit("coffer binary not found or not executable: %s "
                     "(build it, or set COFFER_BIN)" % binary, returncode=1)
     tmpdir = tempfile.mkdtemp(prefix="coffer-sdk-")
-    srv = CofferServer(binary, tmpdir)
+    srv = CofferServer(binary, tmpdir, tls=tls_mode())
     try:
         srv.start()
-    except RuntimeError as e:
+    except (RuntimeError, subprocess.SubprocessError) as e:
         pytest.exit("could not start coffer (logs kept in %s):\n%s" % (tmpdir, e), returncode=1)
+    if srv.tls:
+        # requests (under oss2, alibabacloud-oss-v2 and the raw calls) verifies with this.
+        os.environ["REQUESTS_CA_BUNDLE"] = srv.ca_path
     _server_for_hooks = srv
     yield srv
     _server_for_hooks = None
