@@ -52,21 +52,26 @@ fn free_port() -> u16 {
 impl TestServer {
     /// Starts a server with a fresh data directory.
     pub fn start() -> TestServer {
-        Self::start_inner(None)
+        Self::start_inner(None, &[])
+    }
+
+    /// Starts a server with a fresh data directory and these further `serve` flags.
+    pub fn start_with_args(args: &[&str]) -> TestServer {
+        Self::start_inner(None, args)
     }
 
     /// Starts a server on an existing data directory (e.g. to check what a previous run
     /// left behind).
     pub fn start_with_data_dir(data_dir: &Path) -> TestServer {
-        Self::start_inner(Some(data_dir.to_owned()))
+        Self::start_inner(Some(data_dir.to_owned()), &[])
     }
 
-    fn start_inner(data_dir: Option<PathBuf>) -> TestServer {
+    fn start_inner(data_dir: Option<PathBuf>, args: &[&str]) -> TestServer {
         // Another process may grab a port between our probe and the server's bind, so
         // retry a few times with new ports when the child dies at start-up.
         let mut last_log = String::new();
         for _ in 0..3 {
-            match Self::try_start(data_dir.clone()) {
+            match Self::try_start(data_dir.clone(), args) {
                 Ok(server) => return server,
                 Err(log) => last_log = log,
             }
@@ -74,7 +79,7 @@ impl TestServer {
         panic!("coffer did not start; last log:\n{last_log}");
     }
 
-    fn try_start(data_dir: Option<PathBuf>) -> Result<TestServer, String> {
+    fn try_start(data_dir: Option<PathBuf>, args: &[&str]) -> Result<TestServer, String> {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
         let data_dir = data_dir.unwrap_or_else(|| dir.path().join("data"));
         let log_path = dir.path().join("server.log");
@@ -94,6 +99,7 @@ impl TestServer {
             .arg(&data_dir)
             .arg("--region")
             .arg(REGION)
+            .args(args)
             .env("OSS_ACCESS_KEY_ID", AK)
             .env("OSS_ACCESS_KEY_SECRET", SK)
             .env_remove("COFFER_CONFIG")
