@@ -53,7 +53,10 @@ impl Listen {
 
     /// Every connection must complete a TLS handshake with `tls` first.
     pub fn tls(tcp: TcpListener, tls: Tls) -> Self {
-        Listen { tcp, tls: Some(tls) }
+        Listen {
+            tcp,
+            tls: Some(tls),
+        }
     }
 
     /// Plain HTTP unless `tls` is given.

@@ -48,7 +48,9 @@ pub struct Tls {
 
 impl fmt::Debug for Tls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tls").field("files", &self.cert.files).finish()
+        f.debug_struct("Tls")
+            .field("files", &self.cert.files)
+            .finish()
     }
 }
 
@@ -159,7 +161,12 @@ fn certified_key(files: &TlsFiles, provider: &CryptoProvider) -> Result<Certifie
 }
 
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let fail = |what: String| TlsError(format!("reading the certificate {}: {what}", path.display()));
+    let fail = |what: String| {
+        TlsError(format!(
+            "reading the certificate {}: {what}",
+            path.display()
+        ))
+    };
     let chain = CertificateDer::pem_file_iter(path)
         .map_err(|e| fail(pem_problem(&e)))?
         .collect::<Result<Vec<_>, _>>()

@@ -3,6 +3,8 @@
 //! a keep-alive connection made before it goes on working; a bad certificate on reload is
 //! refused and the old one kept.
 
+#![allow(clippy::unwrap_used)]
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -121,7 +123,9 @@ async fn http(
 
 async fn get(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>) -> String {
     sender.ready().await.unwrap();
-    let request = Request::get("/").header("host", "127.0.0.1").body(Empty::new());
+    let request = Request::get("/")
+        .header("host", "127.0.0.1")
+        .body(Empty::new());
     let response = sender.send_request(request.unwrap()).await.unwrap();
     assert_eq!(response.status(), 200);
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -136,10 +140,7 @@ async fn tls_1_3_and_1_2_are_served() {
     let (addr, _stop) = serve(Tls::load(files(dir.path())).unwrap()).await;
     for version in [&version::TLS13, &version::TLS12] {
         let stream = connect(&client(&ca, &[version]), addr).await;
-        assert_eq!(
-            stream.get_ref().1.protocol_version(),
-            Some(version.version)
-        );
+        assert_eq!(stream.get_ref().1.protocol_version(), Some(version.version));
         assert_eq!(stream.get_ref().1.alpn_protocol(), None, "no ALPN asked");
         assert_eq!(get(&mut http(stream).await).await, "hello");
     }
@@ -169,9 +170,15 @@ async fn tls_1_1_is_refused() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(answer[0], 0x15, "an alert record, not a ServerHello: {answer:?}");
+    assert_eq!(
+        answer[0], 0x15,
+        "an alert record, not a ServerHello: {answer:?}"
+    );
     assert_eq!(answer[5], 2, "fatal: {answer:?}");
-    assert!([40, 70].contains(&answer[6]), "handshake_failure or protocol_version: {answer:?}");
+    assert!(
+        [40, 70].contains(&answer[6]),
+        "handshake_failure or protocol_version: {answer:?}"
+    );
 }
 
 #[tokio::test]

@@ -130,7 +130,10 @@ impl Settings {
             ("tls_key", args.tls_key.or(file.tls_key)),
         )?;
         let admin_tls = tls_files(
-            ("admin_tls_cert", args.admin_tls_cert.or(file.admin_tls_cert)),
+            (
+                "admin_tls_cert",
+                args.admin_tls_cert.or(file.admin_tls_cert),
+            ),
             ("admin_tls_key", args.admin_tls_key.or(file.admin_tls_key)),
         )?;
         Ok(Settings {
@@ -231,7 +234,10 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        assert!(err.contains("admin_tls_key is set but admin_tls_cert"), "{err}");
+        assert!(
+            err.contains("admin_tls_key is set but admin_tls_cert"),
+            "{err}"
+        );
         let s = Settings::resolve(ServeArgs {
             config: Some(path),
             tls_cert: Some("/flag/cert.pem".into()),
@@ -243,6 +249,11 @@ mod tests {
         assert_eq!(tls.cert, PathBuf::from("/flag/cert.pem"));
         assert_eq!(tls.key, PathBuf::from("/file/key.pem"));
         assert_eq!(s.admin_tls.unwrap().key, PathBuf::from("/k"));
-        assert!(Settings::resolve(ServeArgs::default()).unwrap().tls.is_none());
+        assert!(
+            Settings::resolve(ServeArgs::default())
+                .unwrap()
+                .tls
+                .is_none()
+        );
     }
 }

@@ -162,7 +162,10 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             async move { Ok::<_, Infallible>(admin_response(req, &routes).await) }
         })
     };
-    let certs: Vec<Tls> = [tls.clone(), admin_tls.clone()].into_iter().flatten().collect();
+    let certs: Vec<Tls> = [tls.clone(), admin_tls.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
     // Only with a certificate to reload: otherwise SIGHUP keeps its usual meaning.
     if !certs.is_empty() {
         tokio::spawn(reload_on_sighup(certs));

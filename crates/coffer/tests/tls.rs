@@ -3,6 +3,8 @@
 //! bad one is refused and the old kept; a good one reaches new connections while a
 //! keep-alive connection made before goes on).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -99,7 +101,11 @@ fn sighup(server: &TestServer) {
 fn wait_for_log(server: &TestServer, what: &str, times: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.log().matches(what).count() < times {
-        assert!(Instant::now() < deadline, "no {what:?} in:\n{}", server.log());
+        assert!(
+            Instant::now() < deadline,
+            "no {what:?} in:\n{}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -107,7 +113,11 @@ fn wait_for_log(server: &TestServer, what: &str, times: usize) {
 #[tokio::test]
 async fn both_listeners_serve_tls_and_sighup_reloads_the_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, live) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("live"));
+    let (a, b, live) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("live"),
+    );
     self_signed(&a);
     self_signed(&b);
     std::fs::create_dir(&live).unwrap();
@@ -132,7 +142,10 @@ async fn both_listeners_serve_tls_and_sighup_reloads_the_certificate() {
     assert_eq!(leaf(&first), first_cert(&a.join("server.pem")));
     let mut kept_alive = http(first).await;
     let (status, body) = get(&mut kept_alive, "/").await;
-    assert_eq!(status, 403, "unsigned ListBuckets is refused, over TLS: {body}");
+    assert_eq!(
+        status, 403,
+        "unsigned ListBuckets is refused, over TLS: {body}"
+    );
     let mut admin = http(connect(&trust, server.admin).await).await;
     assert_eq!(get(&mut admin, "/health").await, (200, "ok\n".to_owned()));
     // Only the CA that signed it is trusted: a client trusting just `b` refuses `a`'s cert.
