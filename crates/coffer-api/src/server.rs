@@ -144,20 +144,7 @@ impl Server {
                 }
                 Some(tls) => {
                     let handshake = tls.acceptor().accept(stream);
-                    tokio::spawn(async move {
-                        // A client gets as long for its handshake as for its request head.
-                        match tokio::time::timeout(http.header_read_timeout, handshake).await {
-                            Ok(Ok(stream)) => {
-                                serve_connection(http, watcher, stream, peer, service).await;
-                            }
-                            Ok(Err(e)) => {
-                                tracing::debug!(listener = name, %peer, error = %e, "TLS handshake failed");
-                            }
-                            Err(_) => {
-                                tracing::debug!(listener = name, %peer, "TLS handshake timed out");
-                            }
-                        }
-                    });
+                    tokio::spawn(serve_tls(http, watcher, handshake, name, peer, service));
                 }
             }
         };
@@ -238,6 +225,31 @@ fn api_service<A: ApiHandler>(
         req.extensions_mut().insert(transport);
         async move { Ok::<_, Infallible>(api.handle(req).await) }
     })
+}
+
+/// Completes the TLS handshake, then serves HTTP/1 over it. A client gets as long for its
+/// handshake as for its request head.
+async fn serve_tls<S, B>(
+    http: HttpSettings,
+    watcher: Watcher,
+    handshake: tokio_rustls::Accept<TcpStream>,
+    listener: &'static str,
+    peer: SocketAddr,
+    service: S,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match tokio::time::timeout(http.header_read_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_connection(http, watcher, stream, peer, service).await,
+        Ok(Err(e)) => tracing::debug!(listener, %peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(listener, %peer, "TLS handshake timed out"),
+    }
 }
 
 /// Serves HTTP/1 on `io` until the client leaves or shutdown ends the connection.
