@@ -8,12 +8,12 @@ A single Coffer server is started per pytest session:
 with root credentials OSS_ACCESS_KEY_ID=cofferadmin / OSS_ACCESS_KEY_SECRET=<random> in its
 environment. Its output goes to <tmp>/server.log; the tail is attached to every failing test.
 
-With COFFER_TLS=1 the OSS listener serves HTTPS instead: the fixture makes a CA and a
-server certificate with `coffer cert self-signed --out <tmp>/certs`, starts the server with
---tls-cert/--tls-key, and sets REQUESTS_CA_BUNDLE to the CA. Both SDKs (and the tests' raw
-`requests` calls) send through requests sessions that verify against that bundle; no test
-turns verification off. The admin listener stays plain HTTP: `coffer admin`/`coffer kms` have
-no TLS client yet.
+With COFFER_TLS=1 both listeners serve HTTPS instead: the fixture makes a CA and a server
+certificate with `coffer cert self-signed --out <tmp>/certs`, starts the server with
+--tls-cert/--tls-key and --admin-tls-cert/--admin-tls-key, and sets REQUESTS_CA_BUNDLE (and
+COFFER_ADMIN_CA_CERT, for `coffer admin`/`coffer kms`) to the CA. Both SDKs (and the tests'
+raw `requests` calls) send through requests sessions that verify against that bundle; no
+test turns verification off.
 """
 import os
 import re
@@ -63,7 +63,7 @@ class CofferServer:
         self.ca_path = os.path.join(self.cert_dir, "ca.pem")
         scheme = "https" if tls else "http"
         self.endpoint = "%s://%s:%d" % (scheme, self.host, self.port)
-        self.admin_endpoint = "http://%s:%d" % (self.host, self.admin_port)
+        self.admin_endpoint = "%s://%s:%d" % (scheme, self.host, self.admin_port)
         self.access_key_id = h.ROOT_ACCESS_KEY_ID
         self.access_key_secret = secrets.token_urlsafe(30)
         self.proc = None
@@ -81,8 +81,10 @@ class CofferServer:
     def tls_args(self):
         if not self.tls:
             return []
-        return ["--tls-cert", os.path.join(self.cert_dir, "server.pem"),
-                "--tls-key", os.path.join(self.cert_dir, "server-key.pem")]
+        cert = os.path.join(self.cert_dir, "server.pem")
+        key = os.path.join(self.cert_dir, "server-key.pem")
+        return ["--tls-cert", cert, "--tls-key", key,
+                "--admin-tls-cert", cert, "--admin-tls-key", key]
 
     def make_certs(self):
         subprocess.run([self.binary, "cert", "self-signed", "--out", self.cert_dir],
@@ -229,6 +231,7 @@ def server(request):
     if srv.tls:
         # requests (under oss2, alibabacloud-oss-v2 and the raw calls) verifies with this.
         os.environ["REQUESTS_CA_BUNDLE"] = srv.ca_path
+        os.environ["COFFER_ADMIN_CA_CERT"] = srv.ca_path
     _server_for_hooks = srv
     yield srv
     _server_for_hooks = None

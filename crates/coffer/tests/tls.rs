@@ -1,7 +1,7 @@
 //! `coffer serve` with TLS on both listeners, certificates from `coffer cert self-signed`:
 //! verified HTTPS on the OSS and admin listeners, and SIGHUP reloading the certificate (a
 //! bad one is refused and the old kept; a good one reaches new connections while a
-//! keep-alive connection made before goes on).
+//! keep-alive connection made before goes on); `coffer admin` over HTTPS.
 
 #![allow(clippy::unwrap_used)]
 
@@ -157,6 +157,29 @@ async fn both_listeners_serve_tls_and_sighup_reloads_the_certificate() {
             .await
             .is_err()
     );
+
+    // `coffer admin` reaches the TLS admin listener, trusting the CA it is given.
+    let admin_cli = |ca: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["admin", "user", "list", "--json", "--admin-endpoint"])
+            .arg(format!("https://localhost:{}", server.admin.port()))
+            .arg("--admin-ca-cert")
+            .arg(ca)
+            .env("OSS_ACCESS_KEY_ID", common::AK)
+            .env("OSS_ACCESS_KEY_SECRET", common::SK)
+            .env("COFFER_REGION", common::REGION)
+            .output()
+            .unwrap()
+    };
+    let listed = admin_cli(&a.join("ca.pem"));
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("Users"),
+        "{listed:?}"
+    );
+    let untrusted = admin_cli(&b.join("ca.pem"));
+    assert!(!untrusted.status.success());
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("ConnectionError"));
 
     // A key that is not the certificate's: refused, the old certificate stays.
     std::fs::copy(b.join("server-key.pem"), live.join("server-key.pem")).unwrap();
