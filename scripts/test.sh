@@ -44,6 +44,10 @@ COFFER_KMS_BACKEND=vault tests/sdk/run.sh -k "test_sse_object or test_sse_range 
 test_sse_multipart or test_sse_copy or test_sse_append or test_sse_bucket or \
 test_sse_default or test_sse_vault"
 
+# The same suite over HTTPS: certificates from `coffer cert self-signed`, verified by the SDKs.
+step "SDK tests over TLS (COFFER_TLS=1)"
+COFFER_TLS=1 tests/sdk/run.sh
+
 step "Node SDK tests (ali-oss)"
 tests/node/run.sh
 

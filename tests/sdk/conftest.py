@@ -11,6 +11,13 @@ environment. Its output goes to <tmp>/server.log; the tail is attached to every 
 With COFFER_KMS_BACKEND=vault, an OpenBao dev server is started first (tests/sdk/openbao.py) and
 Coffer is started with `--kms-backend vault --vault-addr ...`: SSE-OSS and SSE-KMS keys then
 live in OpenBao's Transit engine.
+
+With COFFER_TLS=1 both listeners serve HTTPS instead: the fixture makes a CA and a server
+certificate with `coffer cert self-signed --out <tmp>/certs`, starts the server with
+--tls-cert/--tls-key and --admin-tls-cert/--admin-tls-key, and sets REQUESTS_CA_BUNDLE (and
+COFFER_ADMIN_CA_CERT, for `coffer admin`/`coffer kms`) to the CA. Both SDKs (and the tests'
+raw `requests` calls) send through requests sessions that verify against that bundle; no
+test turns verification off.
 """
 import os
 import re
@@ -44,8 +51,13 @@ LOG_TAIL_LINES = 60
 _server_for_hooks = None
 
 
+def tls_mode():
+    """Whether this session runs against an HTTPS listener (COFFER_TLS=1)."""
+    return os.environ.get("COFFER_TLS", "") not in ("", "0")
+
+
 class CofferServer:
-    def __init__(self, binary, tmpdir, bao=None):
+    def __init__(self, binary, tmpdir, bao=None, tls=False):
         self.binary = str(binary)
         # The OpenBao server holding the keys (vault mode), else None.
         self.bao = bao
@@ -55,8 +67,12 @@ class CofferServer:
         self.host = "127.0.0.1"
         self.port = _free_port()
         self.admin_port = _free_port(exclude={self.port})
-        self.endpoint = "http://%s:%d" % (self.host, self.port)
-        self.admin_endpoint = "http://%s:%d" % (self.host, self.admin_port)
+        self.tls = tls
+        self.cert_dir = os.path.join(tmpdir, "certs")
+        self.ca_path = os.path.join(self.cert_dir, "ca.pem")
+        scheme = "https" if tls else "http"
+        self.endpoint = "%s://%s:%d" % (scheme, self.host, self.port)
+        self.admin_endpoint = "%s://%s:%d" % (scheme, self.host, self.admin_port)
         self.access_key_id = h.ROOT_ACCESS_KEY_ID
         self.access_key_secret = secrets.token_urlsafe(30)
         self.proc = None
@@ -68,10 +84,25 @@ class CofferServer:
                 "--listen", "%s:%d" % (self.host, self.port),
                 "--admin-listen", "%s:%d" % (self.host, self.admin_port),
                 "--data-dir", self.data_dir,
-                "--region", h.REGION] + (self.bao.server_args() if self.bao else [])
+                "--region", h.REGION] + (self.bao.server_args() if self.bao else []) + self.tls_args
+
+    @property
+    def tls_args(self):
+        if not self.tls:
+            return []
+        cert = os.path.join(self.cert_dir, "server.pem")
+        key = os.path.join(self.cert_dir, "server-key.pem")
+        return ["--tls-cert", cert, "--tls-key", key,
+                "--admin-tls-cert", cert, "--admin-tls-key", key]
+
+    def make_certs(self):
+        subprocess.run([self.binary, "cert", "self-signed", "--out", self.cert_dir],
+                       check=True, capture_output=True, timeout=30)
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
+        if self.tls:
+            self.make_certs()
         env = dict(os.environ)
         env["OSS_ACCESS_KEY_ID"] = self.access_key_id
         env["OSS_ACCESS_KEY_SECRET"] = self.access_key_secret
@@ -146,7 +177,8 @@ def _coffer_bin():
 
 def pytest_report_header(config):
     return ["coffer binary: %s, key manager: %s" % (_coffer_bin(), KMS_BACKEND),
-            "oss2 %s, alibabacloud-oss-v2 %s" % (oss2.__version__, oss.__version__)]
+            "oss2 %s, alibabacloud-oss-v2 %s" % (oss2.__version__, oss.__version__),
+            "transport: %s" % ("HTTPS (COFFER_TLS=1)" if tls_mode() else "plain HTTP")]
 
 
 _REQUEST_ID_IN_TEXT = re.compile(r"\b[0-9A-F]{24}\b")
@@ -212,11 +244,15 @@ def server(request):
         request.addfinalizer(bao.stop)
     elif KMS_BACKEND != "builtin":
         pytest.exit("unknown COFFER_KMS_BACKEND %r" % KMS_BACKEND, returncode=1)
-    srv = CofferServer(binary, tmpdir, bao)
+    srv = CofferServer(binary, tmpdir, bao, tls=tls_mode())
     try:
         srv.start()
-    except RuntimeError as e:
+    except (RuntimeError, subprocess.SubprocessError) as e:
         pytest.exit("could not start coffer (logs kept in %s):\n%s" % (tmpdir, e), returncode=1)
+    if srv.tls:
+        # requests (under oss2, alibabacloud-oss-v2 and the raw calls) verifies with this.
+        os.environ["REQUESTS_CA_BUNDLE"] = srv.ca_path
+        os.environ["COFFER_ADMIN_CA_CERT"] = srv.ca_path
     _server_for_hooks = srv
     yield srv
     _server_for_hooks = None

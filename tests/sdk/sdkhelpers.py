@@ -170,6 +170,18 @@ def decode_x_oss_err(value: str) -> dict:
 
 # ---------------------------------------------------------------- raw HTTP
 
+def raw_connection(server, timeout=10):
+    """An http.client connection to the OSS listener: HTTPS verified against the test CA
+    when the server runs with TLS."""
+    import http.client
+    import ssl
+    if server.tls:
+        context = ssl.create_default_context(cafile=server.ca_path)
+        return http.client.HTTPSConnection(server.host, server.port, timeout=timeout,
+                                           context=context)
+    return http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+
+
 def path_url(server, bucket: str, key: str = None, query: str = "") -> str:
     """Path-style URL for raw (unsigned / anonymous) requests."""
     url = "%s/%s/" % (server.endpoint, bucket)

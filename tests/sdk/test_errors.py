@@ -158,10 +158,9 @@ def test_keep_alive_after_early_error(server, bucket_name, size):
     private bucket) must not break HTTP keep-alive for the client: either the server drains
     the body and keeps the connection, or it says `Connection: close`. Otherwise pooled SDK
     connections fail on their next request with RemoteDisconnected / BrokenPipe."""
-    import http.client
     import os as _os
     for attempt in range(3):
-        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        conn = h.raw_connection(server)
         try:
             conn.request("PUT", "/%s/k" % bucket_name, body=_os.urandom(size))
             r = conn.getresponse()

@@ -1,6 +1,8 @@
 //! The client side: signed calls to the admin API.
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -12,8 +14,12 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use md5::{Digest, Md5};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
+use tokio_rustls::TlsConnector;
 use zeroize::Zeroizing;
 
 use crate::{ADMIN_BUCKET, KMS_PATH_PREFIX, RAM_PATH_PREFIX};
@@ -33,7 +39,7 @@ pub enum AdminError {
         code: String,
         message: String,
     },
-    /// The endpoint is not an `http://host[:port]` URL.
+    /// The endpoint is not an `http(s)://host[:port]` URL.
     InvalidEndpoint(String),
     /// The action name is not a plain identifier.
     InvalidAction(String),
@@ -67,7 +73,7 @@ impl AdminError {
         match self {
             AdminError::Api { message, .. } => message.clone(),
             AdminError::InvalidEndpoint(detail) => {
-                format!("the admin endpoint must look like http://host:port, not {detail:?}")
+                format!("the admin endpoint must look like http(s)://host:port, not {detail:?}")
             }
             AdminError::InvalidAction(action) => format!("{action:?} is not an action name"),
             AdminError::Sign(detail) | AdminError::Transport(detail) => detail.clone(),
@@ -91,6 +97,8 @@ impl std::error::Error for AdminError {}
 #[derive(Clone)]
 pub struct AdminClient {
     http: Client<HttpConnector, Full<Bytes>>,
+    /// `Some` for an `https://` endpoint: trusts only the CAs given to [`AdminClient::with_ca_file`].
+    tls: Option<Trust>,
     authority: Authority,
     access_key_id: String,
     secret: Zeroizing<String>,
@@ -110,8 +118,9 @@ impl fmt::Debug for AdminClient {
 }
 
 impl AdminClient {
-    /// `endpoint` is the admin listener, `http://host:port` (a trailing `/` is fine; other
-    /// paths, queries and `https` are not supported). `region` is the server's region.
+    /// `endpoint` is the admin listener, `http://host:port` or `https://host:port` (a
+    /// trailing `/` is fine; other paths and queries are not). An `https` endpoint needs
+    /// [`AdminClient::with_ca_file`]. `region` is the server's region.
     pub fn new(
         endpoint: &str,
         access_key_id: impl Into<String>,
@@ -120,21 +129,49 @@ impl AdminClient {
     ) -> Result<AdminClient, AdminError> {
         let invalid = || AdminError::InvalidEndpoint(endpoint.to_owned());
         let uri: Uri = endpoint.trim().parse().map_err(|_| invalid())?;
-        if uri.scheme() != Some(&Scheme::HTTP)
-            || !matches!(uri.path(), "" | "/")
-            || uri.query().is_some()
-        {
+        let tls = match uri.scheme() {
+            Some(s) if *s == Scheme::HTTP => None,
+            Some(s) if *s == Scheme::HTTPS => Some(Trust::default()),
+            _ => return Err(invalid()),
+        };
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
             return Err(invalid());
         }
         let authority = uri.authority().cloned().ok_or_else(invalid)?;
         Ok(AdminClient {
             http: Client::builder(TokioExecutor::new()).build_http(),
+            tls,
             authority,
             access_key_id: access_key_id.into(),
             secret: Zeroizing::new(secret.into()),
             region: region.into(),
             timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// Trusts the CA certificates in the PEM file `path` for an `https` endpoint (the only
+    /// ones trusted: the admin listener's certificate is the operator's own).
+    pub fn with_ca_file(mut self, path: &Path) -> Result<AdminClient, AdminError> {
+        let invalid = |detail: String| {
+            AdminError::Transport(format!("reading the CA file {}: {detail}", path.display()))
+        };
+        let Some(trust) = &mut self.tls else {
+            return Err(AdminError::InvalidEndpoint(format!(
+                "{} (a CA file is for https endpoints)",
+                self.authority
+            )));
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| invalid(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(e.to_string()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, _ignored) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(invalid("no usable CERTIFICATE".to_owned()));
+        }
+        trust.connector = Some(tls_connector(roots)?);
+        Ok(self)
     }
 
     /// Replaces [`DEFAULT_TIMEOUT`].
@@ -213,16 +250,35 @@ impl AdminClient {
     }
 
     async fn send(&self, request: Request<Full<Bytes>>) -> Result<Value, AdminError> {
-        let response = self.http.request(request).await.map_err(|e| {
+        let unreachable = |e: &dyn std::error::Error| {
             let mut detail = format!("cannot reach the admin endpoint {}", self.authority);
-            let mut source: Option<&dyn std::error::Error> = Some(&e);
+            let mut source: Option<&dyn std::error::Error> = Some(e);
             while let Some(err) = source {
                 detail.push_str(": ");
                 detail.push_str(&err.to_string());
                 source = err.source();
             }
             AdminError::Transport(detail)
-        })?;
+        };
+        let response = match &self.tls {
+            None => self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| unreachable(&e))?,
+            Some(trust) => {
+                let connector = trust.connector.as_ref().ok_or_else(|| {
+                    AdminError::Transport(
+                        "an https admin endpoint needs the CA that signed its certificate \
+                         (--admin-ca-cert)"
+                            .to_owned(),
+                    )
+                })?;
+                send_tls(connector, &self.authority, request)
+                    .await
+                    .map_err(|e| unreachable(&*e))?
+            }
+        };
         let status = response.status();
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
             .collect()
@@ -252,21 +308,82 @@ impl AdminClient {
     }
 }
 
+/// How an `https` endpoint is trusted: not at all until a CA file is given.
+#[derive(Clone, Default)]
+struct Trust {
+    connector: Option<TlsConnector>,
+}
+
+impl fmt::Debug for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trust")
+            .field("ca", &self.connector.is_some())
+            .finish()
+    }
+}
+
+/// rustls with ring, as the server; the constructor is deprecated only for ring's lack of a
+/// post-quantum key exchange.
+#[allow(deprecated)]
+fn tls_connector(roots: rustls::RootCertStore) -> Result<TlsConnector, AdminError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AdminError::Transport(format!("configuring TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One request on a connection of its own: a CLI makes one call, so nothing is pooled.
+async fn send_tls(
+    connector: &TlsConnector,
+    authority: &Authority,
+    mut request: Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, BoxError> {
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = authority.port_u16().unwrap_or(443);
+    let tcp = tokio::net::TcpStream::connect((host, port)).await?;
+    let stream = connector
+        .connect(ServerName::try_from(host.to_owned())?, tcp)
+        .await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    // An HTTP/1 connection of our own takes the origin form and a Host header.
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse::<Uri>()?;
+    *request.uri_mut() = path;
+    request
+        .headers_mut()
+        .insert(header::HOST, HeaderValue::from_str(authority.as_str())?);
+    Ok(sender.send_request(request).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_must_be_plain_http_authorities() {
+    fn endpoints_must_be_http_or_https_authorities() {
         for ok in [
             "http://127.0.0.1:7071",
             "http://127.0.0.1:7071/",
             "http://localhost",
+            "https://127.0.0.1:7071",
         ] {
             assert!(AdminClient::new(ok, "ak", "sk", "r").is_ok(), "{ok}");
         }
         for bad in [
-            "https://127.0.0.1:7071",
+            "ftp://127.0.0.1:7071",
             "127.0.0.1:7071",
             "http://127.0.0.1:7071/prefix",
             "http://127.0.0.1:7071/?a=b",
@@ -281,6 +398,23 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn https_needs_a_ca_file_and_only_https_takes_one() {
+        let client = AdminClient::new("https://127.0.0.1:1", "ak", "sk", "r").unwrap();
+        let err = client.call("ListKeys", Value::Null).await.unwrap_err();
+        assert!(err.message().contains("--admin-ca-cert"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "no certificate here\n").unwrap();
+        let plain = AdminClient::new("http://127.0.0.1:1", "ak", "sk", "r").unwrap();
+        assert!(matches!(
+            plain.with_ca_file(&ca),
+            Err(AdminError::InvalidEndpoint(_))
+        ));
+        let err = client.with_ca_file(&ca).unwrap_err();
+        assert!(err.message().contains("no usable CERTIFICATE"), "{err}");
     }
 
     #[test]

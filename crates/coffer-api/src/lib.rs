@@ -7,6 +7,7 @@
 //!   implements ([`ApiHandler`]): request id, limits, error rendering, one log line,
 //!   metrics.
 //! * [`server`]: the listeners, one per dialect, and graceful shutdown.
+//! * [`tls`]: a listener's certificate, served with rustls and reloadable.
 //! * [`body`]: the request and response body types handlers exchange.
 //! * [`identity`]: who holds an AccessKey and its secret, as every dialect asks.
 
@@ -14,7 +15,9 @@ pub mod body;
 pub mod identity;
 pub mod pipeline;
 pub mod server;
+pub mod tls;
 
 pub use body::{RequestBody, ResponseBody};
 pub use pipeline::{ApiError, ApiHandler, ApiServer, Endpoint, LimitExceeded, Limits};
-pub use server::{HttpSettings, Server};
+pub use server::{HttpSettings, Listen, Server, Transport};
+pub use tls::{Tls, TlsError, TlsFiles};

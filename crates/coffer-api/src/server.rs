@@ -1,6 +1,7 @@
 //! The HTTP/1 listeners: one per dialect (each through [`ApiServer`]'s pipeline) plus any
 //! plain service (the admin listener), one accept loop over all of them, and graceful
-//! shutdown.
+//! shutdown. Any listener may serve TLS ([`Listen::tls`]); the handshake runs on the
+//! connection's own task, so a slow one never holds up the accept loop.
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -14,11 +15,13 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::body::ResponseBody;
 use crate::pipeline::{ApiHandler, ApiServer};
+use crate::tls::Tls;
 
 /// How connections are served.
 #[derive(Debug, Clone, Copy)]
@@ -29,8 +32,54 @@ pub struct HttpSettings {
     pub header_read_timeout: Duration,
 }
 
-/// Starts serving one accepted connection.
-type Serve = Box<dyn Fn(TcpStream, SocketAddr, &GracefulShutdown) + Send + Sync>;
+/// How a request reached the server; every request of a dialect listener carries it in its
+/// extensions (beside the peer's `SocketAddr`), for `SecureTransport`-style conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    Tls,
+}
+
+/// A bound socket and whether it speaks TLS. A bare `TcpListener` converts to plain HTTP.
+pub struct Listen {
+    tcp: TcpListener,
+    tls: Option<Tls>,
+}
+
+impl Listen {
+    pub fn plain(tcp: TcpListener) -> Self {
+        Listen { tcp, tls: None }
+    }
+
+    /// Every connection must complete a TLS handshake with `tls` first.
+    pub fn tls(tcp: TcpListener, tls: Tls) -> Self {
+        Listen {
+            tcp,
+            tls: Some(tls),
+        }
+    }
+
+    /// Plain HTTP unless `tls` is given.
+    pub fn new(tcp: TcpListener, tls: Option<Tls>) -> Self {
+        Listen { tcp, tls }
+    }
+
+    pub fn transport(&self) -> Transport {
+        match self.tls {
+            Some(_) => Transport::Tls,
+            None => Transport::Plain,
+        }
+    }
+}
+
+impl From<TcpListener> for Listen {
+    fn from(tcp: TcpListener) -> Self {
+        Listen::plain(tcp)
+    }
+}
+
+/// Starts serving one accepted connection, watched for graceful shutdown.
+type Serve = Box<dyn Fn(TcpStream, SocketAddr, Watcher) + Send + Sync>;
 
 struct Listener {
     /// Names the listener in logs.
@@ -53,18 +102,27 @@ impl Server {
         }
     }
 
-    /// Serves a dialect on `tcp`, every request through `api`'s pipeline.
+    /// Serves a dialect on `listen`, every request through `api`'s pipeline.
     pub fn api<A: ApiHandler>(
         self,
         name: &'static str,
-        tcp: TcpListener,
+        listen: impl Into<Listen>,
         api: Arc<ApiServer<A>>,
     ) -> Self {
-        self.service(name, tcp, move |peer| api_service(api.clone(), peer))
+        let listen = listen.into();
+        let transport = listen.transport();
+        self.service(name, listen, move |peer| {
+            api_service(api.clone(), peer, transport)
+        })
     }
 
-    /// Serves on `tcp` whatever service `make` builds for each connection's peer.
-    pub fn service<M, S, B>(mut self, name: &'static str, tcp: TcpListener, make: M) -> Self
+    /// Serves on `listen` whatever service `make` builds for each connection's peer.
+    pub fn service<M, S, B>(
+        mut self,
+        name: &'static str,
+        listen: impl Into<Listen>,
+        make: M,
+    ) -> Self
     where
         M: Fn(SocketAddr) -> S + Send + Sync + 'static,
         S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -76,8 +134,19 @@ impl Server {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let http = self.http;
-        let serve = move |stream: TcpStream, peer: SocketAddr, graceful: &GracefulShutdown| {
-            serve_connection(http, graceful, stream, peer, make(peer));
+        let Listen { tcp, tls } = listen.into();
+        let serve = move |stream: TcpStream, peer: SocketAddr, watcher: Watcher| {
+            let _ = stream.set_nodelay(true);
+            let service = make(peer);
+            match &tls {
+                None => {
+                    tokio::spawn(serve_connection(http, watcher, stream, peer, service));
+                }
+                Some(tls) => {
+                    let handshake = tls.acceptor().accept(stream);
+                    tokio::spawn(serve_tls(http, watcher, handshake, name, peer, service));
+                }
+            }
         };
         self.listeners.push(Listener {
             name,
@@ -98,7 +167,7 @@ impl Server {
                 (i, accepted) = accept_any(&self.listeners, &mut first) => {
                     let listener = &self.listeners[i];
                     match accepted {
-                        Ok((stream, peer)) => (listener.serve)(stream, peer, &graceful),
+                        Ok((stream, peer)) => (listener.serve)(stream, peer, graceful.watcher()),
                         Err(e) => {
                             tracing::warn!(listener = listener.name, error = %e, "accept failed");
                         }
@@ -140,6 +209,7 @@ async fn accept_any(
 fn api_service<A: ApiHandler>(
     api: Arc<ApiServer<A>>,
     peer: SocketAddr,
+    transport: Transport,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
     Response = Response<ResponseBody>,
@@ -149,16 +219,21 @@ fn api_service<A: ApiHandler>(
 + 'static {
     service_fn(move |mut req: Request<Incoming>| {
         let api = api.clone();
-        // The peer address feeds source-address policy conditions.
+        // The peer address and the transport feed policy conditions (source address,
+        // secure transport).
         req.extensions_mut().insert(peer);
+        req.extensions_mut().insert(transport);
         async move { Ok::<_, Infallible>(api.handle(req).await) }
     })
 }
 
-fn serve_connection<S, B>(
+/// Completes the TLS handshake, then serves HTTP/1 over it. A client gets as long for its
+/// handshake as for its request head.
+async fn serve_tls<S, B>(
     http: HttpSettings,
-    graceful: &GracefulShutdown,
-    stream: TcpStream,
+    watcher: Watcher,
+    handshake: tokio_rustls::Accept<TcpStream>,
+    listener: &'static str,
     peer: SocketAddr,
     service: S,
 ) where
@@ -170,16 +245,36 @@ fn serve_connection<S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let _ = stream.set_nodelay(true);
+    match tokio::time::timeout(http.header_read_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_connection(http, watcher, stream, peer, service).await,
+        Ok(Err(e)) => tracing::debug!(listener, %peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(listener, %peer, "TLS handshake timed out"),
+    }
+}
+
+/// Serves HTTP/1 on `io` until the client leaves or shutdown ends the connection.
+async fn serve_connection<I, S, B>(
+    http: HttpSettings,
+    watcher: Watcher,
+    io: I,
+    peer: SocketAddr,
+    service: S,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(http.header_read_timeout)
         .max_buf_size(http.read_buffer)
-        .serve_connection(TokioIo::new(stream), service);
-    let connection = graceful.watch(connection);
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(%peer, error = %e, "connection ended with an error");
-        }
-    });
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }

@@ -128,6 +128,7 @@ pub(crate) async fn authorize_delete_of(
         principal: ctx.principal.clone(),
         host: ctx.host.clone(),
         remote: ctx.remote,
+        secure: ctx.secure,
     };
     authorize(api, &object_ctx, Operation::DeleteObject).await
 }
@@ -170,6 +171,7 @@ pub(crate) async fn authorize(api: &OssApi, ctx: &RequestContext, op: Operation)
     let values_ref: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, v.clone())).collect();
     let mut request = coffer_iam::RequestContext::new(principal, time::OffsetDateTime::now_utc());
     request.source_ip = ctx.remote;
+    request.secure_transport = ctx.secure;
     request.user_agent = header_str(&ctx.headers, "user-agent");
     request.access_key_id = caller.as_ref().map(|(id, _)| *id);
     request.values = &values_ref;

@@ -101,6 +101,8 @@ pub(crate) struct RequestContext {
     pub host: String,
     /// The client's address, for `acs:SourceIp` conditions.
     pub remote: Option<std::net::IpAddr>,
+    /// Whether the request came over TLS, for `acs:SecureTransport` conditions.
+    pub secure: bool,
 }
 
 impl RequestContext {

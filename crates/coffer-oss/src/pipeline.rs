@@ -114,6 +114,9 @@ impl ApiHandler for OssApi {
                 .extensions
                 .get::<std::net::SocketAddr>()
                 .map(|a| a.ip()),
+            // Absent only when a request did not come through a listener (tests): not TLS.
+            secure: head.extensions.get::<coffer_api::Transport>()
+                == Some(&coffer_api::Transport::Tls),
         };
         if operation != Operation::PostObject {
             access::authorize(self, &ctx, operation).await?;

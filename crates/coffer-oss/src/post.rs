@@ -273,6 +273,7 @@ async fn prepare_upload(
         principal: auth.principal,
         host: ctx.host.clone(),
         remote: ctx.remote,
+        secure: ctx.secure,
     };
     if form.get("callback").is_some() {
         return Err(OssError::not_implemented(

@@ -23,6 +23,10 @@ pub struct Connection {
         default_value = "http://127.0.0.1:7071"
     )]
     pub admin_endpoint: String,
+    /// PEM file of the CA that signed the admin listener's certificate (for an https
+    /// --admin-endpoint)
+    #[arg(long, global = true, env = "COFFER_ADMIN_CA_CERT")]
+    pub admin_ca_cert: Option<PathBuf>,
     /// Region id the server runs as (requests are signed for it)
     #[arg(long, global = true, env = "COFFER_REGION", default_value = DEFAULT_REGION)]
     pub region: String,
@@ -60,6 +64,10 @@ pub fn call(
     let (access_key_id, secret) =
         crate::credentials::load_for_client(&connection.data_dir).map_err(|e| local_failure(&e))?;
     let client = AdminClient::new(endpoint, access_key_id, secret.as_str(), region)
+        .and_then(|client| match &connection.admin_ca_cert {
+            Some(ca) => client.with_ca_file(ca),
+            None => Ok(client),
+        })
         .map_err(|e| local_failure(&format!("{}: {}", e.code(), e.message())))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use coffer_api::TlsFiles;
 use coffer_rootkey::{Pin, RootKeySource};
 use serde::Deserialize;
 
@@ -46,9 +47,21 @@ pub struct ServeArgs {
     /// File holding the PKCS#11 token's user PIN (or set COFFER_ROOT_KEY_PIN)
     #[arg(long, env = "COFFER_ROOT_KEY_PIN_FILE")]
     pub root_key_pin_file: Option<PathBuf>,
+    /// PEM certificate chain (leaf first) for the OSS listener; with --tls-key it serves HTTPS
+    #[arg(long, env = "COFFER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, env = "COFFER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM certificate chain for the admin listener; with --admin-tls-key it serves HTTPS
+    #[arg(long, env = "COFFER_ADMIN_TLS_CERT")]
+    pub admin_tls_cert: Option<PathBuf>,
+    /// PEM private key of --admin-tls-cert
+    #[arg(long, env = "COFFER_ADMIN_TLS_KEY")]
+    pub admin_tls_key: Option<PathBuf>,
     /// TOML file with any of: listen, admin_listen, data_dir, region, domains,
     /// sse_oss_rotation_days, kms_data_key_cache_seconds, root_key, root_key_pin_file,
-    /// and a [kms] table
+    /// tls_cert, tls_key, admin_tls_cert, admin_tls_key, and a [kms] table
     #[arg(long, env = "COFFER_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -69,6 +82,10 @@ struct FileConfig {
     root_key: Option<String>,
     root_key_pin_file: Option<PathBuf>,
     kms: Option<KmsFile>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    admin_tls_cert: Option<PathBuf>,
+    admin_tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +103,10 @@ pub struct Settings {
     pub root_key_pin: PinSource,
     /// The key manager behind SSE-OSS and SSE-KMS.
     pub kms: KmsSettings,
+    /// `None`: the OSS listener speaks plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// `None`: the admin listener speaks plain HTTP.
+    pub admin_tls: Option<TlsFiles>,
 }
 
 /// The legacy variable: 64 hex digits of the root key itself. Set (and no `--root-key`),
@@ -168,10 +189,23 @@ impl Settings {
             .root_key_pin_file
             .or(file.root_key_pin_file)
             .map_or(PinSource::Env, PinSource::File);
+        let tls = tls_files(
+            ("tls_cert", args.tls_cert.or(file.tls_cert)),
+            ("tls_key", args.tls_key.or(file.tls_key)),
+        )?;
+        let admin_tls = tls_files(
+            (
+                "admin_tls_cert",
+                args.admin_tls_cert.or(file.admin_tls_cert),
+            ),
+            ("admin_tls_key", args.admin_tls_key.or(file.admin_tls_key)),
+        )?;
         Ok(Settings {
             root_key,
             root_key_pin,
             kms,
+            tls,
+            admin_tls,
             sse_oss_rotation: std::time::Duration::from_secs(rotation_days * 86_400),
             kms_data_key_cache: (cache_seconds > 0)
                 .then(|| std::time::Duration::from_secs(cache_seconds)),
@@ -193,6 +227,20 @@ impl Settings {
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
         })
+    }
+}
+
+/// A listener's certificate and key, each resolved on its own (flag > env > file); one
+/// without the other is a mistake worth stopping for, not a reason to serve plain HTTP.
+fn tls_files(
+    (cert_name, cert): (&str, Option<PathBuf>),
+    (key_name, key): (&str, Option<PathBuf>),
+) -> Result<Option<TlsFiles>, String> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(format!("{cert_name} is set but {key_name} is not")),
+        (None, Some(_)) => Err(format!("{key_name} is set but {cert_name} is not")),
     }
 }
 
@@ -274,6 +322,43 @@ mod tests {
                 ..Default::default()
             })
             .is_err()
+        );
+    }
+
+    #[test]
+    fn tls_needs_cert_and_key_and_flags_beat_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(
+            &path,
+            "tls_cert = \"/file/cert.pem\"\ntls_key = \"/file/key.pem\"\nadmin_tls_key = \"/k\"\n",
+        )
+        .unwrap();
+        let err = Settings::resolve(ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.contains("admin_tls_key is set but admin_tls_cert"),
+            "{err}"
+        );
+        let s = Settings::resolve(ServeArgs {
+            config: Some(path),
+            tls_cert: Some("/flag/cert.pem".into()),
+            admin_tls_cert: Some("/flag/admin.pem".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let tls = s.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/flag/cert.pem"));
+        assert_eq!(tls.key, PathBuf::from("/file/key.pem"));
+        assert_eq!(s.admin_tls.unwrap().key, PathBuf::from("/k"));
+        assert!(
+            Settings::resolve(ServeArgs::default())
+                .unwrap()
+                .tls
+                .is_none()
         );
     }
 }

@@ -2,6 +2,7 @@
 //! library crates; this binary parses configuration and wires them together.
 
 mod cli_admin;
+mod cli_cert;
 mod cli_common;
 mod cli_kms;
 mod cli_rootkey;
@@ -35,6 +36,8 @@ enum Command {
     Admin(cli_admin::AdminArgs),
     /// Prepare a root key kept apart from the data directory (a key file, a PKCS#11 token key).
     RootKey(cli_rootkey::RootKeyArgs),
+    /// Make certificates for trying TLS locally.
+    Cert(cli_cert::CertArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,6 +46,7 @@ fn main() -> std::process::ExitCode {
         Command::Kms(args) => cli_kms::run(args),
         Command::Admin(args) => cli_admin::run(args),
         Command::RootKey(args) => cli_rootkey::run(args),
+        Command::Cert(args) => cli_cert::run(args),
         Command::Serve(args) => {
             let settings = match config::Settings::resolve(*args) {
                 Ok(s) => s,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_admin::AdminApi;
-use coffer_api::{ApiServer, HttpSettings, Limits, Server};
+use coffer_api::{ApiServer, HttpSettings, Limits, Listen, Server, Tls, TlsFiles};
 use coffer_kms::{Kms, KmsConfig};
 use coffer_oss::{OssApi, OssConfig};
 use coffer_rootkey::{RootKeySource, RootKeyStatus};
@@ -157,6 +157,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         },
     ));
 
+    // Certificates are read before binding, so a bad one stops the start with nothing served.
+    let tls = load_tls(settings.tls.clone())?;
+    let admin_tls = load_tls(settings.admin_tls.clone())?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("binding {}: {e}", settings.listen))?;
@@ -166,6 +169,8 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     tracing::info!(
         listen = %listener.local_addr().map_err(|e| e.to_string())?,
         admin = %admin.local_addr().map_err(|e| e.to_string())?,
+        tls = tls.is_some(),
+        admin_tls = admin_tls.is_some(),
         data_dir = %settings.data_dir.display(),
         region = %settings.region,
         "coffer is serving"
@@ -178,13 +183,21 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             async move { Ok::<_, Infallible>(admin_response(req, &routes).await) }
         })
     };
+    let certs: Vec<Tls> = [tls.clone(), admin_tls.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    // Only with a certificate to reload: otherwise SIGHUP keeps its usual meaning.
+    if !certs.is_empty() {
+        tokio::spawn(reload_on_sighup(certs));
+    }
     // One `.api` per dialect: an S3 listener would be one more call.
     Server::new(HttpSettings {
         read_buffer: READ_BUFFER,
         header_read_timeout: HEADER_READ_TIMEOUT,
     })
-    .api("oss", listener, oss)
-    .service("admin", admin, admin_service)
+    .api("oss", Listen::new(listener, tls), oss)
+    .service("admin", Listen::new(admin, admin_tls), admin_service)
     .run(shutdown_signal(), SHUTDOWN_GRACE)
     .await;
     Ok(())
@@ -298,6 +311,38 @@ async fn export_kms_usage(kms: &Arc<Kms>) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "reading KMS usage for /metrics failed"),
+    }
+}
+
+fn load_tls(files: Option<TlsFiles>) -> Result<Option<Tls>, String> {
+    files
+        .map(Tls::load)
+        .transpose()
+        .map_err(|e| format!("loading the TLS certificate: {e}"))
+}
+
+/// Re-reads every listener's certificate on each SIGHUP (as after a renewal). Connections stay
+/// up; new handshakes get the new certificate. A certificate that fails to load is reported
+/// and the one in service kept, so a botched renewal does not take the server down.
+async fn reload_on_sighup(certs: Vec<Tls>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(hup) => hup,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch SIGHUP: certificates will not reload");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        for tls in &certs {
+            let cert = tls.files().cert.display();
+            match tls.reload() {
+                Ok(()) => tracing::info!(%cert, "reloaded the TLS certificate"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS certificate not reloaded; keeping the old one")
+                }
+            }
+        }
     }
 }
 

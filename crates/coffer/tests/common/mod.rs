@@ -66,6 +66,14 @@ impl TestServer {
         Self::start_inner(None)
     }
 
+    /// Starts a server with a fresh data directory and these further `serve` flags.
+    pub fn start_with_args(args: &[&str]) -> TestServer {
+        Self::start_with(&ServeOptions {
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            ..ServeOptions::default()
+        })
+    }
+
     /// Starts a server on an existing data directory (e.g. to check what a previous run
     /// left behind).
     pub fn start_with_data_dir(data_dir: &Path) -> TestServer {
