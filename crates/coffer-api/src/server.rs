@@ -23,6 +23,45 @@ use crate::body::ResponseBody;
 use crate::pipeline::{ApiHandler, ApiServer};
 use crate::tls::Tls;
 
+/// A hyper service a listener can run on a connection's own task: it answers every request
+/// (errors are responses, so `Infallible`) and it and its futures move between threads.
+pub trait ConnectionService<B>:
+    hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Send
+    + 'static
+{
+}
+
+impl<S, B> ConnectionService<B> for S where
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Send
+        + 'static
+{
+}
+
+/// A response body hyper can send from any thread.
+pub trait SendBody:
+    hyper::body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + 'static
+{
+}
+
+impl<B> SendBody for B where
+    B: hyper::body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static
+{
+}
+
 /// How connections are served.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpSettings {
@@ -125,13 +164,8 @@ impl Server {
     ) -> Self
     where
         M: Fn(SocketAddr) -> S + Send + Sync + 'static,
-        S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        B: hyper::body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: ConnectionService<B>,
+        B: SendBody,
     {
         let http = self.http;
         let Listen { tcp, tls } = listen.into();
@@ -237,13 +271,8 @@ async fn serve_tls<S, B>(
     peer: SocketAddr,
     service: S,
 ) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: ConnectionService<B>,
+    B: SendBody,
 {
     match tokio::time::timeout(http.header_read_timeout, handshake).await {
         Ok(Ok(stream)) => serve_connection(http, watcher, stream, peer, service).await,
@@ -261,13 +290,8 @@ async fn serve_connection<I, S, B>(
     service: S,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: ConnectionService<B>,
+    B: SendBody,
 {
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
