@@ -25,11 +25,13 @@
 mod error;
 mod file;
 mod keyring;
+mod reseal;
 mod seal;
 mod store;
 
 pub use error::IdentityError;
 pub use keyring::{KeyOwner, Keyring, RootAccessKey};
+pub use reseal::{Resealed, reseal, sealed_by};
 pub use store::{
     AccessKeyInfo, AccessKeyStatus, AttachedPolicyInfo, IdentityStore, PolicyInfo, UserInfo,
 };

@@ -31,6 +31,7 @@ mod crypto;
 mod error;
 mod keys;
 mod kms;
+mod reseal;
 mod rotation;
 mod state;
 mod store;
@@ -44,6 +45,7 @@ pub use kms::{
     DEFAULT_KEY_ALIAS, KeyAccess, KeyMetadata, KeyState, KeyUsage, Kms, KmsConfig,
     RESERVED_ALIAS_PREFIX, SERVICE_KEY_ID, ServiceKeyInfo,
 };
+pub use reseal::{Resealed, reseal_state, state_sealed_by};
 
 /// The state file's name inside the directory given to [`Kms::open`].
 pub const STATE_FILE_NAME: &str = store::STATE_FILE;

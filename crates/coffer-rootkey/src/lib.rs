@@ -12,6 +12,7 @@ mod error;
 pub mod pkcs11;
 mod raw;
 mod record;
+mod rotate;
 mod source;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,9 @@ use coffer_kms::RootKey;
 
 pub use error::RootKeyError;
 pub use raw::generate_file;
+pub use rotate::{
+    JOURNAL_FILE, KmsState, Rotated, Rotation, SealedState, in_progress as rotation_in_progress,
+};
 pub use source::{Pin, Pkcs11Spec, RootKeySource};
 
 use record::Record;
@@ -105,6 +109,15 @@ pub fn open(
     pin: Option<&Pin>,
     sealed_state_exists: bool,
 ) -> Result<OpenedRootKey, RootKeyError> {
+    if rotate::in_progress(data_dir) {
+        return Err(RootKeyError::Refused(format!(
+            "a root key rotation of {} was interrupted ({JOURNAL_FILE} is there): its keys may \
+             be sealed under the old or the new root key, so the server does not start; \
+             finish it by running `coffer kms root rotate` again with the same --root-key \
+             and --new-root-key",
+            data_dir.display()
+        )));
+    }
     let found = record::load(data_dir)?;
     let ctx = Ctx {
         data_dir,

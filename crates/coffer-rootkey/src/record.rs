@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use crate::RootKeyError;
 
 pub(crate) const RECORD_FILE: &str = "root-key.json";
-const RECORD_TMP: &str = "root-key.json.tmp";
 const FORMAT: u32 = 1;
 const CHECK_PURPOSE: &str = "root-key-check";
 
@@ -65,7 +64,7 @@ impl Record {
     }
 }
 
-fn check_value(key: &RootKey) -> String {
+pub(crate) fn check_value(key: &RootKey) -> String {
     hex::encode(&key.derive_subkey(CHECK_PURPOSE)[..])
 }
 
@@ -89,12 +88,17 @@ pub(crate) fn load(data_dir: &Path) -> Result<Option<Record>, RootKeyError> {
     Ok(Some(record))
 }
 
-/// Replaces the record atomically (temp file, fsync, rename, fsync of the directory), so a
-/// crash leaves the old record or the new one.
+/// Replaces the record atomically, so a crash leaves the old record or the new one.
 pub(crate) fn save(data_dir: &Path, record: &Record) -> Result<(), RootKeyError> {
     let bytes = serde_json::to_vec_pretty(record)
         .map_err(|e| RootKeyError::Io(format!("encoding {RECORD_FILE}: {e}")))?;
-    let tmp = data_dir.join(RECORD_TMP);
+    write_atomically(data_dir, RECORD_FILE, &bytes)
+}
+
+/// Replaces `<dir>/<name>` with `bytes`: a private (0600) temp file, fsync, rename, fsync
+/// of the directory. A crash leaves the old file or the new one, never a mix.
+pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RootKeyError> {
+    let tmp = dir.join(format!("{name}.tmp"));
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -105,15 +109,19 @@ pub(crate) fn save(data_dir: &Path, record: &Record) -> Result<(), RootKeyError>
     let mut file = options
         .open(&tmp)
         .map_err(|e| RootKeyError::io(format!("creating {}", tmp.display()), e))?;
-    file.write_all(&bytes)
+    file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| RootKeyError::io(format!("writing {}", tmp.display()), e))?;
     drop(file);
-    fs::rename(&tmp, data_dir.join(RECORD_FILE))
-        .map_err(|e| RootKeyError::io(format!("replacing {RECORD_FILE}"), e))?;
-    fs::File::open(data_dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|e| RootKeyError::io(format!("syncing {}", data_dir.display()), e))
+    fs::rename(&tmp, dir.join(name))
+        .map_err(|e| RootKeyError::io(format!("replacing {name}"), e))?;
+    sync_dir(dir)
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), RootKeyError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| RootKeyError::io(format!("syncing {}", dir.display()), e))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use coffer_rootkey::{RootKeySource, pkcs11};
+use coffer_kms::RootKey;
+use coffer_rootkey::{KmsState, RootKeySource, Rotation, SealedState, pkcs11};
 
 use crate::config::PinSource;
 
@@ -34,6 +35,28 @@ enum RootKeyCommand {
         /// Where to write it
         path: PathBuf,
     },
+    /// Re-seal everything sealed under the root key (KMS keys, RAM secrets) under a new
+    /// one. Stop the server first. Crash-safe: if interrupted, run it again to finish.
+    Rotate(RotateArgs),
+}
+
+/// What `coffer root-key rotate` (also `coffer kms root rotate`) needs.
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// The server's data directory [default: ./coffer-data]
+    #[arg(long, env = "COFFER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The current root key source, as given to `coffer serve` [default: <data-dir>/root.key]
+    #[arg(long, env = "COFFER_ROOT_KEY_SOURCE")]
+    root_key: Option<String>,
+    /// Where the new root key comes from: file:/path or env:VAR (prepared beforehand), or
+    /// the embedded default or a pkcs11: token, where a new key is generated
+    /// [default: the current source]
+    #[arg(long)]
+    new_root_key: Option<String>,
+    /// File holding the PKCS#11 token's user PIN (or set COFFER_ROOT_KEY_PIN)
+    #[arg(long, env = "COFFER_ROOT_KEY_PIN_FILE")]
+    root_key_pin_file: Option<PathBuf>,
 }
 
 pub fn run(args: RootKeyArgs) -> ExitCode {
@@ -45,6 +68,7 @@ pub fn run(args: RootKeyArgs) -> ExitCode {
         RootKeyCommand::GenerateFile { path } => coffer_rootkey::generate_file(&path)
             .map(|()| format!("wrote a new root key to {}", path.display()))
             .map_err(|e| e.to_string()),
+        RootKeyCommand::Rotate(args) => rotate(args),
     };
     match outcome {
         Ok(message) => {
@@ -71,4 +95,71 @@ fn init_pkcs11(source: &str, pin_file: Option<PathBuf>) -> Result<String, String
         "created the AES-256 key `{}` on token `{}`; start the server with --root-key '{source}'",
         spec.key, spec.token
     ))
+}
+
+/// Runs (or finishes) a root key rotation of a stopped server's data directory.
+pub fn rotate(args: RotateArgs) -> Result<String, String> {
+    let data_dir = args
+        .data_dir
+        .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_DATA_DIR));
+    let legacy = std::env::var("COFFER_ROOT_KEY").is_ok_and(|v| !v.trim().is_empty());
+    let current = crate::config::root_key_source(args.root_key, None, legacy)?;
+    let new = match args.new_root_key {
+        Some(text) => RootKeySource::parse(&text).map_err(|e| e.to_string())?,
+        None => current.clone(),
+    };
+    let uses_token =
+        matches!(current, RootKeySource::Pkcs11(_)) || matches!(new, RootKeySource::Pkcs11(_));
+    let pin = match uses_token {
+        true => args
+            .root_key_pin_file
+            .map_or(PinSource::Env, PinSource::File)
+            .read()?,
+        false => None,
+    };
+    let kms = KmsState(data_dir.join("kms"));
+    let identities = IdentityState(data_dir.join("iam"));
+    let rotation = Rotation {
+        data_dir: &data_dir,
+        current: &current,
+        new: &new,
+        pin: pin.as_ref(),
+    };
+    let done = rotation
+        .run(&[&kms, &identities])
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} the root key of {}; start the server with --root-key '{}'",
+        if done.resumed {
+            "finished rotating"
+        } else {
+            "rotated"
+        },
+        data_dir.display(),
+        done.new_source
+    ))
+}
+
+/// The RAM users' AccessKey secrets (`<data>/iam`), sealed under a key derived from the
+/// root key.
+struct IdentityState(PathBuf);
+
+fn seal_key(root: &RootKey) -> zeroize::Zeroizing<[u8; 32]> {
+    root.derive_subkey(coffer_identity::SEAL_KEY_PURPOSE)
+}
+
+impl SealedState for IdentityState {
+    fn name(&self) -> String {
+        format!("the identity store in {}", self.0.display())
+    }
+
+    fn sealed_by(&self, key: &RootKey) -> Result<Option<bool>, String> {
+        coffer_identity::sealed_by(&self.0, &seal_key(key)).map_err(|e| e.to_string())
+    }
+
+    fn reseal(&self, old: &RootKey, new: &RootKey) -> Result<(), String> {
+        coffer_identity::reseal(&self.0, &seal_key(old), &seal_key(new))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
 }

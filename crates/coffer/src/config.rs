@@ -134,7 +134,7 @@ impl PinSource {
 }
 
 /// `--root-key` > `COFFER_ROOT_KEY_SOURCE` > file > legacy `COFFER_ROOT_KEY` > embedded.
-fn root_key_source(
+pub(crate) fn root_key_source(
     flag_or_env: Option<String>,
     file: Option<String>,
     legacy_env_set: bool,

@@ -380,7 +380,7 @@ async fn open_kms(
             service_key_rotation: rotation,
             audit_log: Some(dir.join("audit.log")),
         };
-        let identity_key = opened.key.derive_subkey("identities");
+        let identity_key = opened.key.derive_subkey(coffer_identity::SEAL_KEY_PURPOSE);
         let kms =
             Kms::open(&dir, opened.key, config).map_err(|e| format!("opening the KMS: {e}"))?;
         opened

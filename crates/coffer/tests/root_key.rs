@@ -342,3 +342,148 @@ async fn an_embedded_data_dir_moves_onto_a_token() {
     let log = TestServer::start_refused(&embedded);
     assert!(log.contains("sealed under an external root key"), "{log}");
 }
+
+/// `coffer root-key rotate` on a stopped server's data directory.
+fn rotate(data: &Path, args: &[String], env: &[(String, String)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["root-key", "rotate", "--data-dir"])
+        .arg(data)
+        .args(args)
+        .envs(env.iter().cloned())
+        .env_remove("COFFER_ROOT_KEY_SOURCE")
+        .env_remove("COFFER_ROOT_KEY")
+        .output()
+        .unwrap()
+}
+
+/// A RAM user's AccessKey, made through the admin API; its secret is sealed under the root
+/// key too, so a rotation must carry it over.
+fn ram_key(server: &TestServer) -> (String, String) {
+    let admin = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .arg("admin")
+            .args(args)
+            .arg("--json")
+            .env("COFFER_ADMIN_ENDPOINT", format!("http://{}", server.admin))
+            .env("COFFER_REGION", common::REGION)
+            .env("OSS_ACCESS_KEY_ID", common::AK)
+            .env("OSS_ACCESS_KEY_SECRET", common::SK)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    admin(&["user", "create", "carol"]);
+    let key = admin(&["key", "create", "carol"]);
+    let field = |name: &str| key["AccessKey"][name].as_str().unwrap().to_owned();
+    (field("AccessKeyId"), field("AccessKeySecret"))
+}
+
+/// The RAM key still signs: its secret unsealed under the new root key.
+async fn assert_ram_key_works(server: &TestServer, (id, secret): &(String, String)) {
+    let resp = server
+        .req("GET", Some("apart"), Some("sse-oss"))
+        .credentials(id, secret)
+        .send()
+        .await;
+    // No policy is attached: a known key, refused for lack of permission, not as unknown.
+    resp.assert_error(403, "AccessDenied");
+}
+
+#[tokio::test]
+async fn the_embedded_root_key_rotates_and_everything_stays_readable() {
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    let options = ServeOptions {
+        data_dir: Some(data.clone()),
+        ..ServeOptions::default()
+    };
+    let server = TestServer::start_with(&options);
+    write_encrypted(&server).await;
+    let ram = ram_key(&server);
+    let old_key = std::fs::read_to_string(data.join("root.key")).unwrap();
+
+    // Refused while the server runs, before anything changes.
+    let out = rotate(&data, &[], &[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use"),
+        "{out:?}"
+    );
+    assert!(!data.join(coffer_rootkey::JOURNAL_FILE).exists());
+    stop(server);
+
+    let out = rotate(&data, &[], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rotated"),
+        "{out:?}"
+    );
+    assert_ne!(
+        std::fs::read_to_string(data.join("root.key")).unwrap(),
+        old_key
+    );
+    let kms_state = std::fs::read_to_string(data.join("kms/kms-state.json")).unwrap();
+    assert!(!kms_state.contains(old_key.trim()));
+
+    let server = TestServer::start_with(&options);
+    assert_readable(&server).await;
+    assert_ram_key_works(&server, &ram).await;
+    stop(server);
+}
+
+/// From a token to a key file, then a new root key on the token again: each time every
+/// sealed key moves over, and the source the server must start with is recorded.
+#[tokio::test]
+async fn a_token_sealed_root_key_rotates_onto_a_file_and_back() {
+    let Some(module) = softhsm_module() else {
+        return;
+    };
+    let token = Token::new(module, "rotate");
+    assert!(token.create_key("coffer-root").status.success());
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    let on_token = token.serve_options("coffer-root", &data);
+    let server = TestServer::start_with(&on_token);
+    write_encrypted(&server).await;
+    let ram = ram_key(&server);
+    stop(server);
+
+    let key_file = base.path().join("new-root.key");
+    coffer_rootkey::generate_file(&key_file).unwrap();
+    let file_source = format!("file:{}", key_file.display());
+    let mut args = on_token.args.clone();
+    args.extend(["--new-root-key".into(), file_source.clone()]);
+    let out = rotate(&data, &args, &on_token.env);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&file_source),
+        "{out:?}"
+    );
+
+    // The token no longer opens it; the file does.
+    let log = TestServer::start_refused(&on_token);
+    assert!(log.contains(&file_source), "{log}");
+    let on_file = ServeOptions {
+        data_dir: Some(data.clone()),
+        args: vec!["--root-key".into(), file_source.clone()],
+        env: vec![],
+    };
+    let server = TestServer::start_with(&on_file);
+    assert_readable(&server).await;
+    assert_ram_key_works(&server, &ram).await;
+    stop(server);
+
+    let mut args = on_file.args.clone();
+    args.extend(["--new-root-key".into(), token.source("coffer-root")]);
+    args.extend([
+        "--root-key-pin-file".into(),
+        token.pin_file().display().to_string(),
+    ]);
+    let out = rotate(&data, &args, &on_token.env);
+    assert!(out.status.success(), "{out:?}");
+    let server = TestServer::start_with(&on_token);
+    assert_readable(&server).await;
+    assert_ram_key_works(&server, &ram).await;
+    stop(server);
+}
