@@ -487,3 +487,49 @@ async fn a_token_sealed_root_key_rotates_onto_a_file_and_back() {
     assert_ram_key_works(&server, &ram).await;
     stop(server);
 }
+
+/// `kill -9` of a rotation at a spread of moments, each followed by a run that must
+/// finish it: whatever the moment, the data directory ends up serving every object and
+/// RAM key under the last root key.
+#[tokio::test]
+async fn a_rotation_killed_at_any_moment_is_finished_by_the_next_run() {
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    let options = ServeOptions {
+        data_dir: Some(data.clone()),
+        ..ServeOptions::default()
+    };
+    let server = TestServer::start_with(&options);
+    write_encrypted(&server).await;
+    let ram = ram_key(&server);
+    stop(server);
+
+    let mut interrupted = 0;
+    for round in 0..12u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["root-key", "rotate", "--data-dir"])
+            .arg(&data)
+            .env_remove("COFFER_ROOT_KEY_SOURCE")
+            .env_remove("COFFER_ROOT_KEY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(round * 700));
+        // SIGKILL: no destructor, no flush, as a crash or an OOM kill.
+        let _ = child.kill();
+        let _ = child.wait();
+        if data.join(coffer_rootkey::JOURNAL_FILE).exists() {
+            interrupted += 1;
+            let log = TestServer::start_refused(&options);
+            assert!(log.contains("coffer kms root rotate"), "{log}");
+        }
+        let out = rotate(&data, &[], &[]);
+        assert!(out.status.success(), "round {round}: {out:?}");
+    }
+    eprintln!("{interrupted} of 12 rotations were killed mid-way");
+    let server = TestServer::start_with(&options);
+    assert_readable(&server).await;
+    assert_ram_key_works(&server, &ram).await;
+    stop(server);
+}
