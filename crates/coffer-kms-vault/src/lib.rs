@@ -20,6 +20,7 @@
 //!   encrypt with. One call per PUT is the budget.
 
 mod auth;
+mod seal;
 mod transport;
 
 use std::collections::HashSet;

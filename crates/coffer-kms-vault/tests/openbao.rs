@@ -465,3 +465,37 @@ async fn the_access_check_guards_cmks_but_not_the_service_key() {
     let denied = kms.unwrap(&relabelled, &ctx, "anonymous").await;
     assert_eq!(denied.err(), Some(KeyError::AccessDenied));
 }
+
+/// `--root-key vault:key=NAME`: the root key round-trips through Transit; the key is made
+/// on first use; a data key's ciphertext, or another key's, does not open as a root key.
+#[tokio::test]
+async fn a_root_key_is_sealed_and_opened_by_transit() {
+    let bao = Bao::start();
+    let kms = bao.kms();
+    let root = [0x5a; 32];
+    let sealed = kms.seal_root_key("coffer-root", &root).await.unwrap();
+    assert!(sealed.starts_with("vault:v1:"), "{sealed}");
+    assert!(!sealed.contains(&hex_of(&root)));
+    let opened = kms.open_root_key("coffer-root", &sealed).await.unwrap();
+    assert_eq!(*opened, root);
+
+    bao.create_derived("other");
+    let err = kms.open_root_key("other", &sealed).await.unwrap_err();
+    assert_eq!(err, KeyError::InvalidCiphertext, "{err}");
+    let data = issue(&kms, Some("coffer-root"), "o").await;
+    let as_root = String::from_utf8(data.wrapped).unwrap();
+    let err = kms
+        .open_root_key("coffer-root", &as_root)
+        .await
+        .unwrap_err();
+    assert_eq!(err, KeyError::InvalidCiphertext, "{err}");
+    let err = kms.open_root_key("missing", &sealed).await.unwrap_err();
+    assert!(
+        matches!(err, KeyError::KeyNotFound(ref k) if k == "missing"),
+        "{err}"
+    );
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -13,6 +13,7 @@ pub mod pkcs11;
 mod raw;
 mod record;
 mod rotate;
+mod sealer;
 mod source;
 
 use std::path::{Path, PathBuf};
@@ -24,9 +25,11 @@ pub use raw::generate_file;
 pub use rotate::{
     JOURNAL_FILE, KmsState, Rotated, Rotation, SealedState, in_progress as rotation_in_progress,
 };
+pub use sealer::{ExternalSealer, Unlock};
 pub use source::{Pin, Pkcs11Spec, RootKeySource};
 
 use record::Record;
+use sealer::Sealer;
 
 /// The embedded default's file name inside the data directory.
 pub const EMBEDDED_FILE: &str = "root.key";
@@ -106,7 +109,7 @@ impl RootKeyStatus {
 pub fn open(
     data_dir: &Path,
     source: &RootKeySource,
-    pin: Option<&Pin>,
+    unlock: Unlock<'_>,
     sealed_state_exists: bool,
 ) -> Result<OpenedRootKey, RootKeyError> {
     if rotate::in_progress(data_dir) {
@@ -124,9 +127,9 @@ pub fn open(
         source,
         sealed_state_exists,
     };
-    let (key, pending) = match source {
-        RootKeySource::Pkcs11(spec) => ctx.open_token(spec, pin, found)?,
-        _ => ctx.open_raw(found)?,
+    let (key, pending) = match sealer::for_source(source, unlock)? {
+        Some(sealer) => ctx.open_sealed(&sealer, found)?,
+        None => ctx.open_raw(found)?,
     };
     Ok(OpenedRootKey {
         key,
@@ -150,7 +153,7 @@ impl Ctx<'_> {
     /// only checks it.
     fn open_raw(&self, found: Option<Record>) -> Result<(RootKey, PendingRecord), RootKeyError> {
         if let Some(record) = &found
-            && (record.kind == "pkcs11" || (self.source.is_embedded() && record.kind != "embedded"))
+            && (record.sealed.is_some() || (self.source.is_embedded() && record.kind != "embedded"))
         {
             return Err(self.sealed_elsewhere(record));
         }
@@ -183,10 +186,10 @@ impl Ctx<'_> {
         })
     }
 
-    fn open_token(
+    /// A token or a key manager: the root key exists only sealed, in the record.
+    fn open_sealed(
         &self,
-        spec: &Pkcs11Spec,
-        pin: Option<&Pin>,
+        sealer: &Sealer<'_>,
         found: Option<Record>,
     ) -> Result<(RootKey, PendingRecord), RootKeyError> {
         let embedded_present = self.data_dir.join(EMBEDDED_FILE).exists()
@@ -195,24 +198,24 @@ impl Ctx<'_> {
                 None => self.sealed_state_exists,
             };
         match &found {
-            Some(record) if record.kind == "pkcs11" => {
-                let key = pkcs11::unseal(spec, pin, &record.sealed_bytes()?)?;
+            Some(record) if record.kind == self.source.kind() => {
+                let key = sealer.unseal(&record.sealed_bytes()?)?;
                 let sealed = record.sealed_bytes()?;
                 let pending = self.reconcile(&key, found, Some(&sealed))?;
                 Ok((key, pending))
             }
-            // The embedded default moving onto the token: the same key, sealed by the token
-            // from now on; the status then asks for root.key to be deleted.
+            // The embedded default moving onto the token (or key manager): the same key,
+            // sealed from now on; the status then asks for root.key to be deleted.
             _ if embedded_present => {
                 let key = raw::from_file(&self.data_dir.join(EMBEDDED_FILE))?;
-                let sealed = seal_checked(spec, pin, &key)?;
+                let sealed = sealer.seal_checked(&key)?;
                 let pending = self.reconcile(&key, found, Some(&sealed))?;
                 Ok((key, pending))
             }
             Some(record) => Err(self.sealed_elsewhere(record)),
             None if self.sealed_state_exists => Err(RootKeyError::Refused(format!(
                 "the data directory {} holds sealed keys but neither {RECORD_FILE} nor \
-                 {EMBEDDED_FILE}: if it was sealed by this token, restore {RECORD_FILE} from \
+                 {EMBEDDED_FILE}: if it was sealed by this source, restore {RECORD_FILE} from \
                  backup (it holds the only sealed copy of the root key); otherwise start with \
                  the source it was sealed under (--root-key env:COFFER_ROOT_KEY, file:...)",
                 self.data_dir.display()
@@ -220,7 +223,7 @@ impl Ctx<'_> {
             None => {
                 let key = RootKey::generate()
                     .map_err(|e| RootKeyError::Source(format!("generating a root key: {e}")))?;
-                let sealed = seal_checked(spec, pin, &key)?;
+                let sealed = sealer.seal_checked(&key)?;
                 let pending = self.reconcile(&key, None, Some(&sealed))?;
                 Ok((key, pending))
             }
@@ -287,22 +290,6 @@ impl Ctx<'_> {
             record.source
         ))
     }
-}
-
-/// Seals `key` on the token and proves the round trip before anything relies on it.
-fn seal_checked(
-    spec: &Pkcs11Spec,
-    pin: Option<&Pin>,
-    key: &RootKey,
-) -> Result<Vec<u8>, RootKeyError> {
-    let sealed = pkcs11::seal(spec, pin, key)?;
-    let back = pkcs11::unseal(spec, pin, &sealed)?;
-    if back.expose_for_sealing() != key.expose_for_sealing() {
-        return Err(RootKeyError::Source(
-            "the token did not give back the root key it sealed".into(),
-        ));
-    }
-    Ok(sealed)
 }
 
 #[cfg(test)]

@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::record::{self, Record, check_value, write_atomically};
-use crate::{EMBEDDED_FILE, Pin, RootKeyError, RootKeySource, pkcs11, raw};
+use crate::sealer::{self, Sealer, Unlock};
+use crate::{EMBEDDED_FILE, RootKeyError, RootKeySource, raw};
 
 /// The rotation journal inside the data directory.
 pub const JOURNAL_FILE: &str = "root-rotation.json";
@@ -83,8 +84,8 @@ pub struct Rotation<'a> {
     pub data_dir: &'a Path,
     pub current: &'a RootKeySource,
     pub new: &'a RootKeySource,
-    /// The PIN of whichever source is a PKCS#11 token.
-    pub pin: Option<&'a Pin>,
+    /// What the sealed sources among the two need (a token's PIN, the key manager).
+    pub unlock: Unlock<'a>,
 }
 
 /// True while a rotation is under way (or was interrupted).
@@ -130,18 +131,19 @@ impl Rotation<'_> {
             RootKeySource::Embedded => raw::from_file(&self.data_dir.join(EMBEDDED_FILE)),
             RootKeySource::File(path) => raw::from_file(path),
             RootKeySource::Env(var) => raw::from_env(var),
-            RootKeySource::Pkcs11(spec) => {
+            RootKeySource::Pkcs11(_) | RootKeySource::Vault(_) => {
                 let sealed = match found {
-                    Some(r) if r.kind == "pkcs11" => r.sealed_bytes()?,
+                    Some(r) if r.kind == self.current.kind() => r.sealed_bytes()?,
                     _ => {
                         return Err(RootKeyError::Refused(format!(
-                            "{} was not sealed by a token: give the --root-key it was \
-                             sealed under",
-                            self.data_dir.display()
+                            "{} was not sealed by `{}`: give the --root-key it was sealed \
+                             under",
+                            self.data_dir.display(),
+                            self.current
                         )));
                     }
                 };
-                pkcs11::unseal(spec, self.pin, &sealed)
+                self.sealer(self.current)?.unseal(&sealed)
             }
         }
     }
@@ -209,9 +211,9 @@ impl Rotation<'_> {
             }
             RootKeySource::File(path) => Ok((raw::from_file(path)?, None, None)),
             RootKeySource::Env(var) => Ok((raw::from_env(var)?, None, None)),
-            RootKeySource::Pkcs11(spec) => {
+            RootKeySource::Pkcs11(_) | RootKeySource::Vault(_) => {
                 let key = generate()?;
-                let sealed = crate::seal_checked(spec, self.pin, &key)?;
+                let sealed = self.sealer(self.new)?.seal_checked(&key)?;
                 Ok((key, Some(sealed), None))
             }
         }
@@ -234,11 +236,11 @@ impl Rotation<'_> {
         let key = match (self.new, &journal.new_embedded, &journal.new_sealed) {
             (RootKeySource::Embedded, Some(text), _) => RootKey::from_hex(text)
                 .map_err(|_| RootKeyError::Io(format!("{JOURNAL_FILE}: bad new key")))?,
-            (RootKeySource::Pkcs11(spec), _, Some(sealed)) => {
+            (RootKeySource::Pkcs11(_) | RootKeySource::Vault(_), _, Some(sealed)) => {
                 let sealed = STANDARD
                     .decode(sealed)
                     .map_err(|e| RootKeyError::Io(format!("{JOURNAL_FILE}: {e}")))?;
-                pkcs11::unseal(spec, self.pin, &sealed)?
+                self.sealer(self.new)?.unseal(&sealed)?
             }
             (RootKeySource::File(path), _, _) => raw::from_file(path)?,
             (RootKeySource::Env(var), _, _) => raw::from_env(var)?,
@@ -282,6 +284,11 @@ impl Rotation<'_> {
                 .map_err(|e| RootKeyError::io(format!("removing {}", path.display()), e))?;
         }
         Ok(())
+    }
+
+    fn sealer<'s>(&'s self, source: &'s RootKeySource) -> Result<Sealer<'s>, RootKeyError> {
+        sealer::for_source(source, self.unlock)?
+            .ok_or_else(|| RootKeyError::Config(format!("`{source}` does not seal")))
     }
 
     fn load_journal(&self) -> Result<Option<Journal>, RootKeyError> {

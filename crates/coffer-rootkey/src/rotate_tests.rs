@@ -53,7 +53,13 @@ const CONTEXT: (&str, &str) = ("b", "o");
 /// it, and a marker.
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let opened = open(dir.path(), &RootKeySource::Embedded, None, false).unwrap();
+    let opened = open(
+        dir.path(),
+        &RootKeySource::Embedded,
+        Unlock::default(),
+        false,
+    )
+    .unwrap();
     opened.pending.commit().unwrap();
     let kms = Kms::open(&kms_dir(dir.path()), opened.key, KmsConfig::default()).unwrap();
     let id = kms.create_key("t").unwrap().key_id;
@@ -85,7 +91,7 @@ impl Fixture {
             data_dir: self.dir.path(),
             current,
             new,
-            pin: None,
+            unlock: Unlock::default(),
         }
     }
 
@@ -97,7 +103,7 @@ impl Fixture {
     /// The server's view: the root key opens, the KMS opens under it and decrypts the old
     /// data key, and the marker is under it too.
     fn assert_serves(&self, source: &RootKeySource) {
-        let opened = open(self.dir.path(), source, None, true).unwrap();
+        let opened = open(self.dir.path(), source, Unlock::default(), true).unwrap();
         assert_eq!(self.marker.sealed_by(&opened.key).unwrap(), Some(true));
         let kms = Kms::open(&kms_dir(self.dir.path()), opened.key, KmsConfig::default()).unwrap();
         let context = EncryptionContext::for_object(CONTEXT.0, CONTEXT.1);
@@ -147,10 +153,15 @@ fn an_interrupted_rotation_blocks_start_up_and_resumes() {
         coffer_kms::state_sealed_by(&kms_dir(f.dir.path()), &old).unwrap(),
         Some(false)
     );
-    let refused = open(f.dir.path(), &RootKeySource::Embedded, None, true)
-        .err()
-        .unwrap()
-        .to_string();
+    let refused = open(
+        f.dir.path(),
+        &RootKeySource::Embedded,
+        Unlock::default(),
+        true,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(refused.contains("coffer kms root rotate"), "{refused}");
     // Finishing needs the same new source.
     let other = RootKeySource::File("/nonexistent".into());

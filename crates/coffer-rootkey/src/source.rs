@@ -4,7 +4,9 @@
 //! * `env:VAR`: 64 hex digits in an environment variable;
 //! * `pkcs11:module=/usr/lib/softhsm/libsofthsm2.so;token=LABEL;key=LABEL`: an AES-256 key
 //!   on a PKCS#11 token seals the root key (see [`crate::pkcs11`]); the PIN comes from a
-//!   file or an environment variable, never from the value itself.
+//!   file or an environment variable, never from the value itself;
+//! * `vault:key=NAME`: the Transit key NAME of the Vault/OpenBao server the `--vault-*`
+//!   settings point at seals the root key (see [`crate::ExternalSealer`]).
 //!
 //! No value means the embedded default: `<data-dir>/root.key`, generated on first start.
 
@@ -26,6 +28,8 @@ pub enum RootKeySource {
     /// The name of the variable (not its value).
     Env(String),
     Pkcs11(Pkcs11Spec),
+    /// The name of the Transit key that seals the root key.
+    Vault(String),
 }
 
 /// A key object on a PKCS#11 token, found by labels.
@@ -51,9 +55,16 @@ impl RootKeySource {
                 "`{value}`: env: needs a variable name (letters, digits, _)"
             ))),
             "pkcs11" => Pkcs11Spec::parse(rest).map(RootKeySource::Pkcs11),
+            "vault" => match rest.trim().strip_prefix("key=") {
+                Some(name) if valid_key_name(name) => Ok(RootKeySource::Vault(name.to_owned())),
+                _ => Err(RootKeyError::Config(format!(
+                    "`{value}`: use vault:key=NAME, NAME a Transit key name (letters, digits, \
+                     - _ .)"
+                ))),
+            },
             _ => Err(RootKeyError::Config(format!(
-                "`{value}` is not a root key source; use file:/path, env:VAR or \
-                 pkcs11:module=/path/to/module.so;token=LABEL;key=LABEL"
+                "`{value}` is not a root key source; use file:/path, env:VAR, \
+                 pkcs11:module=/path/to/module.so;token=LABEL;key=LABEL or vault:key=NAME"
             ))),
         }
     }
@@ -63,13 +74,15 @@ impl RootKeySource {
         matches!(self, RootKeySource::Embedded)
     }
 
-    /// The short name recorded in the data directory: `embedded`, `file`, `env`, `pkcs11`.
+    /// The short name recorded in the data directory: `embedded`, `file`, `env`, `pkcs11`,
+    /// `vault`.
     pub fn kind(&self) -> &'static str {
         match self {
             RootKeySource::Embedded => "embedded",
             RootKeySource::File(_) => "file",
             RootKeySource::Env(_) => "env",
             RootKeySource::Pkcs11(_) => "pkcs11",
+            RootKeySource::Vault(_) => "vault",
         }
     }
 }
@@ -87,6 +100,7 @@ impl fmt::Display for RootKeySource {
                 spec.token,
                 spec.key
             ),
+            RootKeySource::Vault(name) => write!(f, "vault:key={name}"),
         }
     }
 }
@@ -127,6 +141,16 @@ impl Pkcs11Spec {
             key: need(key, "key")?,
         })
     }
+}
+
+/// A Transit key name goes into a URL path: only the characters key names are made of.
+fn valid_key_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn valid_var_name(name: &str) -> bool {
@@ -172,6 +196,7 @@ mod tests {
             "file:/etc/coffer/root.key",
             "env:MY_ROOT_KEY",
             "pkcs11:module=/usr/lib/softhsm/libsofthsm2.so;token=coffer;key=coffer-root",
+            "vault:key=coffer-root",
         ] {
             assert_eq!(RootKeySource::parse(text).unwrap().to_string(), text);
         }
@@ -194,6 +219,8 @@ mod tests {
             "env:",
             "env:A-B",
             "vault:x",
+            "vault:key=",
+            "vault:key=../sys",
             "pkcs11:module=/m.so;token=t",
             "pkcs11:module=/m.so;token=t;key=k;slot=1",
             "pkcs11:module=/m.so;token=t;key",

@@ -8,11 +8,11 @@ use std::path::Path;
 use super::*;
 
 fn open_ok(dir: &Path, source: &RootKeySource, state: bool) -> OpenedRootKey {
-    open(dir, source, None, state).unwrap()
+    open(dir, source, Unlock::default(), state).unwrap()
 }
 
 fn refusal(dir: &Path, source: &RootKeySource, state: bool) -> String {
-    match open(dir, source, None, state) {
+    match open(dir, source, Unlock::default(), state) {
         Ok(_) => panic!("{source} was accepted"),
         Err(e) => e.to_string(),
     }
@@ -128,4 +128,16 @@ fn a_shared_key_file_is_refused() {
         "{err}"
     );
     assert!(record::load(dir.path()).unwrap().is_none());
+}
+
+#[test]
+fn a_vault_source_without_a_key_manager_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = RootKeySource::parse("vault:key=coffer-root").unwrap();
+    let err = refusal(dir.path(), &source, false);
+    assert!(err.contains("--vault-addr"), "{err}");
+    assert!(
+        record::load(dir.path()).unwrap().is_none(),
+        "nothing recorded"
+    );
 }

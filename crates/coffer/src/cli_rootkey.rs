@@ -6,7 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use coffer_kms::RootKey;
-use coffer_rootkey::{KmsState, RootKeySource, Rotation, SealedState, pkcs11};
+use coffer_rootkey::{
+    ExternalSealer, KmsState, RootKeySource, Rotation, SealedState, Unlock, pkcs11,
+};
+
+use crate::kms_config::{self, KmsArgs};
+use crate::root_sealer::VaultRootSealer;
 
 use crate::config::PinSource;
 
@@ -37,7 +42,7 @@ enum RootKeyCommand {
     },
     /// Re-seal everything sealed under the root key (KMS keys, RAM secrets) under a new
     /// one. Stop the server first. Crash-safe: if interrupted, run it again to finish.
-    Rotate(RotateArgs),
+    Rotate(Box<RotateArgs>),
 }
 
 /// What `coffer root-key rotate` (also `coffer kms root rotate`) needs.
@@ -57,6 +62,9 @@ pub struct RotateArgs {
     /// File holding the PKCS#11 token's user PIN (or set COFFER_ROOT_KEY_PIN)
     #[arg(long, env = "COFFER_ROOT_KEY_PIN_FILE")]
     root_key_pin_file: Option<PathBuf>,
+    /// Where Vault is, for a vault:key=NAME source (the same flags as `coffer serve`)
+    #[command(flatten)]
+    kms: KmsArgs,
 }
 
 pub fn run(args: RootKeyArgs) -> ExitCode {
@@ -68,7 +76,7 @@ pub fn run(args: RootKeyArgs) -> ExitCode {
         RootKeyCommand::GenerateFile { path } => coffer_rootkey::generate_file(&path)
             .map(|()| format!("wrote a new root key to {}", path.display()))
             .map_err(|e| e.to_string()),
-        RootKeyCommand::Rotate(args) => rotate(args),
+        RootKeyCommand::Rotate(args) => rotate(*args),
     };
     match outcome {
         Ok(message) => {
@@ -108,13 +116,30 @@ pub fn rotate(args: RotateArgs) -> Result<String, String> {
         Some(text) => RootKeySource::parse(&text).map_err(|e| e.to_string())?,
         None => current.clone(),
     };
-    let uses_token =
-        matches!(current, RootKeySource::Pkcs11(_)) || matches!(new, RootKeySource::Pkcs11(_));
-    let pin = match uses_token {
+    let uses = |kind: &str| current.kind() == kind || new.kind() == kind;
+    let pin = match uses("pkcs11") {
         true => args
             .root_key_pin_file
             .map_or(PinSource::Env, PinSource::File)
             .read()?,
+        false => None,
+    };
+    // The Transit client is async; the rotation calls it from this thread through a
+    // runtime whose worker drives the calls.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    let sealer = match uses("vault") {
+        true => {
+            let config = kms_config::vault(
+                args.kms,
+                Default::default(),
+                "a vault:key=NAME root key source",
+            )?;
+            Some(VaultRootSealer::new(&config, runtime.handle().clone())?)
+        }
         false => None,
     };
     let kms = KmsState(data_dir.join("kms"));
@@ -123,7 +148,10 @@ pub fn rotate(args: RotateArgs) -> Result<String, String> {
         data_dir: &data_dir,
         current: &current,
         new: &new,
-        pin: pin.as_ref(),
+        unlock: Unlock {
+            pin: pin.as_ref(),
+            external: sealer.as_ref().map(|s| s as &dyn ExternalSealer),
+        },
     };
     let done = rotation
         .run(&[&kms, &identities])

@@ -99,6 +99,8 @@ pub struct Settings {
     /// `None`: every SSE-KMS object gets its own data key.
     pub kms_data_key_cache: Option<std::time::Duration>,
     pub root_key: RootKeySource,
+    /// The Vault that seals the root key, for `--root-key vault:key=NAME`.
+    pub root_key_vault: Option<coffer_kms_vault::VaultConfig>,
     /// Where the token PIN is read from, when the source is a token.
     pub root_key_pin: PinSource,
     /// The key manager behind SSE-OSS and SSE-KMS.
@@ -158,7 +160,18 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
-        let kms = KmsSettings::resolve(args.kms, file.kms.unwrap_or_default())?;
+        let legacy_env_set = std::env::var(LEGACY_ROOT_KEY_ENV).is_ok_and(|v| !v.trim().is_empty());
+        let root_key = root_key_source(args.root_key, file.root_key, legacy_env_set)?;
+        let kms_file = file.kms.unwrap_or_default();
+        let root_key_vault = match &root_key {
+            RootKeySource::Vault(_) => Some(crate::kms_config::vault(
+                args.kms.clone(),
+                kms_file.clone(),
+                &format!("--root-key {root_key}"),
+            )?),
+            _ => None,
+        };
+        let kms = KmsSettings::resolve(args.kms, kms_file)?;
         let parse = |s: &str| s.parse::<SocketAddr>().expect("built-in address is valid");
         let region = args
             .region
@@ -183,8 +196,6 @@ impl Settings {
             .kms_data_key_cache_seconds
             .or(file.kms_data_key_cache_seconds)
             .unwrap_or(0);
-        let legacy_env_set = std::env::var(LEGACY_ROOT_KEY_ENV).is_ok_and(|v| !v.trim().is_empty());
-        let root_key = root_key_source(args.root_key, file.root_key, legacy_env_set)?;
         let root_key_pin = args
             .root_key_pin_file
             .or(file.root_key_pin_file)
@@ -202,6 +213,7 @@ impl Settings {
         )?;
         Ok(Settings {
             root_key,
+            root_key_vault,
             root_key_pin,
             kms,
             tls,

@@ -26,7 +26,7 @@ pub enum KmsBackend {
     Vault,
 }
 
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone)]
 pub struct KmsArgs {
     /// Key manager behind SSE-OSS and SSE-KMS: builtin or vault [default: builtin]
     #[arg(long, env = "COFFER_KMS_BACKEND")]
@@ -58,7 +58,7 @@ pub struct KmsArgs {
 }
 
 /// The config file's `[kms]` table.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct KmsFile {
     backend: Option<KmsBackend>,
@@ -84,16 +84,18 @@ impl KmsSettings {
     pub fn resolve(args: KmsArgs, file: KmsFile) -> Result<KmsSettings, String> {
         match args.kms_backend.or(file.backend).unwrap_or_default() {
             KmsBackend::Builtin => Ok(KmsSettings::Builtin),
-            KmsBackend::Vault => vault(args, file).map(KmsSettings::Vault),
+            KmsBackend::Vault => vault(args, file, "--kms-backend vault").map(KmsSettings::Vault),
         }
     }
 }
 
-fn vault(args: KmsArgs, file: KmsFile) -> Result<VaultConfig, String> {
+/// The Vault settings, for the key backend or for a root key sealed by Transit (`user`
+/// names which, in the error when the address is missing).
+pub(crate) fn vault(args: KmsArgs, file: KmsFile, user: &str) -> Result<VaultConfig, String> {
     let addr = args
         .vault_addr
         .or(file.vault_addr)
-        .ok_or("--kms-backend vault needs --vault-addr")?;
+        .ok_or_else(|| format!("{user} needs --vault-addr"))?;
     let timeout_ms = args
         .vault_timeout_ms
         .or(file.vault_timeout_ms)

@@ -11,6 +11,7 @@ mod credentials;
 mod identities;
 mod keys;
 mod kms_config;
+mod root_sealer;
 mod server;
 
 use clap::{Parser, Subcommand};

@@ -9,7 +9,9 @@ use coffer_admin::AdminApi;
 use coffer_api::{ApiServer, HttpSettings, Limits, Listen, Server, Tls, TlsFiles};
 use coffer_kms::{Kms, KmsConfig};
 use coffer_oss::{OssApi, OssConfig};
-use coffer_rootkey::{RootKeySource, RootKeyStatus};
+use coffer_rootkey::{ExternalSealer, RootKeySource, RootKeyStatus, Unlock};
+
+use crate::root_sealer::VaultRootSealer;
 use coffer_service::Service;
 use coffer_storage::{FsBlobStore, RedbMetaStore, TieredBlobStore, sweep_orphans};
 use http::{Request, Response, StatusCode};
@@ -366,6 +368,13 @@ async fn open_kms(
     let rotation = settings.sse_oss_rotation;
     let source = settings.root_key.clone();
     let pin = settings.root_key_pin.clone();
+    let sealer = match (&source, &settings.root_key_vault) {
+        (RootKeySource::Vault(_), Some(config)) => Some(VaultRootSealer::new(
+            config,
+            tokio::runtime::Handle::current(),
+        )?),
+        _ => None,
+    };
     tokio::task::spawn_blocking(move || {
         let dir = data_dir.join("kms");
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -374,7 +383,11 @@ async fn open_kms(
             RootKeySource::Pkcs11(_) => pin.read()?,
             _ => None,
         };
-        let opened = coffer_rootkey::open(&data_dir, &source, pin.as_ref(), sealed_state_exists)
+        let unlock = Unlock {
+            pin: pin.as_ref(),
+            external: sealer.as_ref().map(|s| s as &dyn ExternalSealer),
+        };
+        let opened = coffer_rootkey::open(&data_dir, &source, unlock, sealed_state_exists)
             .map_err(|e| format!("root key: {e}"))?;
         let config = KmsConfig {
             service_key_rotation: rotation,

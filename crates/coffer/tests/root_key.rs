@@ -533,3 +533,80 @@ async fn a_rotation_killed_at_any_moment_is_finished_by_the_next_run() {
     assert_ram_key_works(&server, &ram).await;
     stop(server);
 }
+
+/// `--root-key vault:key=NAME`: the root key exists only sealed by Transit. A copy of the
+/// data directory is useless without Vault; with Vault down the server says why at start;
+/// a rotation moves it to another Transit key.
+#[tokio::test]
+async fn a_root_key_sealed_by_vault_transit() {
+    let bao = common::bao::Bao::start();
+    let base = tempfile::tempdir().unwrap();
+    let data = base.path().join("data");
+    let source = "vault:key=coffer-root";
+    let bao_env = bao.env();
+    let with = |data: &Path, source: &str, addr: &str| ServeOptions {
+        data_dir: Some(data.to_owned()),
+        args: vec![
+            "--root-key".into(),
+            source.into(),
+            "--vault-addr".into(),
+            addr.into(),
+        ],
+        env: bao_env.clone(),
+    };
+    let on_vault = with(&data, source, &bao.addr);
+    let server = TestServer::start_with(&on_vault);
+    write_encrypted(&server).await;
+    let ram = ram_key(&server);
+    let health = server.admin_get("/health").await.text();
+    assert!(
+        health.contains(source) && !health.contains("warning"),
+        "{health}"
+    );
+    stop(server);
+    assert!(!data.join("root.key").exists());
+    let record = std::fs::read_to_string(data.join("root-key.json")).unwrap();
+    assert!(record.contains("\"kind\": \"vault\""), "{record}");
+
+    let stolen = base.path().join("stolen");
+    copy_dir(&data, &stolen);
+    let log = TestServer::start_refused(&ServeOptions {
+        data_dir: Some(stolen.clone()),
+        ..ServeOptions::default()
+    });
+    assert!(log.contains("sealed under an external root key"), "{log}");
+    assert!(log.contains(source), "{log}");
+    // Another Transit key cannot open it.
+    assert!(bao.run(&["write", "-f", "transit/keys/intruder", "derived=true"]));
+    let log = TestServer::start_refused(&with(&stolen, "vault:key=intruder", &bao.addr));
+    assert!(
+        log.contains("`intruder` of Vault at") && log.contains("does not open"),
+        "{log}"
+    );
+
+    // A new Transit key for the root key, through a rotation.
+    let out = rotate(
+        &data,
+        &[
+            "--root-key".into(),
+            source.into(),
+            "--new-root-key".into(),
+            "vault:key=coffer-root-2".into(),
+            "--vault-addr".into(),
+            bao.addr.clone(),
+        ],
+        &bao.env(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let on_new = with(&data, "vault:key=coffer-root-2", &bao.addr);
+    let server = TestServer::start_with(&on_new);
+    assert_readable(&server).await;
+    assert_ram_key_works(&server, &ram).await;
+    stop(server);
+
+    // Vault gone: the server cannot unseal its root key, says so and does not start.
+    let addr = bao.addr.clone();
+    bao.stop();
+    let log = TestServer::start_refused(&with(&data, "vault:key=coffer-root-2", &addr));
+    assert!(log.contains(&format!("Vault at {addr}")), "{log}");
+}

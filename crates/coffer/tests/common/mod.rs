@@ -25,6 +25,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use md5::{Digest, Md5};
 
+pub mod bao;
+
 pub const AK: &str = "LTAI5tCofferTestKey0001";
 pub const SK: &str = "CofferTestSecret0123456789abcdef";
 pub const REGION: &str = "cn-hangzhou";
