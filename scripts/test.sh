@@ -51,5 +51,8 @@ COFFER_TLS=1 tests/sdk/run.sh
 step "Node SDK tests (ali-oss)"
 tests/node/run.sh
 
+step "Node SDK tests over TLS (COFFER_TLS=1)"
+COFFER_TLS=1 tests/node/run.sh
+
 step "crash test (kill -9 during writes)"
 tests/crash/run.sh

@@ -8,8 +8,7 @@ const PATH_STYLE = h.FLAVOURS.filter(f => f.addressing === 'path');
 
 /** An unsigned path-style URL, as an anonymous client would use. */
 async function anonymousUrl(bucket, key) {
-  const srv = await h.getServer();
-  return `http://127.0.0.1:${srv.port}/${bucket}/${encodeURIComponent(key)}`;
+  return `${await h.baseUrl()}/${bucket}/${encodeURIComponent(key)}`;
 }
 
 function publicReadPolicy(bucket) {

@@ -28,6 +28,11 @@
  *    This is also what makes signatureUrl()/signatureUrlV4() usable against a local server.
  *
  * Each addressing is combined with V1 (HMAC-SHA1) and V4 (`authorizationV4: true`) signing.
+ *
+ * With COFFER_TLS=1 both listeners serve HTTPS with the certificate tests/node/run.sh made in
+ * COFFER_TLS_DIR (`coffer cert self-signed`, for localhost, 127.0.0.1 and the region's
+ * virtual-hosted names), and every client verifies it: run.sh puts the CA in
+ * NODE_EXTRA_CA_CERTS, which Node reads at start-up, for ali-oss and fetch alike.
  */
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -56,6 +61,28 @@ const FLAVOURS = [
   { name: 'path-v1', addressing: 'path', v4: false },
   { name: 'path-v4', addressing: 'path', v4: true }
 ];
+
+/** Whether this run serves HTTPS (COFFER_TLS=1): run.sh then made the certificates. */
+function tls() {
+  return !['', '0', undefined].includes(process.env.COFFER_TLS);
+}
+
+const SCHEME = tls() ? 'https' : 'http';
+
+function tlsArgs() {
+  if (!tls()) return [];
+  const dir = process.env.COFFER_TLS_DIR;
+  assert.ok(dir, 'COFFER_TLS=1 needs COFFER_TLS_DIR (tests/node/run.sh sets it)');
+  const cert = path.join(dir, 'server.pem');
+  const key = path.join(dir, 'server-key.pem');
+  return ['--tls-cert', cert, '--tls-key', key, '--admin-tls-cert', cert, '--admin-tls-key', key];
+}
+
+/** The base URL of the OSS listener for `host` (127.0.0.1 or localhost). */
+async function baseUrl(host = '127.0.0.1') {
+  const srv = await getServer();
+  return `${SCHEME}://${host}:${srv.port}`;
+}
 
 function cofferBin() {
   const value = process.env.COFFER_BIN || path.join(REPO_ROOT, 'target', 'debug', 'coffer');
@@ -106,7 +133,7 @@ class CofferServer {
 
   args() {
     return ['serve', '--listen', `127.0.0.1:${this.port}`, '--admin-listen', `127.0.0.1:${this.adminPort}`,
-      '--data-dir', this.dataDir, '--region', REGION];
+      '--data-dir', this.dataDir, '--region', REGION, ...tlsArgs()];
   }
 
   /** Starts the server and waits until it accepts connections; retries on a port race. */
@@ -274,19 +301,34 @@ function matrix(name, fn, flavours = FLAVOURS) {
   }
 }
 
+/**
+ * Over TLS, the virtual-hosted flavour needs one accommodation. For an IP endpoint ali-oss
+ * derives the TLS server name (SNI) from its Host header, `<bucket>.oss-cn-hangzhou.aliyuncs.com`,
+ * which the certificate covers; but for service-level calls (listBuckets) the bucket is empty and
+ * the name becomes `.oss-cn-hangzhou.aliyuncs.com`, which is not a valid DNS name, so rustls (as
+ * any TLS server should) refuses the handshake. Real OSS is never reached by IP, so this agent
+ * names the region's endpoint instead, and the certificate is still verified against that name;
+ * the Host header (what Coffer routes on) is unchanged.
+ */
+const VHOST_TLS_AGENT = tls()
+  ? new (require('node:https').Agent)({ keepAlive: true, servername: `${LOCATION}.aliyuncs.com` })
+  : undefined;
+
 /** A new ali-oss client for `flavour` (root credentials unless `opts` says otherwise). */
 async function client(flavour, opts = {}) {
   const srv = await getServer();
   const host = flavour.addressing === 'path' ? 'localhost' : '127.0.0.1';
+  const agent = flavour.addressing === 'vhost' && VHOST_TLS_AGENT ? { httpsAgent: VHOST_TLS_AGENT } : {};
   return new OSS({
     region: LOCATION,
     accessKeyId: srv.accessKeyId,
     accessKeySecret: srv.accessKeySecret,
-    endpoint: `http://${host}:${srv.port}`,
+    endpoint: `${SCHEME}://${host}:${srv.port}`,
     cname: false,
     sldEnable: flavour.addressing === 'path',
     authorizationV4: flavour.v4,
     timeout: 30000,
+    ...agent,
     ...opts
   });
 }
@@ -321,8 +363,9 @@ async function ossError(promise, status, code) {
 /** A fresh enabled CMK in Coffer's KMS, made with `coffer kms create` as root; its id. */
 async function createCmk() {
   const srv = await getServer();
-  const out = execFileSync(srv.binary, ['kms', 'create', '--json', '--admin-endpoint', `http://127.0.0.1:${srv.adminPort}`], {
-    env: { ...process.env, OSS_ACCESS_KEY_ID: srv.accessKeyId, OSS_ACCESS_KEY_SECRET: srv.accessKeySecret },
+  const caEnv = tls() ? { COFFER_ADMIN_CA_CERT: path.join(process.env.COFFER_TLS_DIR, 'ca.pem') } : {};
+  const out = execFileSync(srv.binary, ['kms', 'create', '--json', '--admin-endpoint', `${SCHEME}://127.0.0.1:${srv.adminPort}`], {
+    env: { ...process.env, ...caEnv, OSS_ACCESS_KEY_ID: srv.accessKeyId, OSS_ACCESS_KEY_SECRET: srv.accessKeySecret },
     encoding: 'utf8',
     timeout: 30000
   });
@@ -341,6 +384,8 @@ function md5Etag(buf) {
 
 module.exports = {
   FLAVOURS,
+  SCHEME,
+  baseUrl,
   KB,
   LOCATION,
   REGION,

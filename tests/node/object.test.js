@@ -319,6 +319,5 @@ for (const cls of ['Archive', 'ColdArchive']) {
 
 /** A path-style URL for an unsigned request. */
 async function anonymousUrl(bucket, key) {
-  const srv = await h.getServer();
-  return `http://127.0.0.1:${srv.port}/${bucket}/${encodeURIComponent(key)}`;
+  return `${await h.baseUrl()}/${bucket}/${encodeURIComponent(key)}`;
 }

@@ -12,8 +12,7 @@ const ONE = [h.FLAVOURS[2]]; // the form is signed locally; one client flavour i
 
 /** The form's target: the bucket's URL, path style. */
 async function bucketUrl(bucket) {
-  const srv = await h.getServer();
-  return `http://127.0.0.1:${srv.port}/${bucket}`;
+  return `${await h.baseUrl()}/${bucket}`;
 }
 
 function expiresIn(seconds) {

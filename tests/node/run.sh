@@ -8,6 +8,7 @@
 #   tests/node/run.sh tests/node/object.test.js
 #
 # COFFER_BIN: server binary (default: <repo>/target/debug/coffer; build it first).
+# COFFER_TLS=1: the servers serve HTTPS, and the clients verify their certificate.
 # Installs node_modules with `npm ci` when package-lock.json changed since the last install.
 # Exit code is node --test's.
 set -euo pipefail
@@ -42,6 +43,18 @@ case "$COFFER_BIN" in
     /*) ;;
     *) COFFER_BIN="$REPO_ROOT/$COFFER_BIN" ;;
 esac
+
+# COFFER_TLS=1: every server of the run serves HTTPS with one certificate made here; the CA
+# goes into NODE_EXTRA_CA_CERTS (read by Node at start-up), so every client verifies it.
+if [ -n "${COFFER_TLS:-}" ] && [ "${COFFER_TLS}" != 0 ]; then
+    COFFER_TLS_DIR="$(mktemp -d)"
+    trap 'rm -rf "$COFFER_TLS_DIR"' EXIT
+    # ali-oss names the bucket's virtual host in SNI for an IP endpoint: the certificate covers
+    # the region's virtual-hosted names too.
+    "$COFFER_BIN" cert self-signed --out "$COFFER_TLS_DIR" \
+        --host '*.oss-cn-hangzhou.aliyuncs.com' --host oss-cn-hangzhou.aliyuncs.com >/dev/null
+    export COFFER_TLS_DIR NODE_EXTRA_CA_CERTS="$COFFER_TLS_DIR/ca.pem"
+fi
 
 # Test files named on the command line replace the default set.
 args=()
