@@ -6,6 +6,8 @@
 
 mod bucket;
 mod conditions;
+#[cfg(feature = "testing")]
+pub mod contract;
 mod copy;
 mod customer_key;
 mod error;

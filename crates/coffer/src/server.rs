@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_admin::AdminApi;
+use coffer_admin::{AdminApi, BuiltinKeyAdmin};
 use coffer_api::{ApiServer, HttpSettings, Limits, Listen, Server, Tls, TlsFiles};
 use coffer_kms::{Kms, KmsConfig};
 use coffer_oss::{OssApi, OssConfig};
@@ -25,7 +25,7 @@ use crate::keys::BuiltinKms;
 use crate::kms_config::KmsSettings;
 use coffer_identity::{IdentityStore, Keyring};
 use coffer_kms_vault::{VaultConfig, VaultKms};
-use coffer_service::KeyProvider;
+use coffer_service::{KeyAdmin, KeyProvider};
 use zeroize::Zeroizing;
 
 /// hyper's read buffer, which bounds both a request head and each body frame. Bodies
@@ -109,9 +109,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         KmsSettings::Builtin => None,
         KmsSettings::Vault(config) => Some(vault_provider(config).await?),
     };
-    let keys: Arc<dyn KeyProvider> = match &vault {
-        None => Arc::new(BuiltinKms(kms.clone())),
-        Some(vault) => vault.clone(),
+    let (keys, key_admin): (Arc<dyn KeyProvider>, Arc<dyn KeyAdmin>) = match &vault {
+        None => (
+            Arc::new(BuiltinKms(kms.clone())),
+            Arc::new(BuiltinKeyAdmin::new(kms.clone())),
+        ),
+        Some(vault) => (vault.clone(), vault.clone()),
     };
     let mut service = Service::new(Arc::new(meta), Arc::new(blobs), coffer_oss::OSS_LIMITS)
         .with_key_provider(keys);
@@ -133,13 +136,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         vault.set_key_access(identities.clone());
     }
     let admin_routes = Arc::new(AdminRoutes {
-        api: AdminApi::new(kms.clone(), root, settings.region.clone())
+        api: AdminApi::new(key_admin, root, settings.region.clone())
             .with_identities(users)
             .with_kms_authorizer(identities),
         metrics,
         kms: kms.clone(),
         health: health_body(&root_key),
-        external_kms: matches!(settings.kms, KmsSettings::Vault(_)).then_some("vault"),
     });
     let oss = Arc::new(ApiServer::new(
         OssApi::new(
@@ -211,9 +213,6 @@ struct AdminRoutes {
     kms: Arc<Kms>,
     /// Fixed at start-up: the root key's source does not change while serving.
     health: String,
-    /// The external key manager serving SSE, if any: `coffer kms` manages only the
-    /// built-in KMS, so against such a server it is refused with a message saying why.
-    external_kms: Option<&'static str>,
 }
 
 /// `/health`: `ok` on the first line (what probes read), then where the root key lives and,
@@ -228,11 +227,6 @@ fn health_body(root_key: &RootKeyStatus) -> String {
 
 async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Response<Full<Bytes>> {
     let path = req.uri().path();
-    if let Some(backend) = routes.external_kms
-        && path.starts_with(coffer_admin::KMS_PATH_PREFIX)
-    {
-        return external_kms_refusal(backend);
-    }
     if path == "/admin" || path.starts_with("/admin/") {
         return routes.api.handle(req).await;
     }
@@ -248,21 +242,6 @@ async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Respons
         .status(status)
         .header("content-type", "text/plain; version=0.0.4")
         .body(Full::new(Bytes::from(body)))
-        .unwrap_or_default()
-}
-
-fn external_kms_refusal(backend: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({
-        "Code": "KmsBackendExternal",
-        "Message": format!(
-            "this server's keys live in {backend} (--kms-backend {backend}); `coffer kms` \
-             manages only the built-in KMS: manage the keys in {backend} itself"
-        ),
-    });
-    Response::builder()
-        .status(StatusCode::NOT_IMPLEMENTED)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
         .unwrap_or_default()
 }
 
