@@ -5,6 +5,7 @@ mode too, unchanged.
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 
@@ -13,7 +14,7 @@ import pytest
 
 import sdkhelpers as h
 from conftest import KMS_BACKEND, CofferServer
-from openbao import ROOT_TOKEN, free_port
+from openbao import ROOT_TOKEN, OpenBao, free_port
 
 pytestmark = pytest.mark.skipif(KMS_BACKEND != "vault",
                                 reason="needs COFFER_KMS_BACKEND=vault (scripts/test.sh sets it)")
@@ -201,4 +202,62 @@ def test_a_stolen_data_directory_reveals_nothing(server):
         finally:
             owner.stop()
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _WrongCa:
+    """An https OpenBao, with Coffer told to trust a CA that did not sign its certificate."""
+
+    def __init__(self, bao, ca_path):
+        self.bao, self.ca_path = bao, ca_path
+
+    def server_args(self):
+        return ["--kms-backend", "vault", "--vault-addr", self.bao.addr,
+                "--vault-ca-cert", self.ca_path, "--vault-timeout-ms", "2000"]
+
+    def server_env(self):
+        return self.bao.server_env()
+
+
+def test_https_openbao_with_its_ca_serves_sse_and_a_wrong_ca_fails_closed(server):
+    """--vault-addr https://... with --vault-ca-cert: SSE-KMS and SSE-OSS round-trip. The same
+    OpenBao with another CA: the server starts and says at start-up why Vault is not trusted,
+    SSE requests get 503 from the KMS, and objects without SSE keep working."""
+    tmp = tempfile.mkdtemp(prefix="coffer-vault-tls-")
+    bao = OpenBao(tmp, tls=True)
+    bao.start()
+    try:
+        good = CofferServer(server.binary, os.path.join(tmp, "good"), bao)
+        good.start()
+        try:
+            b = h.oss2_bucket(good, h.unique_name("vtls"), "v1")
+            b.create_bucket()
+            for method in ("KMS", "AES256"):
+                b.put_object(method, b"over tls", headers=h.sse_headers(method))
+                assert b.get_object(method).read() == b"over tls"
+        finally:
+            good.stop()
+
+        certs = os.path.join(tmp, "stranger")
+        subprocess.run([server.binary, "cert", "self-signed", "--out", certs],
+                       check=True, capture_output=True, timeout=30)
+        wrong = CofferServer(server.binary, os.path.join(tmp, "wrong"),
+                             _WrongCa(bao, os.path.join(certs, "ca.pem")))
+        wrong.start()
+        try:
+            with open(wrong.log_path, encoding="utf-8", errors="replace") as f:
+                log = f.read()
+            assert "not trusted" in log and "--vault-ca-cert" in log, log[-2000:]
+            wb = h.oss2_bucket(wrong, h.unique_name("vtls-wrong"), "v1")
+            wb.create_bucket()
+            for method in ("KMS", "AES256"):
+                with pytest.raises(oss2.exceptions.ServerError) as ei:
+                    wb.put_object(method, b"x", headers=h.sse_headers(method))
+                h.assert_oss2_error(ei.value, 503, "ServiceUnavailable")
+            wb.put_object("plain", b"p")
+            assert wb.get_object("plain").read() == b"p"
+        finally:
+            wrong.stop()
+    finally:
+        bao.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -69,8 +69,11 @@ impl std::fmt::Debug for Secret {
 /// Where Vault is and which Transit keys Coffer uses.
 #[derive(Debug, Clone)]
 pub struct VaultConfig {
-    /// `http://host:port`.
+    /// `http://host:port` or `https://host:port`.
     pub addr: String,
+    /// PEM file of the CA certificates that an `https` Vault's certificate must chain to;
+    /// `None` trusts the system's CA store.
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Where the Transit engine is mounted (`transit`).
     pub mount: String,
     /// The CMK of an SSE-KMS request that names none.
@@ -133,7 +136,7 @@ impl VaultKms {
         if config.mount.is_empty() || config.mount.contains("..") {
             return Err(format!("invalid transit mount {:?}", config.mount));
         }
-        let transport = Transport::new(&config.addr, config.timeout)?;
+        let transport = Transport::new(&config.addr, config.timeout, config.ca_cert.as_deref())?;
         Ok(VaultKms {
             access: std::sync::OnceLock::new(),
             auth: Authenticator::new(config.credentials.clone()),

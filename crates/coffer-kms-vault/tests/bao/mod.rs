@@ -141,6 +141,7 @@ impl Bao {
     pub fn config(&self, credentials: Credentials, timeout: Duration) -> VaultConfig {
         VaultConfig {
             addr: self.addr.clone(),
+            ca_cert: self.ca.clone(),
             mount: "transit".into(),
             default_key: "coffer-default".into(),
             sse_oss_key: "coffer-sse-oss".into(),
