@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import oss2
 import pytest
@@ -65,6 +66,11 @@ def test_coffer_kms_manages_transit_keys_and_refuses_what_transit_has_not(server
     assert o2_admin.get_object("cli-old").read() == b"old"
     usage = cli.json("kms", "usage", name)["Usage"]
     assert usage == {"GenerateDataKey": 1, "Decrypt": 1}
+    with urllib.request.urlopen(server.admin_endpoint + "/metrics", timeout=10) as r:
+        metrics = r.read().decode()
+    for op in ("GenerateDataKey", "Decrypt"):
+        line = 'coffer_kms_key_calls{key_id="%s",operation="%s"} 1' % (name, op)
+        assert line in metrics, metrics
 
     for refused in (("disable", name), ("schedule-deletion", name, "--days", "7"),
                     ("alias", "create", "alias/a", name)):

@@ -271,6 +271,14 @@ impl VaultKms {
         }
     }
 
+    /// Every key name's counts since start, for `/metrics`.
+    pub fn usage_snapshot(&self) -> Vec<(String, KeyUsage)> {
+        self.usage
+            .lock()
+            .map(|u| u.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
+    }
+
     fn usage_of(&self, name: &str) -> KeyUsage {
         self.usage
             .lock()

@@ -225,7 +225,10 @@ fn render_key(out: &mut String, k: &Value) {
     }
     line("KeySpec", text(k, "KeySpec").to_owned());
     if k["DefaultKey"].as_bool() == Some(true) {
-        line("DefaultKey", "yes (alias/acs/oss)".to_owned());
+        line(
+            "DefaultKey",
+            "yes (used when a request names no key)".to_owned(),
+        );
     }
     let usage = &k["Usage"];
     line(

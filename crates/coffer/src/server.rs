@@ -141,6 +141,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             .with_kms_authorizer(identities),
         metrics,
         kms: kms.clone(),
+        vault: vault.clone(),
         health: health_body(&root_key),
     });
     let oss = Arc::new(ApiServer::new(
@@ -211,6 +212,8 @@ struct AdminRoutes {
     api: AdminApi,
     metrics: PrometheusHandle,
     kms: Arc<Kms>,
+    /// Transit, when it serves the keys: its per-key counts go to `/metrics` too.
+    vault: Option<Arc<VaultKms>>,
     /// Fixed at start-up: the root key's source does not change while serving.
     health: String,
 }
@@ -232,7 +235,7 @@ async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Respons
     }
     let (status, body) = match path {
         "/metrics" => {
-            export_kms_usage(&routes.kms).await;
+            export_kms_usage(&routes.kms, routes.vault.as_deref()).await;
             (StatusCode::OK, routes.metrics.render())
         }
         "/health" => (StatusCode::OK, routes.health.clone()),
@@ -269,24 +272,36 @@ async fn vault_provider(config: &VaultConfig) -> Result<Arc<VaultKms>, String> {
 }
 
 /// Sets `coffer_kms_key_calls{key_id, operation}` from the KMS's in-memory usage counters
-/// (live CMKs and the SSE-OSS service key, `key_id="service"`), so a scrape sees current values.
-async fn export_kms_usage(kms: &Arc<Kms>) {
+/// (live CMKs and the SSE-OSS service key, `key_id="service"`), and with Transit from its
+/// per-key-name counts, so a scrape sees current values.
+async fn export_kms_usage(kms: &Arc<Kms>, vault: Option<&VaultKms>) {
     let kms = kms.clone();
-    match tokio::task::spawn_blocking(move || kms.usage_snapshot()).await {
+    let builtin = tokio::task::spawn_blocking(move || {
+        kms.usage_snapshot()
+            .into_iter()
+            .map(|(id, u)| (id, u.generate_data_key, u.decrypt))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let transit = vault.map(|v| v.usage_snapshot()).unwrap_or_default();
+    let transit = transit
+        .into_iter()
+        .map(|(id, u)| (id, u.generate_data_key, u.decrypt));
+    match builtin {
         Ok(usage) => {
-            for (key_id, usage) in usage {
+            for (key_id, generate_data_key, decrypt) in usage.into_iter().chain(transit) {
                 metrics::gauge!(
                     "coffer_kms_key_calls",
                     "key_id" => key_id.clone(),
                     "operation" => "GenerateDataKey"
                 )
-                .set(usage.generate_data_key as f64);
+                .set(generate_data_key as f64);
                 metrics::gauge!(
                     "coffer_kms_key_calls",
                     "key_id" => key_id,
                     "operation" => "Decrypt"
                 )
-                .set(usage.decrypt as f64);
+                .set(decrypt as f64);
             }
         }
         Err(e) => tracing::warn!(error = %e, "reading KMS usage for /metrics failed"),
