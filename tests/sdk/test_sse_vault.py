@@ -211,6 +211,30 @@ def test_a_stolen_data_directory_reveals_nothing(server):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+
+def test_ram_permissions_still_decide_coffer_kms_against_transit(server):
+    """A RAM user may call on Transit keys only the kms: actions its policies allow, on the
+    keys they name (acs:kms:*:*:key/<transit key name>), whichever backend serves them."""
+    root = h.CofferCli(server)
+    user = h.unique_name("kmsops")
+    key = "ram-" + secrets.token_hex(4)
+    root.run("kms", "create", "--name", key)
+    root.create_user(user)
+    policy = h.unique_name("describe-only")
+    root.create_policy(policy, h.policy_doc(h.allow("kms:DescribeKey", "acs:kms:*:*:key/" + key)))
+    root.attach(policy, user)
+    ak, secret = root.create_key(user)
+    cli = h.CofferCli(server)
+    cli.env.update(OSS_ACCESS_KEY_ID=ak, OSS_ACCESS_KEY_SECRET=secret)
+    assert cli.json("kms", "describe", key)["KeyId"] == key
+    for denied in (("create", "--name", key + "-2"), ("rotate", key), ("delete-now", key),
+                   ("describe", "coffer-default")):
+        r = cli.run("kms", *denied, check=False)
+        assert r.returncode == 1 and "AccessDenied" in r.stderr, (denied, r.stderr)
+    assert "primary version 2" in root.run("kms", "rotate", key).stdout
+    root.run("kms", "delete-now", key)
+
+
 class _WrongCa:
     """An https OpenBao, with Coffer told to trust a CA that did not sign its certificate."""
 

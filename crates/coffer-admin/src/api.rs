@@ -784,6 +784,58 @@ mod tests {
         assert_eq!(err.code, "InvalidParameter");
     }
 
+    /// A backend's refusal reaches the operator as a status, a code and the backend's own
+    /// reason; the data-path answers keep the codes the built-in KMS always used.
+    #[test]
+    fn key_manager_answers_render_as_statuses_and_codes() {
+        use coffer_service::KeyOperation;
+        let render = |e: KeyAdminError| ApiError::from_key_admin(e, "vault");
+        let refused = render(KeyAdminError::unsupported(
+            "vault",
+            KeyOperation::DisableKey,
+            "Transit keys have no Disabled state",
+        ));
+        assert_eq!(
+            (refused.status, refused.code),
+            (StatusCode::NOT_IMPLEMENTED, "UnsupportedOperation")
+        );
+        assert!(
+            refused.message.contains("DisableKey") && refused.message.contains("vault"),
+            "{}",
+            refused.message
+        );
+        let denied = render(KeyAdminError::Denied {
+            backend: "vault",
+            operation: KeyOperation::CreateKey,
+            reason: "grant `create`".into(),
+        });
+        assert_eq!(
+            (denied.status, denied.code),
+            (StatusCode::FORBIDDEN, "KmsAccessDenied")
+        );
+        let cases = [
+            (KeyError::KeyNotFound("k".into()), 404, "KeyNotFound"),
+            (KeyError::Deleted("k".into()), 404, "KeyDeleted"),
+            (KeyError::Disabled, 409, "KeyDisabled"),
+            (KeyError::PendingDeletion, 409, "KeyPendingDeletion"),
+            (
+                KeyError::InvalidParameter("p".into()),
+                400,
+                "InvalidParameter",
+            ),
+            (KeyError::Unavailable("down".into()), 503, "KmsUnavailable"),
+            (
+                KeyError::Timeout(std::time::Duration::from_secs(1)),
+                503,
+                "KmsUnavailable",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let r = render(KeyAdminError::Key(e));
+            assert_eq!((r.status.as_u16(), r.code), (status, code));
+        }
+    }
+
     #[test]
     fn content_md5_is_required_with_a_body_and_checked() {
         let mut headers = HeaderMap::new();

@@ -198,7 +198,10 @@ impl KeyAdmin for VaultKms {
             Ok(body) => parse::<Answer<KeyList>>(&body)?.data.keys,
             // Transit answers 404 to a listing with no keys.
             Err(KeyError::KeyNotFound(_)) => Vec::new(),
-            Err(e) => return Err(self.denied(KeyOperation::ListKeys, e, &path, "list")),
+            Err(e) => {
+                let keys = format!("{}/keys", self.config.mount);
+                return Err(self.denied(KeyOperation::ListKeys, e, &keys, "list"));
+            }
         };
         let mut keys = Vec::with_capacity(names.len());
         // The SSE-OSS key is the service's, not a CMK: the built-in KMS does not list its
