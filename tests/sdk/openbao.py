@@ -28,25 +28,34 @@ def free_port():
 
 
 class OpenBao:
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, tls=False):
+        """With tls, the server listens over TLS only, with a certificate signed by a CA it
+        generates into its home (`ca_path`), which Coffer is told with --vault-ca-cert."""
         self.binary = bao_bin()
         self.home = os.path.join(tmpdir, "bao-home")
         os.makedirs(self.home, exist_ok=True)
         self.port = free_port()
-        self.addr = "http://127.0.0.1:%d" % self.port
+        self.tls = tls
+        self.ca_path = os.path.join(self.home, "vault-ca.pem") if tls else None
+        self.addr = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.log_path = os.path.join(tmpdir, "bao.log")
         self.proc = None
 
     def _env(self):
         env = dict(os.environ)
         env.update(BAO_ADDR=self.addr, BAO_TOKEN=ROOT_TOKEN, HOME=self.home)
+        if self.tls:
+            env["BAO_CACERT"] = self.ca_path
         return env
 
     def start(self):
+        args = [self.binary, "server", "-dev", "-dev-root-token-id=" + ROOT_TOKEN,
+                "-dev-listen-address=127.0.0.1:%d" % self.port]
+        if self.tls:
+            args += ["-dev-tls", "-dev-tls-cert-dir=" + self.home]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [self.binary, "server", "-dev", "-dev-root-token-id=" + ROOT_TOKEN,
-                 "-dev-listen-address=127.0.0.1:%d" % self.port],
+                args,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env())
         deadline = time.monotonic() + 30
         while subprocess.run([self.binary, "status"], env=self._env(), capture_output=True,
@@ -69,7 +78,10 @@ class OpenBao:
         self.cli("write", "-f", "transit/keys/" + name, "derived=true")
 
     def server_args(self):
-        return ["--kms-backend", "vault", "--vault-addr", self.addr]
+        args = ["--kms-backend", "vault", "--vault-addr", self.addr]
+        if self.tls:
+            args += ["--vault-ca-cert", self.ca_path]
+        return args
 
     def server_env(self):
         return {"VAULT_TOKEN": ROOT_TOKEN}

@@ -5,15 +5,17 @@ mode too, unchanged.
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
+import urllib.request
 
 import oss2
 import pytest
 
 import sdkhelpers as h
 from conftest import KMS_BACKEND, CofferServer
-from openbao import ROOT_TOKEN, free_port
+from openbao import ROOT_TOKEN, OpenBao, free_port
 
 pytestmark = pytest.mark.skipif(KMS_BACKEND != "vault",
                                 reason="needs COFFER_KMS_BACKEND=vault (scripts/test.sh sets it)")
@@ -50,10 +52,37 @@ def test_retired_key_version_refuses_its_objects(server, o2_admin):
     h.assert_oss2_error(ei.value, 409, "KeyDisabled")
 
 
-def test_kms_admin_says_keys_live_in_vault(server):
-    r = h.CofferCli(server).run("kms", "list", check=False)
-    assert r.returncode != 0
-    assert "vault" in (r.stdout + r.stderr)
+def test_coffer_kms_manages_transit_keys_and_refuses_what_transit_has_not(server, o2_admin):
+    """`coffer kms` works on Transit keys: create (named), describe, rotate, usage, delete;
+    what Transit has no notion of (disable, aliases) is refused, saying why and naming vault."""
+    cli = h.CofferCli(server)
+    name = "cli-" + secrets.token_hex(4)
+    assert cli.run("kms", "create", "--name", name).stdout.strip() == name
+    assert server.bao.cli("read", "-field=derived", "transit/keys/" + name).strip() == "true"
+    assert name in cli.run("kms", "list").stdout
+    o2_admin.put_object("cli-old", b"old", headers=h.sse_headers("KMS", name))
+    assert "primary version 2" in cli.run("kms", "rotate", name).stdout
+    assert cli.json("kms", "describe", name)["PrimaryKeyVersion"] == 2
+    assert o2_admin.get_object("cli-old").read() == b"old"
+    usage = cli.json("kms", "usage", name)["Usage"]
+    assert usage == {"GenerateDataKey": 1, "Decrypt": 1}
+    with urllib.request.urlopen(server.admin_endpoint + "/metrics", timeout=10) as r:
+        metrics = r.read().decode()
+    for op in ("GenerateDataKey", "Decrypt"):
+        line = 'coffer_kms_key_calls{key_id="%s",operation="%s"} 1' % (name, op)
+        assert line in metrics, metrics
+
+    for refused in (("disable", name), ("schedule-deletion", name, "--days", "7"),
+                    ("alias", "create", "alias/a", name)):
+        r = cli.run("kms", *refused, check=False)
+        assert r.returncode == 1, r
+        assert "UnsupportedOperation" in r.stderr and "vault" in r.stderr, r.stderr
+
+    cli.run("kms", "delete-now", name)
+    r = cli.run("kms", "describe", name, check=False)
+    assert r.returncode == 1 and "KeyNotFound" in r.stderr, r.stderr
+    with pytest.raises(oss2.exceptions.ServerError):
+        o2_admin.get_object("cli-old")
 
 
 def test_anonymous_readers_are_refused_vault_held_cmks(server, make_bucket):
@@ -179,4 +208,86 @@ def test_a_stolen_data_directory_reveals_nothing(server):
         finally:
             owner.stop()
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+
+def test_ram_permissions_still_decide_coffer_kms_against_transit(server):
+    """A RAM user may call on Transit keys only the kms: actions its policies allow, on the
+    keys they name (acs:kms:*:*:key/<transit key name>), whichever backend serves them."""
+    root = h.CofferCli(server)
+    user = h.unique_name("kmsops")
+    key = "ram-" + secrets.token_hex(4)
+    root.run("kms", "create", "--name", key)
+    root.create_user(user)
+    policy = h.unique_name("describe-only")
+    root.create_policy(policy, h.policy_doc(h.allow("kms:DescribeKey", "acs:kms:*:*:key/" + key)))
+    root.attach(policy, user)
+    ak, secret = root.create_key(user)
+    cli = h.CofferCli(server)
+    cli.env.update(OSS_ACCESS_KEY_ID=ak, OSS_ACCESS_KEY_SECRET=secret)
+    assert cli.json("kms", "describe", key)["KeyId"] == key
+    for denied in (("create", "--name", key + "-2"), ("rotate", key), ("delete-now", key),
+                   ("describe", "coffer-default")):
+        r = cli.run("kms", *denied, check=False)
+        assert r.returncode == 1 and "AccessDenied" in r.stderr, (denied, r.stderr)
+    assert "primary version 2" in root.run("kms", "rotate", key).stdout
+    root.run("kms", "delete-now", key)
+
+
+class _WrongCa:
+    """An https OpenBao, with Coffer told to trust a CA that did not sign its certificate."""
+
+    def __init__(self, bao, ca_path):
+        self.bao, self.ca_path = bao, ca_path
+
+    def server_args(self):
+        return ["--kms-backend", "vault", "--vault-addr", self.bao.addr,
+                "--vault-ca-cert", self.ca_path, "--vault-timeout-ms", "2000"]
+
+    def server_env(self):
+        return self.bao.server_env()
+
+
+def test_https_openbao_with_its_ca_serves_sse_and_a_wrong_ca_fails_closed(server):
+    """--vault-addr https://... with --vault-ca-cert: SSE-KMS and SSE-OSS round-trip. The same
+    OpenBao with another CA: the server starts and says at start-up why Vault is not trusted,
+    SSE requests get 503 from the KMS, and objects without SSE keep working."""
+    tmp = tempfile.mkdtemp(prefix="coffer-vault-tls-")
+    bao = OpenBao(tmp, tls=True)
+    bao.start()
+    try:
+        good = CofferServer(server.binary, os.path.join(tmp, "good"), bao)
+        good.start()
+        try:
+            b = h.oss2_bucket(good, h.unique_name("vtls"), "v1")
+            b.create_bucket()
+            for method in ("KMS", "AES256"):
+                b.put_object(method, b"over tls", headers=h.sse_headers(method))
+                assert b.get_object(method).read() == b"over tls"
+        finally:
+            good.stop()
+
+        certs = os.path.join(tmp, "stranger")
+        subprocess.run([server.binary, "cert", "self-signed", "--out", certs],
+                       check=True, capture_output=True, timeout=30)
+        wrong = CofferServer(server.binary, os.path.join(tmp, "wrong"),
+                             _WrongCa(bao, os.path.join(certs, "ca.pem")))
+        wrong.start()
+        try:
+            with open(wrong.log_path, encoding="utf-8", errors="replace") as f:
+                log = f.read()
+            assert "not trusted" in log and "--vault-ca-cert" in log, log[-2000:]
+            wb = h.oss2_bucket(wrong, h.unique_name("vtls-wrong"), "v1")
+            wb.create_bucket()
+            for method in ("KMS", "AES256"):
+                with pytest.raises(oss2.exceptions.ServerError) as ei:
+                    wb.put_object(method, b"x", headers=h.sse_headers(method))
+                h.assert_oss2_error(ei.value, 503, "ServiceUnavailable")
+            wb.put_object("plain", b"p")
+            assert wb.get_object("plain").read() == b"p"
+        finally:
+            wrong.stop()
+    finally:
+        bao.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,17 +19,20 @@
 //!   ciphertext, and a write would need a second call (decrypt) to learn the key it must
 //!   encrypt with. One call per PUT is the budget.
 
+mod admin;
 mod auth;
 mod seal;
 mod transport;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use coffer_service::{DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, SseMethod};
+use coffer_service::{
+    DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUsage, SseMethod,
+};
 use http::Method;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -67,8 +70,11 @@ impl std::fmt::Debug for Secret {
 /// Where Vault is and which Transit keys Coffer uses.
 #[derive(Debug, Clone)]
 pub struct VaultConfig {
-    /// `http://host:port`.
+    /// `http://host:port` or `https://host:port`.
     pub addr: String,
+    /// PEM file of the CA certificates that an `https` Vault's certificate must chain to;
+    /// `None` trusts the system's CA store.
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Where the Transit engine is mounted (`transit`).
     pub mount: String,
     /// The CMK of an SSE-KMS request that names none.
@@ -95,6 +101,9 @@ pub struct VaultKms {
     auth: Authenticator,
     /// Key names already seen to be derived, so the check costs one read per key.
     derived: Mutex<HashSet<String>>,
+    /// Successful data-key calls per key name since start, for `coffer kms usage`:
+    /// Vault keeps no such count.
+    usage: Mutex<HashMap<String, KeyUsage>>,
 }
 
 #[derive(Deserialize)]
@@ -128,13 +137,14 @@ impl VaultKms {
         if config.mount.is_empty() || config.mount.contains("..") {
             return Err(format!("invalid transit mount {:?}", config.mount));
         }
-        let transport = Transport::new(&config.addr, config.timeout)?;
+        let transport = Transport::new(&config.addr, config.timeout, config.ca_cert.as_deref())?;
         Ok(VaultKms {
             access: std::sync::OnceLock::new(),
             auth: Authenticator::new(config.credentials.clone()),
             config,
             transport,
             derived: Mutex::new(HashSet::new()),
+            usage: Mutex::new(HashMap::new()),
         })
     }
 
@@ -172,7 +182,7 @@ impl VaultKms {
         for name in [&self.config.default_key, &self.config.sse_oss_key] {
             match self.read_key(name).await {
                 Ok(_) => {}
-                Err(KeyError::KeyNotFound(_)) => self.create_key(name).await?,
+                Err(KeyError::KeyNotFound(_)) => self.create_transit_key(name).await?,
                 Err(e) => return Err(e),
             }
         }
@@ -180,7 +190,7 @@ impl VaultKms {
     }
 
     /// Creates a derived AES-256-GCM Transit key (Transit leaves an existing key as it is).
-    pub async fn create_key(&self, name: &str) -> Result<(), KeyError> {
+    pub async fn create_transit_key(&self, name: &str) -> Result<(), KeyError> {
         check_key_name(name)?;
         let body = br#"{"type":"aes256-gcm96","derived":true}"#.to_vec();
         self.call(Method::POST, &self.path("keys", name), Some(body))
@@ -245,6 +255,39 @@ impl VaultKms {
         self.derived.lock().is_ok_and(|k| k.contains(name))
     }
 
+    /// Forgets what was learnt about a key that was deleted (a key created later under
+    /// its name is checked afresh).
+    fn forget(&self, name: &str) {
+        if let Ok(mut known) = self.derived.lock() {
+            known.remove(name);
+        }
+        if let Ok(mut usage) = self.usage.lock() {
+            usage.remove(name);
+        }
+    }
+
+    fn count(&self, name: &str, count: impl FnOnce(&mut KeyUsage)) {
+        if let Ok(mut usage) = self.usage.lock() {
+            count(usage.entry(name.to_owned()).or_default());
+        }
+    }
+
+    /// Every key name's counts since start, for `/metrics`.
+    pub fn usage_snapshot(&self) -> Vec<(String, KeyUsage)> {
+        self.usage
+            .lock()
+            .map(|u| u.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
+    }
+
+    fn usage_of(&self, name: &str) -> KeyUsage {
+        self.usage
+            .lock()
+            .ok()
+            .and_then(|u| u.get(name).copied())
+            .unwrap_or_default()
+    }
+
     fn key_name<'a>(
         &'a self,
         method: SseMethod,
@@ -289,8 +332,10 @@ impl KeyProvider for VaultKms {
             .await
             .map_err(|e| name_missing(e, name))?;
         let data = parse::<Answer<DataKeyAnswer>>(&answer)?.data;
+        let plaintext = data_key(&data.plaintext)?;
+        self.count(name, |u| u.generate_data_key += 1);
         Ok(IssuedKey {
-            plaintext: data_key(&data.plaintext)?,
+            plaintext,
             key_id: name.to_owned(),
             key_version: data.key_version,
             wrapped: data.ciphertext.into_bytes(),
@@ -321,7 +366,9 @@ impl KeyProvider for VaultKms {
             .call(Method::POST, &self.path("decrypt", name), Some(body))
             .await
             .map_err(|e| name_missing(e, name))?;
-        data_key(&parse::<Answer<DecryptAnswer>>(&answer)?.data.plaintext)
+        let key = data_key(&parse::<Answer<DecryptAnswer>>(&answer)?.data.plaintext)?;
+        self.count(name, |u| u.decrypt += 1);
+        Ok(key)
     }
 }
 

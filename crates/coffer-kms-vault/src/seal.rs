@@ -31,7 +31,7 @@ impl VaultKms {
         check_key_name(name)?;
         match self.read_key(name).await {
             Ok(_) => {}
-            Err(coffer_service::KeyError::KeyNotFound(_)) => self.create_key(name).await?,
+            Err(coffer_service::KeyError::KeyNotFound(_)) => self.create_transit_key(name).await?,
             Err(e) => return Err(e),
         }
         let body = Zeroizing::new(

@@ -1,16 +1,21 @@
-//! One bounded JSON call to Vault's HTTP API, and the translation of every way it can go
-//! wrong into a [`KeyError`]. Nothing here logs a token, a request body or a response body:
-//! bodies carry data keys in plaintext.
+//! One bounded JSON call to Vault's HTTP API, over plain HTTP or HTTPS (rustls), and the
+//! translation of every way it can go wrong into a [`KeyError`]. Nothing here logs a
+//! token, a request body or a response body: bodies carry data keys in plaintext.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use coffer_service::KeyError;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -19,8 +24,8 @@ use crate::Secret;
 /// A Vault server's address and the client that reaches it.
 #[derive(Clone)]
 pub(crate) struct Transport {
-    client: Client<HttpConnector, Full<Bytes>>,
-    /// `http://host:port`, without a trailing slash.
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// `http(s)://host:port`, without a trailing slash.
     base: String,
     timeout: Duration,
 }
@@ -29,22 +34,45 @@ pub(crate) struct Transport {
 pub(crate) type Body = Zeroizing<Vec<u8>>;
 
 impl Transport {
-    /// Accepts `http://host[:port]` only: this build has no TLS client yet, and a token
-    /// must not be sent where the operator asked for TLS.
-    pub fn new(addr: &str, timeout: Duration) -> Result<Transport, String> {
+    /// `http://host[:port]` or `https://host[:port]`. Over HTTPS the server's certificate
+    /// is checked against the CA certificates in `ca_file` alone when given (as Vault's
+    /// own `VAULT_CACERT`), else against the system's. Only the address's scheme is ever
+    /// used: a token meant for TLS never travels in the clear. A CA file for a plain
+    /// `http` address is refused, since it would suggest a protection that is not there.
+    pub fn new(addr: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Transport, String> {
         let base = addr.trim_end_matches('/');
         let uri: http::Uri = base
             .parse()
             .map_err(|e| format!("vault address {base:?}: {e}"))?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        let https = match (uri.scheme_str(), uri.host()) {
+            (Some("https"), Some(_)) => true,
+            (Some("http"), Some(_)) => false,
+            _ => {
+                return Err(format!(
+                    "vault address {base:?}: expected http://host:port or https://host:port"
+                ));
+            }
+        };
+        if !https && ca_file.is_some() {
             return Err(format!(
-                "vault address {base:?}: only http://host:port is supported by this build \
-                 (no TLS client yet)"
+                "a vault CA certificate was given but the vault address {base:?} is plain \
+                 http: use https://"
             ));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
-        connector.set_nodelay(true);
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(timeout));
+        http.set_nodelay(true);
+        // The connector must be allowed to hand https:// URIs to TLS; hyper-rustls then
+        // refuses any scheme but the base's, which every request uses.
+        http.enforce_http(false);
+        let builder = HttpsConnectorBuilder::new().with_tls_config(tls_config(https, ca_file)?);
+        let connector = if https {
+            builder.https_only()
+        } else {
+            builder.https_or_http()
+        }
+        .enable_http1()
+        .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Transport {
             client,
@@ -91,7 +119,7 @@ impl Transport {
             .client
             .request(request)
             .await
-            .map_err(|e| KeyError::Unavailable(format!("vault unreachable: {e}")))?;
+            .map_err(|e| KeyError::Unavailable(unreachable(&e)))?;
         let status = response.status();
         let bytes = response
             .into_body()
@@ -105,6 +133,71 @@ impl Transport {
         } else {
             Err(status_error(status, &body))
         }
+    }
+}
+
+/// The rustls client configuration: ring, TLS 1.2 and 1.3, the given CA or the system's.
+/// A plain-http transport gets one with no roots, which it never uses.
+#[allow(deprecated)] // ring's provider constructor: deprecated only for lacking a PQ kex.
+fn tls_config(https: bool, ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let roots = match (https, ca_file) {
+        (false, _) => rustls::RootCertStore::empty(),
+        (true, Some(path)) => ca_roots(path)?,
+        (true, None) => system_roots()?,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("configuring TLS for vault: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+fn ca_roots(path: &Path) -> Result<rustls::RootCertStore, String> {
+    let invalid = |detail: String| format!("vault CA certificate {}: {detail}", path.display());
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| invalid(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(invalid("no usable CERTIFICATE in the file".into()));
+    }
+    Ok(roots)
+}
+
+fn system_roots() -> Result<rustls::RootCertStore, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(
+            "no system CA certificates found to check vault's certificate: give its CA \
+             with --vault-ca-cert (or VAULT_CACERT)"
+                .into(),
+        );
+    }
+    Ok(roots)
+}
+
+/// Why Vault could not be reached, with the causes the client's own message hides
+/// ("client error (Connect)"), and the fix when its certificate is not trusted.
+fn unreachable(e: &hyper_util::client::legacy::Error) -> String {
+    let mut causes = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let chain = causes.join(": ");
+    if chain.contains("certificate") {
+        format!(
+            "vault's TLS certificate is not trusted ({chain}): give the CA that signed it \
+             with --vault-ca-cert or VAULT_CACERT"
+        )
+    } else {
+        format!("vault unreachable: {chain}")
     }
 }
 
@@ -185,10 +278,20 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_http_addresses_are_accepted() {
+    fn addresses_are_http_or_https_and_a_ca_needs_https() {
         let t = Duration::from_secs(1);
-        assert!(Transport::new("http://127.0.0.1:8200/", t).is_ok());
-        assert!(Transport::new("https://vault.example:8200", t).is_err());
-        assert!(Transport::new("127.0.0.1:8200", t).is_err());
+        assert!(Transport::new("http://127.0.0.1:8200/", t, None).is_ok());
+        assert!(Transport::new("127.0.0.1:8200", t, None).is_err());
+        assert!(Transport::new("ftp://127.0.0.1:8200", t, None).is_err());
+        let dir = std::env::temp_dir();
+        let err = Transport::new("http://127.0.0.1:8200", t, Some(&dir))
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("use https://"), "{err}");
+        let missing = dir.join("coffer-no-such-ca.pem");
+        let err = Transport::new("https://127.0.0.1:8200", t, Some(&missing))
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("vault CA certificate"), "{err}");
     }
 }

@@ -1,5 +1,7 @@
-//! `coffer kms …`: manages the built-in KMS of a running server through its admin API
-//! (`POST /admin/kms/<Action>` on the admin listener, signed with the root AccessKey).
+//! `coffer kms …`: manages the keys of a running server's key manager through its admin
+//! API (`POST /admin/kms/<Action>` on the admin listener, signed with the root AccessKey).
+//! The server runs each action on its backend (the built-in KMS, Vault Transit); one the
+//! backend does not have is refused with `UnsupportedOperation` and the reason.
 
 use std::fmt::Write as _;
 
@@ -14,14 +16,35 @@ pub struct KmsArgs {
     #[command(flatten)]
     connection: Connection,
     #[command(subcommand)]
-    command: KmsCommand,
+    command: KmsTop,
+}
+
+/// The key commands, which go to a running server, and `root`, which works offline.
+#[derive(Subcommand, Debug)]
+enum KmsTop {
+    #[command(flatten)]
+    Key(KmsCommand),
+    /// The root key that seals every KMS key: works on a stopped server's data directory
+    #[command(subcommand)]
+    Root(RootCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum RootCommand {
+    /// Re-seal everything sealed under the root key under a new one (the same as
+    /// `coffer root-key rotate`). Stop the server first; if interrupted, run it again.
+    Rotate(Box<crate::cli_rootkey::RotateArgs>),
 }
 
 #[derive(Subcommand, Debug)]
 enum KmsCommand {
     /// Create a key (Enabled, one version); prints its id
     Create {
-        /// Free text stored with the key
+        /// The key's name, for backends whose keys are named by their creator (vault:
+        /// the Transit key name); the built-in KMS names its keys itself
+        #[arg(long)]
+        name: Option<String>,
+        /// Free text stored with the key (built-in KMS only)
         #[arg(long)]
         description: Option<String>,
     },
@@ -67,13 +90,16 @@ impl KmsCommand {
     /// The action and its parameters.
     fn request(&self) -> (&'static str, Value) {
         match self {
-            KmsCommand::Create { description } => (
-                "CreateKey",
-                match description {
-                    Some(d) => json!({ "Description": d }),
-                    None => json!({}),
-                },
-            ),
+            KmsCommand::Create { name, description } => {
+                let mut params = serde_json::Map::new();
+                if let Some(n) = name {
+                    params.insert("Name".into(), n.as_str().into());
+                }
+                if let Some(d) = description {
+                    params.insert("Description".into(), d.as_str().into());
+                }
+                ("CreateKey", Value::Object(params))
+            }
             KmsCommand::List => ("ListKeys", json!({})),
             KmsCommand::Describe { key } => ("DescribeKey", json!({ "KeyId": key })),
             KmsCommand::Enable { key } => ("EnableKey", json!({ "KeyId": key })),
@@ -216,7 +242,10 @@ fn render_key(out: &mut String, k: &Value) {
     }
     line("KeySpec", text(k, "KeySpec").to_owned());
     if k["DefaultKey"].as_bool() == Some(true) {
-        line("DefaultKey", "yes (alias/acs/oss)".to_owned());
+        line(
+            "DefaultKey",
+            "yes (used when a request names no key)".to_owned(),
+        );
     }
     let usage = &k["Usage"];
     line(
@@ -231,9 +260,18 @@ fn render_key(out: &mut String, k: &Value) {
 /// Runs one `coffer kms` command. Exit codes: 0 success, 1 the call failed (the server's error
 /// code and message go to stderr), 2 a local problem (credentials, endpoint, runtime).
 pub fn run(args: KmsArgs) -> ExitCode {
-    let (action, params) = args.command.request();
+    let command = match args.command {
+        KmsTop::Key(command) => command,
+        KmsTop::Root(RootCommand::Rotate(rotate)) => {
+            return crate::cli_rootkey::report(
+                "coffer kms root rotate",
+                crate::cli_rootkey::rotate(*rotate),
+            );
+        }
+    };
+    let (action, params) = command.request();
     match cli_common::call(&args.connection, Api::Kms, action, params) {
-        Ok(value) => cli_common::print(args.connection.json, &value, |v| args.command.render(v)),
+        Ok(value) => cli_common::print(args.connection.json, &value, |v| command.render(v)),
         Err(code) => code,
     }
 }
@@ -271,6 +309,11 @@ mod tests {
                 "CreateKey",
                 json!({"Description": "d"}),
             ),
+            (
+                &["kms", "create", "--name", "tenant-a"],
+                "CreateKey",
+                json!({"Name": "tenant-a"}),
+            ),
             (&["kms", "list"], "ListKeys", json!({})),
             (
                 &["kms", "describe", "k"],
@@ -296,12 +339,10 @@ mod tests {
             (&["kms", "usage", "k"], "GetKeyUsage", json!({"KeyId": "k"})),
         ];
         for (argv, action, params) in cases {
-            let args = parse(argv);
-            assert_eq!(
-                args.command.request(),
-                (*action, params.clone()),
-                "{argv:?}"
-            );
+            let KmsTop::Key(command) = parse(argv).command else {
+                panic!("{argv:?} is a key command");
+            };
+            assert_eq!(command.request(), (*action, params.clone()), "{argv:?}");
         }
     }
 
@@ -327,7 +368,11 @@ mod tests {
         let usage = KmsCommand::Usage { key: "k".into() }
             .render(&json!({"KeyId": "k", "Usage": {"GenerateDataKey": 3, "Decrypt": 4}}));
         assert_eq!(usage, "GenerateDataKey 3\nDecrypt 4\n");
-        let created = KmsCommand::Create { description: None }.render(&json!({"KeyId": "id-1"}));
+        let created = KmsCommand::Create {
+            name: None,
+            description: None,
+        }
+        .render(&json!({"KeyId": "id-1"}));
         assert_eq!(created, "id-1\n");
         let listed = KmsCommand::List.render(&json!({"Keys": [{
             "KeyId": "id-1", "KeyState": "Enabled", "PrimaryKeyVersion": 2,

@@ -78,13 +78,18 @@ pub fn run(args: RootKeyArgs) -> ExitCode {
             .map_err(|e| e.to_string()),
         RootKeyCommand::Rotate(args) => rotate(*args),
     };
+    report("coffer root-key", outcome)
+}
+
+/// Prints the outcome of an offline command the way `coffer root-key` does.
+pub fn report(command: &str, outcome: Result<String, String>) -> ExitCode {
     match outcome {
         Ok(message) => {
             println!("{message}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("coffer root-key: {e}");
+            eprintln!("{command}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -136,6 +141,7 @@ pub fn rotate(args: RotateArgs) -> Result<String, String> {
             let config = kms_config::vault(
                 args.kms,
                 Default::default(),
+                &|var| std::env::var(var).ok(),
                 "a vault:key=NAME root key source",
             )?;
             Some(VaultRootSealer::new(&config, runtime.handle().clone())?)

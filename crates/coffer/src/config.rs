@@ -167,6 +167,7 @@ impl Settings {
             RootKeySource::Vault(_) => Some(crate::kms_config::vault(
                 args.kms.clone(),
                 kms_file.clone(),
+                &|var| std::env::var(var).ok(),
                 &format!("--root-key {root_key}"),
             )?),
             _ => None,

@@ -31,9 +31,13 @@ pub struct KmsArgs {
     /// Key manager behind SSE-OSS and SSE-KMS: builtin or vault [default: builtin]
     #[arg(long, env = "COFFER_KMS_BACKEND")]
     pub kms_backend: Option<KmsBackend>,
-    /// Vault/OpenBao address, http://host:port
+    /// Vault/OpenBao address, http://host:port or https://host:port
     #[arg(long, env = "COFFER_VAULT_ADDR")]
     pub vault_addr: Option<String>,
+    /// PEM file of the CA that signed an https Vault's certificate (else VAULT_CACERT or
+    /// BAO_CACERT; else the system's CAs)
+    #[arg(long, env = "COFFER_VAULT_CA_CERT")]
+    pub vault_ca_cert: Option<PathBuf>,
     /// Mount path of the Transit engine [default: transit]
     #[arg(long, env = "COFFER_VAULT_TRANSIT_MOUNT")]
     pub vault_transit_mount: Option<String>,
@@ -63,6 +67,7 @@ pub struct KmsArgs {
 pub struct KmsFile {
     backend: Option<KmsBackend>,
     vault_addr: Option<String>,
+    vault_ca_cert: Option<PathBuf>,
     vault_transit_mount: Option<String>,
     vault_default_key: Option<String>,
     vault_sse_oss_key: Option<String>,
@@ -77,21 +82,37 @@ pub struct KmsFile {
 pub enum KmsSettings {
     #[default]
     Builtin,
-    Vault(VaultConfig),
+    // Boxed: the settings are built once, and the enum stays small where it is moved.
+    Vault(Box<VaultConfig>),
 }
 
 impl KmsSettings {
     pub fn resolve(args: KmsArgs, file: KmsFile) -> Result<KmsSettings, String> {
+        Self::resolve_with(args, file, &|var| std::env::var(var).ok())
+    }
+
+    /// [`Self::resolve`] with Vault's own environment variables (`VAULT_TOKEN`,
+    /// `VAULT_CACERT`, their `BAO_` twins) read through `env`, so tests need not set them.
+    fn resolve_with(args: KmsArgs, file: KmsFile, env: &Env) -> Result<KmsSettings, String> {
         match args.kms_backend.or(file.backend).unwrap_or_default() {
             KmsBackend::Builtin => Ok(KmsSettings::Builtin),
-            KmsBackend::Vault => vault(args, file, "--kms-backend vault").map(KmsSettings::Vault),
+            KmsBackend::Vault => vault(args, file, env, "--kms-backend vault")
+                .map(|v| KmsSettings::Vault(Box::new(v))),
         }
     }
 }
 
+/// Reads an environment variable.
+type Env = dyn Fn(&str) -> Option<String>;
+
 /// The Vault settings, for the key backend or for a root key sealed by Transit (`user`
 /// names which, in the error when the address is missing).
-pub(crate) fn vault(args: KmsArgs, file: KmsFile, user: &str) -> Result<VaultConfig, String> {
+pub(crate) fn vault(
+    args: KmsArgs,
+    file: KmsFile,
+    env: &Env,
+    user: &str,
+) -> Result<VaultConfig, String> {
     let addr = args
         .vault_addr
         .or(file.vault_addr)
@@ -110,6 +131,10 @@ pub(crate) fn vault(args: KmsArgs, file: KmsFile, user: &str) -> Result<VaultCon
     let token_file = args.vault_token_file.or(file.vault_token_file);
     Ok(VaultConfig {
         addr,
+        ca_cert: args
+            .vault_ca_cert
+            .or_else(|| first_set(env, &["VAULT_CACERT", "BAO_CACERT"]).map(PathBuf::from))
+            .or(file.vault_ca_cert),
         mount: args
             .vault_transit_mount
             .or(file.vault_transit_mount)
@@ -124,9 +149,17 @@ pub(crate) fn vault(args: KmsArgs, file: KmsFile, user: &str) -> Result<VaultCon
             .vault_sse_oss_key
             .or(file.vault_sse_oss_key)
             .unwrap_or_else(|| DEFAULT_SSE_OSS_KEY.to_owned()),
-        credentials: credentials(role_id, secret_id_file, token_file)?,
+        credentials: credentials(role_id, secret_id_file, token_file, env)?,
         timeout: Duration::from_millis(timeout_ms),
     })
+}
+
+/// The first of Vault's own environment variables that is set and not blank: the ones the
+/// `vault` and `bao` CLIs read, so one setting serves them and Coffer.
+fn first_set(env: &Env, vars: &[&str]) -> Option<String> {
+    vars.iter()
+        .find_map(|var| env(var).filter(|v| !v.trim().is_empty()))
+        .map(|v| v.trim().to_owned())
 }
 
 /// AppRole when a role id is given, else a token file, else the token environment.
@@ -134,6 +167,7 @@ fn credentials(
     role_id: Option<String>,
     secret_id_file: Option<PathBuf>,
     token_file: Option<PathBuf>,
+    env: &Env,
 ) -> Result<Credentials, String> {
     if let Some(role_id) = role_id {
         let file =
@@ -147,10 +181,8 @@ fn credentials(
     if let Some(file) = token_file {
         return Ok(Credentials::Token(read_secret(&file)?));
     }
-    ["VAULT_TOKEN", "BAO_TOKEN"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|t| !t.trim().is_empty()))
-        .map(|t| Credentials::Token(Secret::new(t.trim().to_owned())))
+    first_set(env, &["VAULT_TOKEN", "BAO_TOKEN"])
+        .map(|t| Credentials::Token(Secret::new(t)))
         .ok_or_else(|| {
             "--kms-backend vault needs credentials: VAULT_TOKEN, BAO_TOKEN, \
              --vault-token-file or an AppRole"
@@ -210,13 +242,48 @@ mod tests {
         assert!(matches!(v.credentials, Credentials::Token(_)));
     }
 
+    /// Flag over environment (VAULT_CACERT, as the vault CLI reads it) over file.
+    #[test]
+    fn the_vault_ca_comes_from_flag_then_environment_then_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s.tok").unwrap();
+        let resolve = |flag: Option<&str>, env: &Env| {
+            let file: KmsFile = toml::from_str(
+                "backend = \"vault\"\nvault_addr = \"https://v:8200\"\n\
+                 vault_ca_cert = \"/from/file.pem\"\n",
+            )
+            .unwrap();
+            let args = KmsArgs {
+                vault_ca_cert: flag.map(PathBuf::from),
+                vault_token_file: Some(token.clone()),
+                ..Default::default()
+            };
+            let KmsSettings::Vault(v) = KmsSettings::resolve_with(args, file, env).unwrap() else {
+                panic!("vault expected");
+            };
+            v.ca_cert.unwrap()
+        };
+        let none = |_: &str| None;
+        assert_eq!(resolve(None, &none), PathBuf::from("/from/file.pem"));
+        let bao = |var: &str| (var == "BAO_CACERT").then(|| "/from/bao.pem".to_owned());
+        assert_eq!(resolve(None, &bao), PathBuf::from("/from/bao.pem"));
+        let vault = |var: &str| var.ends_with("CACERT").then(|| format!("/{var}.pem"));
+        assert_eq!(resolve(None, &vault), PathBuf::from("/VAULT_CACERT.pem"));
+        assert_eq!(
+            resolve(Some("/from/flag.pem"), &vault),
+            PathBuf::from("/from/flag.pem")
+        );
+    }
+
     #[test]
     fn an_approle_role_id_needs_its_secret_id_file() {
-        assert!(credentials(Some("role".into()), None, None).is_err());
+        let none = |_: &str| None;
+        assert!(credentials(Some("role".into()), None, None, &none).is_err());
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret-id");
         std::fs::write(&secret, "sid").unwrap();
-        let creds = credentials(Some("role".into()), Some(secret), None).unwrap();
+        let creds = credentials(Some("role".into()), Some(secret), None, &none).unwrap();
         assert!(matches!(creds, Credentials::AppRole { .. }));
     }
 }

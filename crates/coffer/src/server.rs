@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_admin::AdminApi;
+use coffer_admin::{AdminApi, BuiltinKeyAdmin};
 use coffer_api::{ApiServer, HttpSettings, Limits, Listen, Server, Tls, TlsFiles};
 use coffer_kms::{Kms, KmsConfig};
 use coffer_oss::{OssApi, OssConfig};
@@ -27,7 +27,7 @@ use crate::keys::BuiltinKms;
 use crate::kms_config::KmsSettings;
 use coffer_identity::{IdentityStore, Keyring};
 use coffer_kms_vault::{VaultConfig, VaultKms};
-use coffer_service::KeyProvider;
+use coffer_service::{KeyAdmin, KeyProvider};
 use zeroize::Zeroizing;
 
 /// hyper's read buffer, which bounds both a request head and each body frame. Bodies
@@ -111,9 +111,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         KmsSettings::Builtin => None,
         KmsSettings::Vault(config) => Some(vault_provider(config).await?),
     };
-    let keys: Arc<dyn KeyProvider> = match &vault {
-        None => Arc::new(BuiltinKms(kms.clone())),
-        Some(vault) => vault.clone(),
+    let (keys, key_admin): (Arc<dyn KeyProvider>, Arc<dyn KeyAdmin>) = match &vault {
+        None => (
+            Arc::new(BuiltinKms(kms.clone())),
+            Arc::new(BuiltinKeyAdmin::new(kms.clone())),
+        ),
+        Some(vault) => (vault.clone(), vault.clone()),
     };
     let mut service = Service::new(Arc::new(meta), Arc::new(blobs), coffer_oss::OSS_LIMITS)
         .with_key_provider(keys);
@@ -135,13 +138,13 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         vault.set_key_access(identities.clone());
     }
     let admin_routes = Arc::new(AdminRoutes {
-        api: AdminApi::new(kms.clone(), root, settings.region.clone())
+        api: AdminApi::new(key_admin, root, settings.region.clone())
             .with_identities(users)
             .with_kms_authorizer(identities),
         metrics,
         kms: kms.clone(),
+        vault: vault.clone(),
         health: health_body(&root_key),
-        external_kms: matches!(settings.kms, KmsSettings::Vault(_)).then_some("vault"),
     });
     let oss = Arc::new(ApiServer::new(
         OssApi::new(
@@ -211,11 +214,10 @@ struct AdminRoutes {
     api: AdminApi,
     metrics: PrometheusHandle,
     kms: Arc<Kms>,
+    /// Transit, when it serves the keys: its per-key counts go to `/metrics` too.
+    vault: Option<Arc<VaultKms>>,
     /// Fixed at start-up: the root key's source does not change while serving.
     health: String,
-    /// The external key manager serving SSE, if any: `coffer kms` manages only the
-    /// built-in KMS, so against such a server it is refused with a message saying why.
-    external_kms: Option<&'static str>,
 }
 
 /// `/health`: `ok` on the first line (what probes read), then where the root key lives and,
@@ -230,17 +232,12 @@ fn health_body(root_key: &RootKeyStatus) -> String {
 
 async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Response<Full<Bytes>> {
     let path = req.uri().path();
-    if let Some(backend) = routes.external_kms
-        && path.starts_with(coffer_admin::KMS_PATH_PREFIX)
-    {
-        return external_kms_refusal(backend);
-    }
     if path == "/admin" || path.starts_with("/admin/") {
         return routes.api.handle(req).await;
     }
     let (status, body) = match path {
         "/metrics" => {
-            export_kms_usage(&routes.kms).await;
+            export_kms_usage(&routes.kms, routes.vault.as_deref()).await;
             (StatusCode::OK, routes.metrics.render())
         }
         "/health" => (StatusCode::OK, routes.health.clone()),
@@ -250,21 +247,6 @@ async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Respons
         .status(status)
         .header("content-type", "text/plain; version=0.0.4")
         .body(Full::new(Bytes::from(body)))
-        .unwrap_or_default()
-}
-
-fn external_kms_refusal(backend: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({
-        "Code": "KmsBackendExternal",
-        "Message": format!(
-            "this server's keys live in {backend} (--kms-backend {backend}); `coffer kms` \
-             manages only the built-in KMS: manage the keys in {backend} itself"
-        ),
-    });
-    Response::builder()
-        .status(StatusCode::NOT_IMPLEMENTED)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
         .unwrap_or_default()
 }
 
@@ -292,24 +274,36 @@ async fn vault_provider(config: &VaultConfig) -> Result<Arc<VaultKms>, String> {
 }
 
 /// Sets `coffer_kms_key_calls{key_id, operation}` from the KMS's in-memory usage counters
-/// (live CMKs and the SSE-OSS service key, `key_id="service"`), so a scrape sees current values.
-async fn export_kms_usage(kms: &Arc<Kms>) {
+/// (live CMKs and the SSE-OSS service key, `key_id="service"`), and with Transit from its
+/// per-key-name counts, so a scrape sees current values.
+async fn export_kms_usage(kms: &Arc<Kms>, vault: Option<&VaultKms>) {
     let kms = kms.clone();
-    match tokio::task::spawn_blocking(move || kms.usage_snapshot()).await {
+    let builtin = tokio::task::spawn_blocking(move || {
+        kms.usage_snapshot()
+            .into_iter()
+            .map(|(id, u)| (id, u.generate_data_key, u.decrypt))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let transit = vault.map(|v| v.usage_snapshot()).unwrap_or_default();
+    let transit = transit
+        .into_iter()
+        .map(|(id, u)| (id, u.generate_data_key, u.decrypt));
+    match builtin {
         Ok(usage) => {
-            for (key_id, usage) in usage {
+            for (key_id, generate_data_key, decrypt) in usage.into_iter().chain(transit) {
                 metrics::gauge!(
                     "coffer_kms_key_calls",
                     "key_id" => key_id.clone(),
                     "operation" => "GenerateDataKey"
                 )
-                .set(usage.generate_data_key as f64);
+                .set(generate_data_key as f64);
                 metrics::gauge!(
                     "coffer_kms_key_calls",
                     "key_id" => key_id,
                     "operation" => "Decrypt"
                 )
-                .set(usage.decrypt as f64);
+                .set(decrypt as f64);
             }
         }
         Err(e) => tracing::warn!(error = %e, "reading KMS usage for /metrics failed"),

@@ -413,7 +413,14 @@ async fn the_embedded_root_key_rotates_and_everything_stays_readable() {
     assert!(!data.join(coffer_rootkey::JOURNAL_FILE).exists());
     stop(server);
 
-    let out = rotate(&data, &[], &[]);
+    // The name for it: `coffer kms root rotate`, the same command.
+    let out = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["kms", "root", "rotate", "--data-dir"])
+        .arg(&data)
+        .env_remove("COFFER_ROOT_KEY_SOURCE")
+        .env_remove("COFFER_ROOT_KEY")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("rotated"),
