@@ -49,6 +49,12 @@ COFFER_KMS_BACKEND=vault tests/sdk/run.sh -k "test_sse_object or test_sse_range 
 test_sse_multipart or test_sse_copy or test_sse_append or test_sse_bucket or \
 test_sse_default or test_sse_vault"
 
+step "SDK SSE tests with keys in PyKMIP (--kms-backend kmip)"
+# The same SSE files, plus the kmip-only ones.
+COFFER_KMS_BACKEND=kmip tests/sdk/run.sh -k "test_sse_object or test_sse_range or \
+test_sse_multipart or test_sse_copy or test_sse_append or test_sse_bucket or \
+test_sse_default or test_sse_kmip"
+
 # The same suite over HTTPS: certificates from `coffer cert self-signed`, verified by the SDKs.
 step "SDK tests over TLS (COFFER_TLS=1)"
 COFFER_TLS=1 tests/sdk/run.sh
