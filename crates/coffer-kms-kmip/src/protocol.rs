@@ -315,6 +315,31 @@ mod tests {
         assert_eq!(unique_identifiers(payload), vec!["7".to_owned()]);
     }
 
+    /// The same Encrypt payload as PyKMIP 0.11 writes it for KMIP 1.4
+    /// (`EncryptRequestPayload(...).write(stream, kmip_version=KMIP_1_4)`), byte for byte:
+    /// a second implementation agrees on tags, types, field order and padding.
+    #[test]
+    fn an_encrypt_payload_is_byte_for_byte_pykmips() {
+        let pykmip = "42007901000000984200940700000001310000000000000042002b0100000030\
+                      42001105000000040000000900000000420028050000000400000003000000004200ce\
+                      020000000400000010000000004200c208000000200101010101010101010101010101\
+                      01010101010101010101010101010101010142003d080000000c020202020202020202\
+                      020202000000004200fe08000000036374780000000000";
+        let input = GcmInput {
+            uid: "1",
+            data: &[1; 32],
+            nonce: &[2; 12],
+            aad: b"ctx",
+        };
+        let payload = Item::structure(tag::REQUEST_PAYLOAD, encrypt(&input));
+        let hex: String = payload
+            .encode()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, pykmip);
+    }
+
     #[test]
     fn decrypt_adds_the_tag_after_the_encrypt_fields() {
         let input = GcmInput {

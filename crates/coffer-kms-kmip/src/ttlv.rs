@@ -65,11 +65,26 @@ impl Item {
         Item::new(tag, Value::Structure(items))
     }
 
-    /// The encoded bytes of this item (header and padded value).
+    /// The encoded bytes of this item (header and padded value). The buffer is allocated
+    /// at its final size up front: a growing Vec would leave copies of a data key behind in
+    /// the memory it moved out of, where wiping the final buffer cannot reach them.
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(64));
+        let mut out = Zeroizing::new(Vec::with_capacity(self.encoded_len()));
         self.encode_into(&mut out);
         out
+    }
+
+    /// The length of [`Item::encode`]'s output.
+    pub fn encoded_len(&self) -> usize {
+        let len = match &self.value {
+            Value::Structure(items) => items.iter().map(Item::encoded_len).sum(),
+            Value::Integer(_) | Value::Enumeration(_) => 4,
+            Value::LongInteger(_) | Value::DateTime(_) | Value::Boolean(_) => 8,
+            Value::TextString(v) => v.len(),
+            Value::ByteString(v) => v.len(),
+            Value::Other(_, v) => v.len(),
+        };
+        8 + len + padding(len)
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
@@ -286,6 +301,7 @@ mod tests {
             let item = Item::new(0x420020, value);
             let encoded = item.encode();
             assert_eq!(*encoded, hex(expected), "{item:?}");
+            assert_eq!(item.encoded_len(), encoded.len());
             assert_eq!(Item::decode(&encoded).unwrap(), item);
         }
     }
@@ -320,6 +336,12 @@ mod tests {
         );
         let encoded = item.encode();
         assert_eq!(encoded.len() % 8, 0);
+        assert_eq!(encoded.len(), item.encoded_len());
+        assert_eq!(
+            encoded.capacity(),
+            encoded.len(),
+            "allocated once, never grown"
+        );
         let decoded = Item::decode(&encoded).unwrap();
         assert_eq!(decoded, item);
         assert_eq!(
