@@ -291,8 +291,9 @@ impl KeyProvider for KmipKms {
         Ok(IssuedKey {
             plaintext: DataKey::from_bytes(*data_key),
             key_id: uid,
-            // KMIP keys have no versions: a re-key is a new object with its own identifier.
-            key_version: 0,
+            // A KMIP key is one version (a re-key is a new object with its own identifier),
+            // numbered 1 as the other key managers number their first.
+            key_version: 1,
             wrapped,
         })
     }

@@ -217,6 +217,7 @@ async fn data_keys_round_trip_and_are_bound_to_their_object() {
 
     let issued = try_issue(&kms, None).await.unwrap();
     assert_eq!(issued.key_id, default_id);
+    assert_eq!(issued.key_version, 1);
     assert_eq!(
         try_unwrap(&kms, &issued).await.unwrap(),
         *issued.plaintext.as_bytes()
