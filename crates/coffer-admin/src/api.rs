@@ -1,5 +1,5 @@
-//! The server side: authenticates admin requests and runs them against the KMS or the
-//! identity store.
+//! The server side: authenticates admin requests and runs them against the key manager
+//! (through the [`KeyAdmin`] seam, whichever backend serves the keys) or the identity store.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use base64::Engine;
 use bytes::Bytes;
 use coffer_identity::{IdentityError, IdentityStore, KeyOwner, Keyring, RootAccessKey};
-use coffer_kms::{KeyMetadata, Kms, KmsError};
 use coffer_oss::auth::{AuthContext, AuthError, Principal, RequestParts};
+use coffer_service::{KeyAdmin, KeyAdminError, KeyError, KeyInfo, NewKey};
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -40,7 +40,7 @@ pub trait KmsActionAuthorizer: Send + Sync {
 /// Serves the admin API. Cheap to clone; share one per server.
 #[derive(Clone)]
 pub struct AdminApi {
-    kms: Arc<Kms>,
+    keys: Arc<dyn KeyAdmin>,
     /// The root AccessKey, and the RAM users once [`AdminApi::with_identities`] supplied a
     /// store.
     keyring: Keyring,
@@ -61,7 +61,7 @@ enum Caller {
 impl fmt::Debug for AdminApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdminApi")
-            .field("kms", &self.kms)
+            .field("keys", &self.keys.backend())
             .field("identities", &self.keyring.identities().is_some())
             .field("kms_authorizer", &self.kms_authorizer.is_some())
             .field("region", &self.region)
@@ -70,12 +70,17 @@ impl fmt::Debug for AdminApi {
 }
 
 impl AdminApi {
+    /// `keys` serves the KMS actions (the built-in KMS is [`crate::BuiltinKeyAdmin`]);
     /// `root` is the root AccessKey, allowed every action; `region` is the region V4
     /// signatures must name. Without [`with_identities`](Self::with_identities) the RAM
     /// actions are absent and only the root key authenticates.
-    pub fn new(kms: Arc<Kms>, root: Arc<RootAccessKey>, region: impl Into<String>) -> AdminApi {
+    pub fn new(
+        keys: Arc<dyn KeyAdmin>,
+        root: Arc<RootAccessKey>,
+        region: impl Into<String>,
+    ) -> AdminApi {
         AdminApi {
-            kms,
+            keys,
             keyring: Keyring::root_only(root),
             kms_authorizer: None,
             region: region.into(),
@@ -214,13 +219,9 @@ impl AdminApi {
             }
         }
 
-        let kms = self.kms.clone();
-        tokio::task::spawn_blocking(move || call.run(&kms))
+        call.run(self.keys.as_ref())
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "admin KMS call panicked");
-                ApiError::internal("the KMS call did not complete")
-            })?
+            .map_err(|e| ApiError::from_key_admin(e, self.keys.backend()))
     }
 }
 
@@ -381,20 +382,79 @@ impl ApiError {
         }
     }
 
-    fn from_kms(e: KmsError) -> ApiError {
-        let status = match &e {
-            KmsError::KeyNotFound(_) | KmsError::AliasNotFound(_) | KmsError::KeyDeleted => {
-                StatusCode::NOT_FOUND
+    /// The key manager's answer, in the codes the built-in KMS has always used; a
+    /// backend without the operation answers 501 `UnsupportedOperation`, naming itself.
+    fn from_key_admin(e: KeyAdminError, backend: &str) -> ApiError {
+        match e {
+            KeyAdminError::Key(e) => ApiError::from_key(e, backend),
+            e @ KeyAdminError::Unsupported { .. } => ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "UnsupportedOperation",
+                e.to_string(),
+            ),
+            e @ KeyAdminError::Denied { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "KmsAccessDenied", e.to_string())
             }
-            KmsError::KeyDisabled | KmsError::KeyPendingDeletion => StatusCode::CONFLICT,
-            KmsError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
-            KmsError::AccessDenied => StatusCode::FORBIDDEN,
-            KmsError::InvalidCiphertext | KmsError::Storage(_) => {
-                tracing::error!(error = %e, "admin KMS call failed");
-                StatusCode::INTERNAL_SERVER_ERROR
+            KeyAdminError::Internal(detail) => {
+                tracing::error!(error = %detail, "admin KMS call failed");
+                ApiError::internal(format!("the {backend} key manager failed: {detail}"))
+            }
+        }
+    }
+
+    fn from_key(e: KeyError, backend: &str) -> ApiError {
+        let (status, code, message) = match e {
+            KeyError::KeyNotFound(id) => (
+                StatusCode::NOT_FOUND,
+                "KeyNotFound",
+                format!("the specified KMS key {id} is not found"),
+            ),
+            KeyError::AliasNotFound(alias) => (
+                StatusCode::NOT_FOUND,
+                "AliasNotFound",
+                format!("the specified alias {alias} is not found"),
+            ),
+            KeyError::Deleted(_) => (
+                StatusCode::NOT_FOUND,
+                "KeyDeleted",
+                "the key material was destroyed; data encrypted under this key is unrecoverable"
+                    .to_owned(),
+            ),
+            KeyError::Disabled => (
+                StatusCode::CONFLICT,
+                "KeyDisabled",
+                "the request was rejected because the key state is Disabled".to_owned(),
+            ),
+            KeyError::PendingDeletion => (
+                StatusCode::CONFLICT,
+                "KeyPendingDeletion",
+                "the request was rejected because the key state is PendingDeletion".to_owned(),
+            ),
+            KeyError::InvalidParameter(p) => (
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                format!("invalid parameter: {p}"),
+            ),
+            KeyError::AccessDenied => (
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "This request is forbidden by kms".to_owned(),
+            ),
+            e @ (KeyError::Unavailable(_) | KeyError::Timeout(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "KmsUnavailable",
+                format!("the {backend} key manager did not answer: {e}; try again later"),
+            ),
+            KeyError::InvalidCiphertext => {
+                tracing::error!("admin KMS call met a stored key that does not open");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InvalidCiphertext",
+                    KeyError::InvalidCiphertext.to_string(),
+                )
             }
         };
-        ApiError::new(status, e.code(), e.to_string())
+        ApiError::new(status, code, message)
     }
 
     pub(crate) fn from_identity(e: IdentityError) -> ApiError {
@@ -488,7 +548,10 @@ impl Action {
         Ok(match self {
             Action::CreateKey => {
                 let p: CreateKeyParams = params(body)?;
-                Call::CreateKey(p.description.unwrap_or_default())
+                Call::CreateKey(NewKey {
+                    name: p.name,
+                    description: p.description.unwrap_or_default(),
+                })
             }
             Action::ListKeys => {
                 params::<NoParams>(body)?;
@@ -528,6 +591,9 @@ pub(crate) struct NoParams {}
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct CreateKeyParams {
+    /// For backends whose keys are named by their creator (a Transit key name).
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     description: Option<String>,
 }
@@ -581,10 +647,10 @@ fn key_id(body: &[u8]) -> Result<String, ApiError> {
     params::<KeyIdParams>(body).map(|p| p.key_id)
 }
 
-/// A parsed call, ready to run on a blocking thread.
+/// A parsed call, ready to run.
 #[derive(Debug)]
 enum Call {
-    CreateKey(String),
+    CreateKey(NewKey),
     ListKeys,
     DescribeKey(String),
     EnableKey(String),
@@ -617,48 +683,41 @@ impl Call {
         }
     }
 
-    fn run(self, kms: &Kms) -> Result<Value, ApiError> {
-        let meta = |r: Result<KeyMetadata, KmsError>| {
-            let meta = r.map_err(ApiError::from_kms)?;
-            serde_json::to_value(meta).map_err(|e| ApiError::internal(e.to_string()))
-        };
-        let empty = |r: Result<(), KmsError>| r.map(|()| json!({})).map_err(ApiError::from_kms);
+    async fn run(self, keys: &dyn KeyAdmin) -> Result<Value, KeyAdminError> {
+        let meta = |info: KeyInfo| serde_json::to_value(info).map_err(internal);
         match self {
-            Call::CreateKey(description) => meta(kms.create_key(&description)),
+            Call::CreateKey(key) => meta(keys.create_key(key).await?),
             Call::ListKeys => {
-                let keys = serde_json::to_value(kms.list_keys())
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
-                Ok(json!({ "Keys": keys }))
+                let list = serde_json::to_value(keys.list_keys().await?).map_err(internal)?;
+                Ok(json!({ "Keys": list }))
             }
-            Call::DescribeKey(key) => meta(kms.describe_key(&key)),
-            Call::EnableKey(key) => meta(kms.enable_key(&key)),
-            Call::DisableKey(key) => meta(kms.disable_key(&key)),
-            Call::ScheduleKeyDeletion(key, days) => meta(kms.schedule_key_deletion(&key, days)),
-            Call::CancelKeyDeletion(key) => meta(kms.cancel_key_deletion(&key)),
-            Call::DeleteKeyNow(key) => empty(kms.delete_key_now(&key)),
-            Call::RotateKey(key) => meta(kms.rotate_key(&key)),
-            Call::CreateAlias(alias, key) => empty(kms.create_alias(&alias, &key)),
-            Call::DeleteAlias(alias) => empty(kms.delete_alias(&alias)),
+            Call::DescribeKey(key) => meta(keys.describe_key(&key).await?),
+            Call::EnableKey(key) => meta(keys.enable_key(&key).await?),
+            Call::DisableKey(key) => meta(keys.disable_key(&key).await?),
+            Call::ScheduleKeyDeletion(key, days) => {
+                meta(keys.schedule_key_deletion(&key, days).await?)
+            }
+            Call::CancelKeyDeletion(key) => meta(keys.cancel_key_deletion(&key).await?),
+            Call::DeleteKeyNow(key) => keys.delete_key_now(&key).await.map(|()| json!({})),
+            Call::RotateKey(key) => meta(keys.rotate_key(&key).await?),
+            Call::CreateAlias(alias, key) => {
+                keys.create_alias(&alias, &key).await.map(|()| json!({}))
+            }
+            Call::DeleteAlias(alias) => keys.delete_alias(&alias).await.map(|()| json!({})),
             Call::ListAliases => {
-                let aliases: Vec<Value> = kms
-                    .list_aliases()
-                    .into_iter()
-                    .map(|(alias, key)| json!({ "AliasName": alias, "KeyId": key }))
-                    .collect();
+                let aliases = serde_json::to_value(keys.list_aliases().await?).map_err(internal)?;
                 Ok(json!({ "Aliases": aliases }))
             }
             Call::GetKeyUsage(key) => {
-                let m = kms.describe_key(&key).map_err(ApiError::from_kms)?;
-                Ok(json!({
-                    "KeyId": m.key_id,
-                    "Usage": {
-                        "GenerateDataKey": m.usage.generate_data_key,
-                        "Decrypt": m.usage.decrypt,
-                    },
-                }))
+                let (key_id, usage) = keys.key_usage(&key).await?;
+                Ok(json!({ "KeyId": key_id, "Usage": usage }))
             }
         }
     }
+}
+
+fn internal(e: serde_json::Error) -> KeyAdminError {
+    KeyAdminError::Internal(e.to_string())
 }
 
 #[cfg(test)]
@@ -717,7 +776,7 @@ mod tests {
         assert!(matches!(Action::ListKeys.parse(b" \n"), Ok(Call::ListKeys)));
         assert!(matches!(
             Action::CreateKey.parse(b"{}"),
-            Ok(Call::CreateKey(d)) if d.is_empty()
+            Ok(Call::CreateKey(d)) if d == NewKey::default()
         ));
         let err = Action::ScheduleKeyDeletion
             .parse(br#"{"KeyId":"k","PendingWindowInDays":-1}"#)

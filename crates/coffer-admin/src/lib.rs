@@ -1,4 +1,4 @@
-//! Coffer's admin API: manages the built-in KMS and the RAM identities over HTTP, in the RPC
+//! Coffer's admin API: manages the key manager's keys and the RAM identities over HTTP, in the RPC
 //! style of Alibaba Cloud KMS's and RAM's APIs.
 //!
 //! # Protocol
@@ -8,7 +8,7 @@
 //!
 //! | Action | Parameters | Result |
 //! |---|---|---|
-//! | `CreateKey` | `Description?` | the new key's metadata |
+//! | `CreateKey` | `Name?` (backends whose keys are named by their creator: Transit), `Description?` | the new key's metadata |
 //! | `ListKeys` | — | `{"Keys": [metadata, …]}` |
 //! | `DescribeKey` | `KeyId` (id or alias) | metadata |
 //! | `EnableKey`, `DisableKey`, `CancelKeyDeletion`, `RotateKey` | `KeyId` | metadata |
@@ -19,8 +19,11 @@
 //! | `ListAliases` | — | `{"Aliases": [{"AliasName", "KeyId"}, …]}` |
 //! | `GetKeyUsage` | `KeyId` | `{"KeyId", "Usage": {"GenerateDataKey", "Decrypt"}}` |
 //!
-//! "metadata" is [`coffer_kms::KeyMetadata`] as JSON (`KeyId`, `KeyState`, `Aliases`,
-//! `PrimaryKeyVersion`, `Usage`, …). Unknown parameters are rejected.
+//! "metadata" is [`coffer_service::KeyInfo`] as JSON (`KeyId`, `KeyState`, `Aliases`,
+//! `PrimaryKeyVersion`, `Usage`, …). Unknown parameters are rejected. The actions run on
+//! the server's [`coffer_service::KeyAdmin`], whichever key manager that is; one that has
+//! no such operation (Vault Transit has no Disabled state) answers 501
+//! `UnsupportedOperation` with a message naming the backend and what to do instead.
 //!
 //! `POST /admin/ram/<Action>` manages RAM users, their AccessKeys and identity policies
 //! ([`coffer_identity::IdentityStore`]); these actions exist only on a server that gave the
@@ -54,9 +57,11 @@
 //!
 //! Errors are `{"Code": "…", "Message": "…"}` with these statuses: `KeyNotFound`,
 //! `AliasNotFound`, `KeyDeleted` 404; `KeyDisabled`, `KeyPendingDeletion` 409;
+//! `UnsupportedOperation` 501; `KmsAccessDenied` 403 (the key manager refused the server's
+//! own credentials); `KmsUnavailable` 503;
 //! `InvalidParameter` 400 (also for a body that is JSON of the wrong shape); `MalformedJSON`
 //! 400; `InvalidDigest` 400; `InvalidAction` 404; `MethodNotAllowed` 405; `EntityTooLarge` 413
-//! (bodies are limited to [`MAX_BODY_BYTES`]); `Storage`, `InternalError` 500. Authentication
+//! (bodies are limited to [`MAX_BODY_BYTES`]); `InternalError` 500. Authentication
 //! failures keep the OSS verifier's status and code: `AccessDenied`, `InvalidAccessKeyId`,
 //! `SignatureDoesNotMatch`, `RequestTimeTooSkewed` (403) or `InvalidArgument` (400, a
 //! malformed `Authorization`); `SignatureDoesNotMatch` also carries `StringToSign` and, for
@@ -77,10 +82,12 @@
 //! within that window: keep the admin listener on a trusted network.
 
 mod api;
+mod builtin;
 mod client;
 mod ram;
 
 pub use api::{AdminApi, KmsActionAuthorizer};
+pub use builtin::BuiltinKeyAdmin;
 pub use client::{AdminClient, AdminError};
 
 /// The bucket name requests are signed for.

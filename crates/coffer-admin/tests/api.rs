@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use bytes::Bytes;
-use coffer_admin::{AdminApi, AdminClient, AdminError, MAX_BODY_BYTES};
+use coffer_admin::{AdminApi, AdminClient, AdminError, BuiltinKeyAdmin, MAX_BODY_BYTES};
 use coffer_api::identity::SecretKey;
 use coffer_identity::RootAccessKey;
 use coffer_kms::{EncryptionContext, KeySelector, Kms, KmsConfig, RootKey};
@@ -46,7 +46,11 @@ fn fixture() -> Fixture {
     .unwrap();
     let kms = Arc::new(kms);
     Fixture {
-        api: AdminApi::new(kms.clone(), root_only(), REGION),
+        api: AdminApi::new(
+            Arc::new(BuiltinKeyAdmin::new(kms.clone())),
+            root_only(),
+            REGION,
+        ),
         kms,
         _dir: dir,
     }

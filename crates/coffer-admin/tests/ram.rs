@@ -8,7 +8,9 @@
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use coffer_admin::{AdminApi, AdminClient, AdminError, KmsActionAuthorizer, RAM_ACTIONS};
+use coffer_admin::{
+    AdminApi, AdminClient, AdminError, BuiltinKeyAdmin, KmsActionAuthorizer, RAM_ACTIONS,
+};
 use coffer_api::identity::SecretKey;
 use coffer_identity::{IdentityStore, RootAccessKey};
 use coffer_kms::{Kms, KmsConfig, RootKey};
@@ -83,8 +85,14 @@ async fn fixture_with(configure: impl FnOnce(AdminApi) -> AdminApi) -> Fixture {
     let kms_dir = dir.path().join("kms");
     std::fs::create_dir(&kms_dir).unwrap();
     let kms = Arc::new(Kms::open(&kms_dir, root_key, KmsConfig::default()).unwrap());
-    let api =
-        configure(AdminApi::new(kms.clone(), root_only(), REGION).with_identities(store.clone()));
+    let api = configure(
+        AdminApi::new(
+            Arc::new(BuiltinKeyAdmin::new(kms.clone())),
+            root_only(),
+            REGION,
+        )
+        .with_identities(store.clone()),
+    );
     let endpoint = format!("http://{}", serve(api).await);
     Fixture {
         root: AdminClient::new(&endpoint, AK, SK, REGION).unwrap(),
@@ -632,7 +640,7 @@ async fn without_an_identity_store_there_are_no_ram_actions() {
         )
         .unwrap(),
     );
-    let api = AdminApi::new(kms, root_only(), REGION);
+    let api = AdminApi::new(Arc::new(BuiltinKeyAdmin::new(kms)), root_only(), REGION);
     let endpoint = format!("http://{}", serve(api).await);
     let root = AdminClient::new(&endpoint, AK, SK, REGION).unwrap();
     assert_api_err(

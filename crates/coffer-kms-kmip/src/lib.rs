@@ -27,15 +27,19 @@
 //! (KMIP lets a deactivated key still decrypt); a revoked CMK therefore makes its objects
 //! unreadable until it is re-activated, which PyKMIP does not allow either.
 
+mod admin;
 mod protocol;
 mod transport;
 mod ttlv;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use coffer_service::{DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, SseMethod};
+use coffer_service::{
+    DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUsage, SseMethod,
+};
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
@@ -96,6 +100,8 @@ pub struct KmipKms {
     transport: Transport,
     service: tokio::sync::OnceCell<ServiceKeys>,
     rng: SystemRandom,
+    /// Successful data-key calls per key since start, for `coffer kms usage`.
+    usage: Mutex<HashMap<String, KeyUsage>>,
 }
 
 impl KmipKms {
@@ -116,6 +122,7 @@ impl KmipKms {
             transport,
             service: tokio::sync::OnceCell::new(),
             rng: SystemRandom::new(),
+            usage: Mutex::new(HashMap::new()),
         })
     }
 
@@ -169,6 +176,20 @@ impl KmipKms {
             .call(Operation::Locate, protocol::locate_by_name(name), true)
             .await?;
         Ok(protocol::unique_identifiers(&payload))
+    }
+
+    fn count(&self, uid: &str, count: impl FnOnce(&mut KeyUsage)) {
+        if let Ok(mut usage) = self.usage.lock() {
+            count(usage.entry(uid.to_owned()).or_default());
+        }
+    }
+
+    fn usage_of(&self, uid: &str) -> KeyUsage {
+        self.usage
+            .lock()
+            .ok()
+            .and_then(|u| u.get(uid).copied())
+            .unwrap_or_default()
     }
 
     /// Creates an AES-256 key named `name` for Encrypt and Decrypt, activates it, and
@@ -288,6 +309,7 @@ impl KeyProvider for KmipKms {
             .await
             .map_err(|e| name_missing(e, &uid))?;
         let wrapped = wrapped_key(&payload, nonce.as_ref())?;
+        self.count(&uid, |u| u.generate_data_key += 1);
         Ok(IssuedKey {
             plaintext: DataKey::from_bytes(*data_key),
             key_id: uid,
@@ -335,6 +357,7 @@ impl KeyProvider for KmipKms {
                 .try_into()
                 .map_err(|_| KeyError::InvalidCiphertext)?,
         );
+        self.count(uid, |u| u.decrypt += 1);
         Ok(DataKey::from_bytes(*key))
     }
 }

@@ -48,6 +48,7 @@ pub mod tag {
 pub enum Operation {
     Create = 0x01,
     Locate = 0x08,
+    GetAttributes = 0x0B,
     Activate = 0x12,
     Revoke = 0x13,
     Destroy = 0x14,
@@ -129,6 +130,38 @@ fn symmetric_key() -> Item {
         tag::OBJECT_TYPE,
         Value::Enumeration(OBJECT_TYPE_SYMMETRIC_KEY),
     )
+}
+
+/// Locate: every symmetric key.
+pub fn locate_symmetric_keys() -> Vec<Item> {
+    vec![attribute(
+        "Object Type",
+        Value::Enumeration(OBJECT_TYPE_SYMMETRIC_KEY),
+    )]
+}
+
+/// Get Attributes: the named attributes of one object.
+pub fn get_attributes(uid: &str, names: &[&str]) -> Vec<Item> {
+    let mut payload = vec![text(tag::UNIQUE_IDENTIFIER, uid)];
+    payload.extend(names.iter().map(|n| text(tag::ATTRIBUTE_NAME, n)));
+    payload
+}
+
+/// The Attribute Value item of the first attribute called `name` in a Get Attributes answer.
+pub fn attribute_value<'a>(payload: &'a Item, name: &str) -> Option<&'a Item> {
+    payload
+        .children_with(tag::ATTRIBUTE)
+        .find(|a| {
+            matches!(&a.child(tag::ATTRIBUTE_NAME).map(|n| &n.value),
+                Some(Value::TextString(n)) if n == name)
+        })
+        .and_then(|a| a.child(tag::ATTRIBUTE_VALUE))
+}
+
+/// KMIP object states (KMIP 1.4 §9.1.3.2.17).
+pub mod state {
+    pub const ACTIVE: u32 = 0x02;
+    pub const DESTROYED: u32 = 0x05;
 }
 
 /// Create: an AES-256 key for Encrypt and Decrypt, named `name`.

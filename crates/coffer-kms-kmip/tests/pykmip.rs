@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use coffer_kms_kmip::{KeyAccess, KmipConfig, KmipKms};
 use coffer_service::{
-    CipherSuite, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, SseMethod,
+    CipherSuite, Envelope, IssuedKey, KeyAdmin, KeyAdminError, KeyContext, KeyError, KeyOperation,
+    KeyProvider, KeyState, NewKey, SseMethod,
 };
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -400,4 +401,127 @@ async fn the_access_check_guards_cmks_but_not_the_service_key() {
         kms.unwrap(&relabelled, &ctx, "bob").await.err(),
         Some(KeyError::AccessDenied)
     );
+}
+
+fn named(name: &str) -> NewKey {
+    NewKey {
+        name: Some(name.to_owned()),
+        description: String::new(),
+    }
+}
+
+/// `coffer kms` against KMIP: what KMIP has works on the real server, what it has not is
+/// refused with a reason and leaves the key as it was.
+#[tokio::test]
+async fn key_admin_creates_lists_describes_and_deletes_and_refuses_the_rest() {
+    let server = PyKmip::start();
+    let kms = server.kms();
+    let (default_id, _) = kms.service_key_ids().await.unwrap();
+
+    let created = KeyAdmin::create_key(&kms, named("tenant-a")).await.unwrap();
+    assert_eq!(created.state, KeyState::Enabled);
+    assert_eq!((created.primary_key_version, created.versions), (1, 1));
+    assert_eq!(created.description, "tenant-a");
+    assert!(
+        created.creation_date.ends_with('Z'),
+        "{}",
+        created.creation_date
+    );
+    let uid = created.key_id.clone();
+    assert_eq!(kms.describe_key(&uid).await.unwrap(), created);
+    let listed = kms.list_keys().await.unwrap();
+    assert!(listed.iter().any(|k| k.key_id == uid));
+    assert!(
+        listed
+            .iter()
+            .any(|k| k.key_id == default_id && k.default_key)
+    );
+    assert!(
+        KeyAdmin::create_key(&kms, named("tenant-a")).await.is_err(),
+        "names stay unique"
+    );
+
+    let issued = try_issue(&kms, Some(&uid)).await.unwrap();
+    try_unwrap(&kms, &issued).await.unwrap();
+    let (id, usage) = kms.key_usage(&uid).await.unwrap();
+    assert_eq!(
+        (id.as_str(), usage.generate_data_key, usage.decrypt),
+        (uid.as_str(), 1, 1)
+    );
+
+    let refusals = [
+        (
+            kms.disable_key(&uid).await.map(|_| ()),
+            KeyOperation::DisableKey,
+        ),
+        (
+            kms.enable_key(&uid).await.map(|_| ()),
+            KeyOperation::EnableKey,
+        ),
+        (
+            kms.rotate_key(&uid).await.map(|_| ()),
+            KeyOperation::RotateKey,
+        ),
+        (
+            kms.schedule_key_deletion(&uid, 7).await.map(|_| ()),
+            KeyOperation::ScheduleKeyDeletion,
+        ),
+        (
+            kms.cancel_key_deletion(&uid).await.map(|_| ()),
+            KeyOperation::CancelKeyDeletion,
+        ),
+        (
+            kms.create_alias("alias/a", &uid).await,
+            KeyOperation::CreateAlias,
+        ),
+        (
+            kms.list_aliases().await.map(|_| ()),
+            KeyOperation::ListAliases,
+        ),
+    ];
+    for (result, op) in refusals {
+        match result {
+            Err(KeyAdminError::Unsupported {
+                backend: "kmip",
+                operation,
+                reason,
+            }) => {
+                assert_eq!(operation, op);
+                assert!(
+                    reason.contains("coffer kms") || reason.contains("KMIP"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{op}: expected Unsupported, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        try_unwrap(&kms, &issued).await.unwrap(),
+        *issued.plaintext.as_bytes()
+    );
+
+    assert!(
+        kms.delete_key_now(&default_id).await.is_err(),
+        "the server's own key"
+    );
+    kms.delete_key_now(&uid).await.unwrap();
+    assert_eq!(
+        try_unwrap(&kms, &issued).await.err(),
+        Some(KeyError::KeyNotFound(uid.clone()))
+    );
+    assert!(matches!(
+        kms.describe_key(&uid).await,
+        Err(KeyAdminError::Key(KeyError::KeyNotFound(_)))
+    ));
+    assert!(
+        kms.list_keys()
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.key_id != uid)
+    );
+    assert!(matches!(
+        kms.key_usage("999").await,
+        Err(KeyAdminError::Key(KeyError::KeyNotFound(_)))
+    ));
 }

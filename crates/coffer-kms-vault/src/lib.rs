@@ -19,16 +19,19 @@
 //!   ciphertext, and a write would need a second call (decrypt) to learn the key it must
 //!   encrypt with. One call per PUT is the budget.
 
+mod admin;
 mod auth;
 mod transport;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use coffer_service::{DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, SseMethod};
+use coffer_service::{
+    DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUsage, SseMethod,
+};
 use http::Method;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -94,6 +97,9 @@ pub struct VaultKms {
     auth: Authenticator,
     /// Key names already seen to be derived, so the check costs one read per key.
     derived: Mutex<HashSet<String>>,
+    /// Successful data-key calls per key name since start, for `coffer kms usage`:
+    /// Vault keeps no such count.
+    usage: Mutex<HashMap<String, KeyUsage>>,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +140,7 @@ impl VaultKms {
             config,
             transport,
             derived: Mutex::new(HashSet::new()),
+            usage: Mutex::new(HashMap::new()),
         })
     }
 
@@ -171,7 +178,7 @@ impl VaultKms {
         for name in [&self.config.default_key, &self.config.sse_oss_key] {
             match self.read_key(name).await {
                 Ok(_) => {}
-                Err(KeyError::KeyNotFound(_)) => self.create_key(name).await?,
+                Err(KeyError::KeyNotFound(_)) => self.create_transit_key(name).await?,
                 Err(e) => return Err(e),
             }
         }
@@ -179,7 +186,7 @@ impl VaultKms {
     }
 
     /// Creates a derived AES-256-GCM Transit key (Transit leaves an existing key as it is).
-    pub async fn create_key(&self, name: &str) -> Result<(), KeyError> {
+    pub async fn create_transit_key(&self, name: &str) -> Result<(), KeyError> {
         check_key_name(name)?;
         let body = br#"{"type":"aes256-gcm96","derived":true}"#.to_vec();
         self.call(Method::POST, &self.path("keys", name), Some(body))
@@ -244,6 +251,31 @@ impl VaultKms {
         self.derived.lock().is_ok_and(|k| k.contains(name))
     }
 
+    /// Forgets what was learnt about a key that was deleted (a key created later under
+    /// its name is checked afresh).
+    fn forget(&self, name: &str) {
+        if let Ok(mut known) = self.derived.lock() {
+            known.remove(name);
+        }
+        if let Ok(mut usage) = self.usage.lock() {
+            usage.remove(name);
+        }
+    }
+
+    fn count(&self, name: &str, count: impl FnOnce(&mut KeyUsage)) {
+        if let Ok(mut usage) = self.usage.lock() {
+            count(usage.entry(name.to_owned()).or_default());
+        }
+    }
+
+    fn usage_of(&self, name: &str) -> KeyUsage {
+        self.usage
+            .lock()
+            .ok()
+            .and_then(|u| u.get(name).copied())
+            .unwrap_or_default()
+    }
+
     fn key_name<'a>(
         &'a self,
         method: SseMethod,
@@ -288,8 +320,10 @@ impl KeyProvider for VaultKms {
             .await
             .map_err(|e| name_missing(e, name))?;
         let data = parse::<Answer<DataKeyAnswer>>(&answer)?.data;
+        let plaintext = data_key(&data.plaintext)?;
+        self.count(name, |u| u.generate_data_key += 1);
         Ok(IssuedKey {
-            plaintext: data_key(&data.plaintext)?,
+            plaintext,
             key_id: name.to_owned(),
             key_version: data.key_version,
             wrapped: data.ciphertext.into_bytes(),
@@ -320,7 +354,9 @@ impl KeyProvider for VaultKms {
             .call(Method::POST, &self.path("decrypt", name), Some(body))
             .await
             .map_err(|e| name_missing(e, name))?;
-        data_key(&parse::<Answer<DecryptAnswer>>(&answer)?.data.plaintext)
+        let key = data_key(&parse::<Answer<DecryptAnswer>>(&answer)?.data.plaintext)?;
+        self.count(name, |u| u.decrypt += 1);
+        Ok(key)
     }
 }
 

@@ -5,150 +5,13 @@
 // The helpers outside #[test] functions unwrap too: a panic there is the failure report.
 #![allow(clippy::unwrap_used)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod bao;
+
 use std::time::{Duration, Instant};
 
-use coffer_kms_vault::{Credentials, Secret, VaultConfig, VaultKms};
+use bao::{Bao, ROOT_TOKEN, free_port};
+use coffer_kms_vault::{Credentials, Secret, VaultKms};
 use coffer_service::{CipherSuite, Envelope, KeyContext, KeyError, KeyProvider, SseMethod};
-
-const ROOT_TOKEN: &str = "coffer-test-root";
-
-struct Bao {
-    child: Child,
-    addr: String,
-    _home: tempfile::TempDir,
-}
-
-fn bao_bin() -> String {
-    std::env::var("COFFER_BAO_BIN").expect(
-        "COFFER_BAO_BIN is not set: run `export COFFER_BAO_BIN=$(tests/engines/openbao.sh)` \
-         (scripts/test.sh does)",
-    )
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-impl Bao {
-    /// Starts a dev server with Transit enabled, and waits until it answers.
-    fn start() -> Bao {
-        let home = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(bao_bin())
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-root-token-id={ROOT_TOKEN}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
-            .env("HOME", home.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting bao");
-        let bao = Bao {
-            child,
-            addr: format!("http://127.0.0.1:{port}"),
-            _home: home,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !bao.try_cli(&["status"]) {
-            assert!(
-                Instant::now() < deadline,
-                "bao did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        bao.cli(&["secrets", "enable", "transit"]);
-        bao
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bao_bin());
-        c.args(args)
-            .env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", ROOT_TOKEN)
-            .env("HOME", self._home.path())
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn try_cli(&self, args: &[&str]) -> bool {
-        self.command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    /// Runs the bao CLI as root and returns its standard output.
-    fn cli(&self, args: &[&str]) -> String {
-        let out = self.command(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "bao {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Sends a signal and, for SIGSTOP, waits until the process is stopped (signals are
-    /// delivered asynchronously).
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(status.success());
-        let stat = format!("/proc/{pid}/stat");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while signal == "-STOP" && !process_state(&stat).starts_with('T') {
-            assert!(Instant::now() < deadline, "bao did not stop");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn config(&self, credentials: Credentials, timeout: Duration) -> VaultConfig {
-        VaultConfig {
-            addr: self.addr.clone(),
-            mount: "transit".into(),
-            default_key: "coffer-default".into(),
-            sse_oss_key: "coffer-sse-oss".into(),
-            credentials,
-            timeout,
-        }
-    }
-
-    fn kms(&self) -> VaultKms {
-        let creds = Credentials::Token(Secret::new(ROOT_TOKEN.into()));
-        VaultKms::new(self.config(creds, Duration::from_secs(5))).unwrap()
-    }
-
-    fn create_derived(&self, name: &str) {
-        self.cli(&[
-            "write",
-            "-f",
-            &format!("transit/keys/{name}"),
-            "derived=true",
-        ]);
-    }
-}
-
-impl Drop for Bao {
-    fn drop(&mut self) {
-        // SIGKILL ends a stopped process too.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The state letter of /proc/<pid>/stat (after the parenthesised command name).
-fn process_state(stat: &str) -> String {
-    let text = std::fs::read_to_string(stat).unwrap_or_default();
-    text.rsplit(") ").next().unwrap_or_default().to_owned()
-}
 
 fn context(object: &str) -> KeyContext {
     KeyContext::from([
@@ -410,7 +273,7 @@ path "transit/keys/*" { capabilities = ["read"] }"#;
     assert_eq!(key.as_bytes(), issued.plaintext.as_bytes());
 
     // The policy grants no key creation: a refusal, not a hang or a retry loop.
-    let create = kms.create_key("new-key").await;
+    let create = kms.create_transit_key("new-key").await;
     assert_eq!(create.err(), Some(KeyError::AccessDenied));
 
     let wrong = Credentials::AppRole {

@@ -6,10 +6,13 @@
 
 mod bucket;
 mod conditions;
+#[cfg(feature = "testing")]
+pub mod contract;
 mod copy;
 mod customer_key;
 mod error;
 mod ingest;
+mod key_admin;
 mod key_cache;
 mod list;
 mod multipart;
@@ -32,6 +35,9 @@ pub use copy::{CopyOptions, CopySource, MetadataDirective};
 pub use customer_key::KeySource;
 pub use error::{FailedCondition, ServiceError, ServiceResult};
 pub use ingest::{Body, BodyError};
+pub use key_admin::{
+    AliasEntry, KeyAdmin, KeyAdminError, KeyInfo, KeyOperation, KeyState, KeyUsage, NewKey,
+};
 pub use key_cache::MAX_TTL as MAX_KEY_CACHE_TTL;
 pub use list::{ListPage, ListQuery, common_prefix, resume_point};
 pub use multipart::{CompleteOptions, CompletePart, PartCopyResult, PartTarget};

@@ -1,5 +1,7 @@
-//! `coffer kms …`: manages the built-in KMS of a running server through its admin API
-//! (`POST /admin/kms/<Action>` on the admin listener, signed with the root AccessKey).
+//! `coffer kms …`: manages the keys of a running server's key manager through its admin
+//! API (`POST /admin/kms/<Action>` on the admin listener, signed with the root AccessKey).
+//! The server runs each action on its backend (the built-in KMS, Vault Transit); one the
+//! backend does not have is refused with `UnsupportedOperation` and the reason.
 
 use std::fmt::Write as _;
 
@@ -21,7 +23,11 @@ pub struct KmsArgs {
 enum KmsCommand {
     /// Create a key (Enabled, one version); prints its id
     Create {
-        /// Free text stored with the key
+        /// The key's name, for backends whose keys are named by their creator (vault:
+        /// the Transit key name); the built-in KMS names its keys itself
+        #[arg(long)]
+        name: Option<String>,
+        /// Free text stored with the key (built-in KMS only)
         #[arg(long)]
         description: Option<String>,
     },
@@ -67,13 +73,16 @@ impl KmsCommand {
     /// The action and its parameters.
     fn request(&self) -> (&'static str, Value) {
         match self {
-            KmsCommand::Create { description } => (
-                "CreateKey",
-                match description {
-                    Some(d) => json!({ "Description": d }),
-                    None => json!({}),
-                },
-            ),
+            KmsCommand::Create { name, description } => {
+                let mut params = serde_json::Map::new();
+                if let Some(n) = name {
+                    params.insert("Name".into(), n.as_str().into());
+                }
+                if let Some(d) = description {
+                    params.insert("Description".into(), d.as_str().into());
+                }
+                ("CreateKey", Value::Object(params))
+            }
             KmsCommand::List => ("ListKeys", json!({})),
             KmsCommand::Describe { key } => ("DescribeKey", json!({ "KeyId": key })),
             KmsCommand::Enable { key } => ("EnableKey", json!({ "KeyId": key })),
@@ -271,6 +280,11 @@ mod tests {
                 "CreateKey",
                 json!({"Description": "d"}),
             ),
+            (
+                &["kms", "create", "--name", "tenant-a"],
+                "CreateKey",
+                json!({"Name": "tenant-a"}),
+            ),
             (&["kms", "list"], "ListKeys", json!({})),
             (
                 &["kms", "describe", "k"],
@@ -327,7 +341,11 @@ mod tests {
         let usage = KmsCommand::Usage { key: "k".into() }
             .render(&json!({"KeyId": "k", "Usage": {"GenerateDataKey": 3, "Decrypt": 4}}));
         assert_eq!(usage, "GenerateDataKey 3\nDecrypt 4\n");
-        let created = KmsCommand::Create { description: None }.render(&json!({"KeyId": "id-1"}));
+        let created = KmsCommand::Create {
+            name: None,
+            description: None,
+        }
+        .render(&json!({"KeyId": "id-1"}));
         assert_eq!(created, "id-1\n");
         let listed = KmsCommand::List.render(&json!({"Keys": [{
             "KeyId": "id-1", "KeyState": "Enabled", "PrimaryKeyVersion": 2,

@@ -153,4 +153,22 @@ mod tests {
             .unwrap();
         assert_eq!(plaintext.as_bytes(), issued.plaintext.as_bytes());
     }
+
+    /// The built-in KMS passes the key-lifecycle contract every key manager runs.
+    #[tokio::test(flavor = "current_thread")]
+    async fn builtin_kms_passes_the_key_lifecycle_contract() {
+        use coffer_service::contract::{KeyManagerUnderTest, key_lifecycle_contract};
+        let dir = tempfile::tempdir().unwrap();
+        let kms = open(dir.path());
+        key_lifecycle_contract(KeyManagerUnderTest {
+            provider: Arc::new(BuiltinKms(kms.clone())),
+            admin: Arc::new(coffer_admin::BuiltinKeyAdmin::new(kms)),
+            new_key: Box::new(|label| coffer_service::NewKey {
+                name: None,
+                description: format!("contract key {label}"),
+            }),
+            missing_key: "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f".into(),
+        })
+        .await;
+    }
 }

@@ -121,15 +121,6 @@ impl KmsSettings {
             KmsBackend::Kmip => kmip(args, file).map(KmsSettings::Kmip),
         }
     }
-
-    /// The external key manager's name, for messages; None for the built-in KMS.
-    pub fn external_name(&self) -> Option<&'static str> {
-        match self {
-            KmsSettings::Builtin => None,
-            KmsSettings::Vault(_) => Some("vault"),
-            KmsSettings::Kmip(_) => Some("kmip"),
-        }
-    }
 }
 
 fn kmip(args: KmsArgs, file: KmsFile) -> Result<KmipConfig, String> {

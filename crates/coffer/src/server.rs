@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_admin::AdminApi;
+use coffer_admin::{AdminApi, BuiltinKeyAdmin};
 use coffer_api::{ApiServer, HttpSettings, Limits, Listen, Server, Tls, TlsFiles};
 use coffer_kms::{Kms, KmsConfig};
 use coffer_oss::{OssApi, OssConfig};
@@ -26,7 +26,7 @@ use crate::kms_config::KmsSettings;
 use coffer_identity::{IdentityStore, Keyring};
 use coffer_kms_kmip::{KmipConfig, KmipKms};
 use coffer_kms_vault::{VaultConfig, VaultKms};
-use coffer_service::KeyProvider;
+use coffer_service::{KeyAdmin, KeyProvider};
 use zeroize::Zeroizing;
 
 /// hyper's read buffer, which bounds both a request head and each body frame. Bodies
@@ -114,10 +114,13 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         KmsSettings::Kmip(config) => Some(kmip_provider(config).await?),
         _ => None,
     };
-    let keys: Arc<dyn KeyProvider> = match (&vault, &kmip) {
-        (Some(vault), _) => vault.clone(),
-        (_, Some(kmip)) => kmip.clone(),
-        _ => Arc::new(BuiltinKms(kms.clone())),
+    let (keys, key_admin): (Arc<dyn KeyProvider>, Arc<dyn KeyAdmin>) = match (&vault, &kmip) {
+        (Some(vault), _) => (vault.clone(), vault.clone()),
+        (_, Some(kmip)) => (kmip.clone(), kmip.clone()),
+        _ => (
+            Arc::new(BuiltinKms(kms.clone())),
+            Arc::new(BuiltinKeyAdmin::new(kms.clone())),
+        ),
     };
     let mut service = Service::new(Arc::new(meta), Arc::new(blobs), coffer_oss::OSS_LIMITS)
         .with_key_provider(keys);
@@ -142,13 +145,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         kmip.set_key_access(identities.clone());
     }
     let admin_routes = Arc::new(AdminRoutes {
-        api: AdminApi::new(kms.clone(), root, settings.region.clone())
+        api: AdminApi::new(key_admin, root, settings.region.clone())
             .with_identities(users)
             .with_kms_authorizer(identities),
         metrics,
         kms: kms.clone(),
         health: health_body(&root_key),
-        external_kms: settings.kms.external_name(),
     });
     let oss = Arc::new(ApiServer::new(
         OssApi::new(
@@ -220,9 +222,6 @@ struct AdminRoutes {
     kms: Arc<Kms>,
     /// Fixed at start-up: the root key's source does not change while serving.
     health: String,
-    /// The external key manager serving SSE, if any: `coffer kms` manages only the
-    /// built-in KMS, so against such a server it is refused with a message saying why.
-    external_kms: Option<&'static str>,
 }
 
 /// `/health`: `ok` on the first line (what probes read), then where the root key lives and,
@@ -237,11 +236,6 @@ fn health_body(root_key: &RootKeyStatus) -> String {
 
 async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Response<Full<Bytes>> {
     let path = req.uri().path();
-    if let Some(backend) = routes.external_kms
-        && path.starts_with(coffer_admin::KMS_PATH_PREFIX)
-    {
-        return external_kms_refusal(backend);
-    }
     if path == "/admin" || path.starts_with("/admin/") {
         return routes.api.handle(req).await;
     }
@@ -257,21 +251,6 @@ async fn admin_response(req: Request<Incoming>, routes: &AdminRoutes) -> Respons
         .status(status)
         .header("content-type", "text/plain; version=0.0.4")
         .body(Full::new(Bytes::from(body)))
-        .unwrap_or_default()
-}
-
-fn external_kms_refusal(backend: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({
-        "Code": "KmsBackendExternal",
-        "Message": format!(
-            "this server's keys live in {backend} (--kms-backend {backend}); `coffer kms` \
-             manages only the built-in KMS: manage the keys in {backend} itself"
-        ),
-    });
-    Response::builder()
-        .status(StatusCode::NOT_IMPLEMENTED)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
         .unwrap_or_default()
 }
 
