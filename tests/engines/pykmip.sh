@@ -6,10 +6,12 @@
 #   COFFER_PYKMIP="$(tests/engines/pykmip.sh)"
 set -euo pipefail
 
-# Pinned together: PyKMIP 0.11.0 with the SQLAlchemy, cryptography and helper versions it
-# was run with here; a change of any of them is a new stamp and a reinstall.
-PINS=(pykmip==0.11.0 "sqlalchemy==1.4.54" "cryptography==43.0.3" "requests==2.32.3"
-      "six==1.16.0" "enum-compat==0.0.3")
+# Pinned together, the whole tree: PyKMIP 0.11.0 with SQLAlchemy 1.4 (PyKMIP predates
+# SQLAlchemy 2), the cryptography release it was run with here, and their dependencies; a
+# change of any of them is a new stamp and a reinstall.
+PINS=(pykmip==0.11.0 sqlalchemy==1.4.54 greenlet==3.5.6 cryptography==43.0.3 cffi==2.1.1
+      pycparser==3.12 requests==2.32.3 urllib3==2.8.0 idna==3.21 charset-normalizer==3.5.3
+      certifi==2026.10.19.post1 six==1.16.0 enum-compat==0.0.3)
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="$DIR/.venv-pykmip"
 STAMP="$VENV/.pykmip-pins"
