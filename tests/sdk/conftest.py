@@ -10,7 +10,9 @@ environment. Its output goes to <tmp>/server.log; the tail is attached to every 
 
 With COFFER_KMS_BACKEND=vault, an OpenBao dev server is started first (tests/sdk/openbao.py) and
 Coffer is started with `--kms-backend vault --vault-addr ...`: SSE-OSS and SSE-KMS keys then
-live in OpenBao's Transit engine.
+live in OpenBao's Transit engine. With COFFER_KMS_BACKEND=kmip, a PyKMIP server is started
+instead (tests/sdk/pykmip.py, certificates made for the session) and Coffer gets
+`--kms-backend kmip --kmip-addr ... --kmip-ca ... --kmip-client-cert ... --kmip-client-key ...`.
 
 With COFFER_TLS=1 both listeners serve HTTPS instead: the fixture makes a CA and a server
 certificate with `coffer cert self-signed --out <tmp>/certs`, starts the server with
@@ -41,6 +43,7 @@ import alibabacloud_oss_v2 as oss  # noqa: E402
 
 import sdkhelpers as h  # noqa: E402
 from openbao import OpenBao  # noqa: E402
+from pykmip import PyKmip  # noqa: E402
 
 KMS_BACKEND = os.environ.get("COFFER_KMS_BACKEND", "builtin")
 
@@ -59,7 +62,8 @@ def tls_mode():
 class CofferServer:
     def __init__(self, binary, tmpdir, bao=None, tls=False):
         self.binary = str(binary)
-        # The OpenBao server holding the keys (vault mode), else None.
+        # The external key manager holding the keys (OpenBao in vault mode, PyKMIP in kmip
+        # mode: both give server_args() and server_env()), else None.
         self.bao = bao
         self.tmpdir = tmpdir
         self.data_dir = os.path.join(tmpdir, "data")
@@ -241,6 +245,13 @@ def server(request):
             bao.start()
         except RuntimeError as e:
             pytest.exit("could not start openbao: %s" % e, returncode=1)
+        request.addfinalizer(bao.stop)
+    elif KMS_BACKEND == "kmip":
+        try:
+            bao = PyKmip(tmpdir)
+            bao.start()
+        except (RuntimeError, subprocess.SubprocessError) as e:
+            pytest.exit("could not start pykmip: %s" % e, returncode=1)
         request.addfinalizer(bao.stop)
     elif KMS_BACKEND != "builtin":
         pytest.exit("unknown COFFER_KMS_BACKEND %r" % KMS_BACKEND, returncode=1)

@@ -60,6 +60,13 @@ impl coffer_kms_vault::KeyAccess for ServerIdentities {
     }
 }
 
+/// And for CMKs held by a KMIP server: a KMIP unique identifier is the CMK id.
+impl coffer_kms_kmip::KeyAccess for ServerIdentities {
+    fn allowed(&self, caller: &str, action: &str, key_id: &str) -> bool {
+        coffer_kms::KeyAccess::allowed(self, caller, action, key_id)
+    }
+}
+
 impl coffer_kms::KeyAccess for ServerIdentities {
     /// Root may use every key; RAM users what their policies allow on
     /// `acs:kms:*:*:key/<id>`; anonymous callers no CMK at all, so an SSE-KMS object is

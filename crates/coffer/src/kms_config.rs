@@ -1,13 +1,15 @@
 //! Which key manager serves SSE-OSS and SSE-KMS, and how to reach it: `--kms-backend` and
-//! the `--vault-*` settings, with the usual precedence (flag, environment, the config
-//! file's `[kms]` table, default). Vault credentials are never flags, which would show in
-//! the process list: a token comes from `VAULT_TOKEN`/`BAO_TOKEN` or a token file, an
-//! AppRole secret id from a file.
+//! the `--vault-*` or `--kmip-*` settings, with the usual precedence (flag, environment,
+//! the config file's `[kms]` table, default). Vault credentials are never flags, which
+//! would show in the process list: a token comes from `VAULT_TOKEN`/`BAO_TOKEN` or a token
+//! file, an AppRole secret id from a file. KMIP's credential is a client certificate, so
+//! its flags name files only.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use coffer_kms_kmip::{self as kmip, KmipConfig};
 use coffer_kms_vault::{
     Credentials, DEFAULT_KMS_KEY, DEFAULT_MOUNT, DEFAULT_SSE_OSS_KEY, DEFAULT_TIMEOUT, Secret,
     VaultConfig,
@@ -24,11 +26,13 @@ pub enum KmsBackend {
     Builtin,
     /// Vault or OpenBao Transit.
     Vault,
+    /// A KMIP server (KMIP 1.4 over mutual TLS).
+    Kmip,
 }
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct KmsArgs {
-    /// Key manager behind SSE-OSS and SSE-KMS: builtin or vault [default: builtin]
+    /// Key manager behind SSE-OSS and SSE-KMS: builtin, vault or kmip [default: builtin]
     #[arg(long, env = "COFFER_KMS_BACKEND")]
     pub kms_backend: Option<KmsBackend>,
     /// Vault/OpenBao address, http://host:port or https://host:port
@@ -59,6 +63,27 @@ pub struct KmsArgs {
     /// Milliseconds each Vault call may take before it fails as a timeout [default: 5000]
     #[arg(long, env = "COFFER_VAULT_TIMEOUT_MS")]
     pub vault_timeout_ms: Option<u64>,
+    /// KMIP server address, host:port
+    #[arg(long, env = "COFFER_KMIP_ADDR")]
+    pub kmip_addr: Option<String>,
+    /// PEM file of the CA that signed the KMIP server's certificate
+    #[arg(long, env = "COFFER_KMIP_CA")]
+    pub kmip_ca: Option<PathBuf>,
+    /// PEM file of Coffer's client certificate for the KMIP server
+    #[arg(long, env = "COFFER_KMIP_CLIENT_CERT")]
+    pub kmip_client_cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key
+    #[arg(long, env = "COFFER_KMIP_CLIENT_KEY")]
+    pub kmip_client_key: Option<PathBuf>,
+    /// Name of the KMIP key used for SSE-KMS when a request names none [default: coffer-default]
+    #[arg(long, env = "COFFER_KMIP_DEFAULT_KEY")]
+    pub kmip_default_key: Option<String>,
+    /// Name of the KMIP key behind SSE-OSS [default: coffer-sse-oss]
+    #[arg(long, env = "COFFER_KMIP_SSE_OSS_KEY")]
+    pub kmip_sse_oss_key: Option<String>,
+    /// Milliseconds each KMIP call may take before it fails as a timeout [default: 5000]
+    #[arg(long, env = "COFFER_KMIP_TIMEOUT_MS")]
+    pub kmip_timeout_ms: Option<u64>,
 }
 
 /// The config file's `[kms]` table.
@@ -75,6 +100,13 @@ pub struct KmsFile {
     vault_approle_role_id: Option<String>,
     vault_approle_secret_id_file: Option<PathBuf>,
     vault_timeout_ms: Option<u64>,
+    kmip_addr: Option<String>,
+    kmip_ca: Option<PathBuf>,
+    kmip_client_cert: Option<PathBuf>,
+    kmip_client_key: Option<PathBuf>,
+    kmip_default_key: Option<String>,
+    kmip_sse_oss_key: Option<String>,
+    kmip_timeout_ms: Option<u64>,
 }
 
 /// The resolved choice.
@@ -84,6 +116,7 @@ pub enum KmsSettings {
     Builtin,
     // Boxed: the settings are built once, and the enum stays small where it is moved.
     Vault(Box<VaultConfig>),
+    Kmip(KmipConfig),
 }
 
 impl KmsSettings {
@@ -98,8 +131,44 @@ impl KmsSettings {
             KmsBackend::Builtin => Ok(KmsSettings::Builtin),
             KmsBackend::Vault => vault(args, file, env, "--kms-backend vault")
                 .map(|v| KmsSettings::Vault(Box::new(v))),
+            KmsBackend::Kmip => kmip(args, file).map(KmsSettings::Kmip),
         }
     }
+}
+
+fn kmip(args: KmsArgs, file: KmsFile) -> Result<KmipConfig, String> {
+    let needs = |flag: &str| format!("--kms-backend kmip needs --kmip-{flag}");
+    let timeout_ms = args
+        .kmip_timeout_ms
+        .or(file.kmip_timeout_ms)
+        .unwrap_or(kmip::DEFAULT_TIMEOUT.as_millis() as u64);
+    if timeout_ms == 0 {
+        return Err("kmip_timeout_ms must be at least 1".into());
+    }
+    Ok(KmipConfig {
+        addr: args
+            .kmip_addr
+            .or(file.kmip_addr)
+            .ok_or_else(|| needs("addr"))?,
+        ca: args.kmip_ca.or(file.kmip_ca).ok_or_else(|| needs("ca"))?,
+        client_cert: args
+            .kmip_client_cert
+            .or(file.kmip_client_cert)
+            .ok_or_else(|| needs("client-cert"))?,
+        client_key: args
+            .kmip_client_key
+            .or(file.kmip_client_key)
+            .ok_or_else(|| needs("client-key"))?,
+        default_key: args
+            .kmip_default_key
+            .or(file.kmip_default_key)
+            .unwrap_or_else(|| kmip::DEFAULT_KMS_KEY.to_owned()),
+        sse_oss_key: args
+            .kmip_sse_oss_key
+            .or(file.kmip_sse_oss_key)
+            .unwrap_or_else(|| kmip::DEFAULT_SSE_OSS_KEY.to_owned()),
+        timeout: Duration::from_millis(timeout_ms),
+    })
 }
 
 /// Reads an environment variable.
@@ -274,6 +343,34 @@ mod tests {
             resolve(Some("/from/flag.pem"), &vault),
             PathBuf::from("/from/flag.pem")
         );
+    }
+
+    #[test]
+    fn kmip_needs_its_address_and_files_and_flags_beat_the_file() {
+        let file = || -> KmsFile {
+            toml::from_str(
+                "backend = \"kmip\"\nkmip_addr = \"file:5696\"\nkmip_ca = \"/f/ca.pem\"\n\
+                 kmip_client_cert = \"/f/c.pem\"\nkmip_default_key = \"from-file\"\n\
+                 kmip_timeout_ms = 900\n",
+            )
+            .unwrap()
+        };
+        let missing_key = KmsSettings::resolve(KmsArgs::default(), file()).unwrap_err();
+        assert!(missing_key.contains("--kmip-client-key"), "{missing_key}");
+        let args = KmsArgs {
+            kmip_addr: Some("flag:5696".into()),
+            kmip_client_key: Some("/flag/c.key".into()),
+            ..Default::default()
+        };
+        let KmsSettings::Kmip(k) = KmsSettings::resolve(args, file()).unwrap() else {
+            panic!("kmip expected");
+        };
+        assert_eq!(k.addr, "flag:5696");
+        assert_eq!(k.ca, PathBuf::from("/f/ca.pem"));
+        assert_eq!(k.client_key, PathBuf::from("/flag/c.key"));
+        assert_eq!(k.default_key, "from-file");
+        assert_eq!(k.sse_oss_key, kmip::DEFAULT_SSE_OSS_KEY);
+        assert_eq!(k.timeout, Duration::from_millis(900));
     }
 
     #[test]

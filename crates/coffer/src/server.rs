@@ -26,6 +26,7 @@ use crate::identities::ServerIdentities;
 use crate::keys::BuiltinKms;
 use crate::kms_config::KmsSettings;
 use coffer_identity::{IdentityStore, Keyring};
+use coffer_kms_kmip::{KmipConfig, KmipKms};
 use coffer_kms_vault::{VaultConfig, VaultKms};
 use coffer_service::{KeyAdmin, KeyProvider};
 use zeroize::Zeroizing;
@@ -108,15 +109,20 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("opening the identity store: {e}"))?;
     let vault = match &settings.kms {
-        KmsSettings::Builtin => None,
         KmsSettings::Vault(config) => Some(vault_provider(config).await?),
+        _ => None,
     };
-    let (keys, key_admin): (Arc<dyn KeyProvider>, Arc<dyn KeyAdmin>) = match &vault {
-        None => (
+    let kmip = match &settings.kms {
+        KmsSettings::Kmip(config) => Some(kmip_provider(config).await?),
+        _ => None,
+    };
+    let (keys, key_admin): (Arc<dyn KeyProvider>, Arc<dyn KeyAdmin>) = match (&vault, &kmip) {
+        (Some(vault), _) => (vault.clone(), vault.clone()),
+        (_, Some(kmip)) => (kmip.clone(), kmip.clone()),
+        _ => (
             Arc::new(BuiltinKms(kms.clone())),
             Arc::new(BuiltinKeyAdmin::new(kms.clone())),
         ),
-        Some(vault) => (vault.clone(), vault.clone()),
     };
     let mut service = Service::new(Arc::new(meta), Arc::new(blobs), coffer_oss::OSS_LIMITS)
         .with_key_provider(keys);
@@ -136,6 +142,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     kms.set_key_access(identities.clone());
     if let Some(vault) = &vault {
         vault.set_key_access(identities.clone());
+    }
+    if let Some(kmip) = &kmip {
+        kmip.set_key_access(identities.clone());
     }
     let admin_routes = Arc::new(AdminRoutes {
         api: AdminApi::new(key_admin, root, settings.region.clone())
@@ -271,6 +280,29 @@ async fn vault_provider(config: &VaultConfig) -> Result<Arc<VaultKms>, String> {
         ),
     }
     Ok(Arc::new(vault))
+}
+
+/// Builds the KMIP key provider and finds (or creates) its default and SSE-OSS keys. As
+/// with Vault, a KMIP server that cannot be reached at start-up does not stop the server:
+/// the first SSE request tries again, and fails closed until the KMIP server answers.
+async fn kmip_provider(config: &KmipConfig) -> Result<Arc<KmipKms>, String> {
+    let kmip = KmipKms::new(config.clone())?;
+    match kmip.service_key_ids().await {
+        Ok((default_id, sse_oss_id)) => tracing::info!(
+            addr = %config.addr,
+            default_key = %config.default_key,
+            default_key_id = %default_id,
+            sse_oss_key = %config.sse_oss_key,
+            sse_oss_key_id = %sse_oss_id,
+            "SSE keys are served by the kmip server"
+        ),
+        Err(e) => tracing::warn!(
+            addr = %config.addr,
+            error = %e,
+            "kmip: could not find or create the default and SSE-OSS keys"
+        ),
+    }
+    Ok(Arc::new(kmip))
 }
 
 /// Sets `coffer_kms_key_calls{key_id, operation}` from the KMS's in-memory usage counters
