@@ -2,9 +2,11 @@
 kmip mode (COFFER_KMS_BACKEND=kmip, as scripts/test.sh runs it); the other SSE files run in
 that mode too, unchanged. Keys are acted on directly through PyKMIP's own client.
 """
+import json
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 
 import oss2
@@ -127,6 +129,66 @@ def test_a_stolen_data_directory_reveals_nothing(server):
             ob = h.oss2_bucket(owner, b.bucket_name, "v1")
             for method in ("KMS", "AES256", "SM4", "KMS+SM4"):
                 assert ob.get_object(method).read() == secret
+        finally:
+            owner.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _RootKeyOnKmip:
+    """The session's KMIP server as the key manager and as the keeper of the root key
+    (--root-key kmip:key=NAME)."""
+
+    def __init__(self, pykmip, key):
+        self.pykmip = pykmip
+        self.key = key
+
+    def server_args(self):
+        return self.pykmip.server_args() + ["--root-key", "kmip:key=%s" % self.key]
+
+    def server_env(self):
+        return {}
+
+
+def test_the_root_key_sealed_by_kmip_never_sits_beside_the_data(server):
+    """--root-key kmip:key=NAME: the root key exists only sealed by the KMIP server. Started
+    without that source, a copy of the data directory is refused at start-up, naming the
+    source it needs; with it, everything reads."""
+    tmp = tempfile.mkdtemp(prefix="coffer-kmip-root-")
+    key = "root-" + secrets.token_hex(4)
+    try:
+        on_kmip = _RootKeyOnKmip(server.bao, key)
+        writer = CofferServer(server.binary, tmp, on_kmip)
+        writer.start()
+        try:
+            b = h.oss2_bucket(writer, h.unique_name("kmiproot"), "v1")
+            b.create_bucket()
+            for method in ("KMS", "AES256"):
+                b.put_object(method, b"sealed " + method.encode(), headers=h.sse_headers(method))
+        finally:
+            writer.stop()
+        with open(os.path.join(writer.data_dir, "root-key.json")) as f:
+            record = json.load(f)
+        assert record["kind"] == "kmip" and record["source"] == "kmip:key=" + key, record
+        assert not os.path.exists(os.path.join(writer.data_dir, "root.key"))
+        assert server.bao.client("locate", key), "the sealing key is on the KMIP server"
+
+        refused = subprocess.run(
+            [server.binary, "serve", "--data-dir", writer.data_dir,
+             "--listen", "127.0.0.1:%d" % free_port(), "--admin-listen", "127.0.0.1:%d" % free_port()]
+            + server.bao.server_args(),
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0
+        assert "sealed under an external root key" in refused.stderr, refused.stderr
+        assert "kmip:key=" + key in refused.stderr, refused.stderr
+
+        owner = CofferServer(server.binary, tmp, on_kmip)
+        owner.access_key_secret = writer.access_key_secret
+        owner.start()
+        try:
+            ob = h.oss2_bucket(owner, b.bucket_name, "v1")
+            for method in ("KMS", "AES256"):
+                assert ob.get_object(method).read() == b"sealed " + method.encode()
         finally:
             owner.stop()
     finally:

@@ -29,6 +29,7 @@
 
 mod admin;
 mod protocol;
+mod seal;
 mod transport;
 mod ttlv;
 

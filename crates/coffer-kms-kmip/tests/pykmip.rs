@@ -542,3 +542,35 @@ async fn key_admin_creates_lists_describes_and_deletes_and_refuses_the_rest() {
         Err(KeyAdminError::Key(KeyError::KeyNotFound(_)))
     ));
 }
+
+/// `--root-key kmip:key=NAME`: the root key round-trips through the server's Encrypt and
+/// Decrypt under a key made on first use; a wrapped data key does not open as a root key.
+#[tokio::test]
+async fn a_root_key_is_sealed_and_opened_by_the_kmip_server() {
+    let server = PyKmip::start();
+    let kms = server.kms();
+    let root = [0x3c; 32];
+    let sealed = kms.seal_root_key("coffer-root", &root).await.unwrap();
+    assert!(!sealed.windows(32).any(|w| w == root), "not in the clear");
+    assert_eq!(*kms.open_root_key(&sealed).await.unwrap(), root);
+    let again = kms.seal_root_key("coffer-root", &root).await.unwrap();
+    assert_eq!(
+        kms.locate("coffer-root").await.unwrap().len(),
+        1,
+        "one key, reused"
+    );
+    assert_ne!(again, sealed, "a fresh nonce each time");
+
+    let mut tampered = sealed.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert_eq!(
+        kms.open_root_key(&tampered).await.err(),
+        Some(KeyError::InvalidCiphertext)
+    );
+    let data_key = try_issue(&kms, None).await.unwrap();
+    assert_eq!(
+        kms.open_root_key(&data_key.wrapped).await.err(),
+        Some(KeyError::InvalidCiphertext)
+    );
+}

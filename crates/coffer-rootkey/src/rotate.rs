@@ -131,7 +131,7 @@ impl Rotation<'_> {
             RootKeySource::Embedded => raw::from_file(&self.data_dir.join(EMBEDDED_FILE)),
             RootKeySource::File(path) => raw::from_file(path),
             RootKeySource::Env(var) => raw::from_env(var),
-            RootKeySource::Pkcs11(_) | RootKeySource::Vault(_) => {
+            RootKeySource::Pkcs11(_) | RootKeySource::Vault(_) | RootKeySource::Kmip(_) => {
                 let sealed = match found {
                     Some(r) if r.kind == self.current.kind() => r.sealed_bytes()?,
                     _ => {
@@ -211,7 +211,7 @@ impl Rotation<'_> {
             }
             RootKeySource::File(path) => Ok((raw::from_file(path)?, None, None)),
             RootKeySource::Env(var) => Ok((raw::from_env(var)?, None, None)),
-            RootKeySource::Pkcs11(_) | RootKeySource::Vault(_) => {
+            RootKeySource::Pkcs11(_) | RootKeySource::Vault(_) | RootKeySource::Kmip(_) => {
                 let key = generate()?;
                 let sealed = self.sealer(self.new)?.seal_checked(&key)?;
                 Ok((key, Some(sealed), None))
@@ -236,7 +236,11 @@ impl Rotation<'_> {
         let key = match (self.new, &journal.new_embedded, &journal.new_sealed) {
             (RootKeySource::Embedded, Some(text), _) => RootKey::from_hex(text)
                 .map_err(|_| RootKeyError::Io(format!("{JOURNAL_FILE}: bad new key")))?,
-            (RootKeySource::Pkcs11(_) | RootKeySource::Vault(_), _, Some(sealed)) => {
+            (
+                RootKeySource::Pkcs11(_) | RootKeySource::Vault(_) | RootKeySource::Kmip(_),
+                _,
+                Some(sealed),
+            ) => {
                 let sealed = STANDARD
                     .decode(sealed)
                     .map_err(|e| RootKeyError::Io(format!("{JOURNAL_FILE}: {e}")))?;

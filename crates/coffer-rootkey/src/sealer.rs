@@ -1,5 +1,5 @@
 //! Sources that keep the root key sealed rather than holding it: a PKCS#11 token, or an
-//! external key manager (Vault/OpenBao Transit) reached through [`ExternalSealer`]. Both
+//! external key manager (Vault/OpenBao Transit, KMIP) reached through [`ExternalSealer`]. Both
 //! generate nothing themselves: Coffer generates the root key, has it sealed, and keeps
 //! only the sealed copy in `<data>/root-key.json`.
 
@@ -7,18 +7,17 @@ use coffer_kms::RootKey;
 
 use crate::{Pin, RootKeyError, RootKeySource, pkcs11};
 
-/// A key manager that seals and opens a root key under one of its keys, by name. The key
-/// manager binds nothing else to the blob: Coffer checks the key it gets back against the
-/// data directory's check value.
+/// The key managers that seal and open a root key under one of their keys, for the
+/// `vault:` and `kmip:` sources (`source` says which, and the key's name). The key manager
+/// binds nothing else to the blob: Coffer checks the key it gets back against the data
+/// directory's check value.
 pub trait ExternalSealer {
-    /// How the sealer is reached, for messages (an address, never a credential).
-    fn describe(&self) -> String;
-    fn seal(&self, key_name: &str, root: &RootKey) -> Result<Vec<u8>, RootKeyError>;
-    fn unseal(&self, key_name: &str, sealed: &[u8]) -> Result<RootKey, RootKeyError>;
+    fn seal(&self, source: &RootKeySource, root: &RootKey) -> Result<Vec<u8>, RootKeyError>;
+    fn unseal(&self, source: &RootKeySource, sealed: &[u8]) -> Result<RootKey, RootKeyError>;
 }
 
-/// What a sealed source needs besides its description: a token's PIN, or the key manager
-/// behind a `vault:` source.
+/// What a sealed source needs besides its description: a token's PIN, or the key
+/// managers behind `vault:` and `kmip:` sources.
 #[derive(Clone, Copy, Default)]
 pub struct Unlock<'a> {
     pub pin: Option<&'a Pin>,
@@ -41,10 +40,11 @@ pub(crate) fn for_source<'a>(
 ) -> Result<Option<Sealer<'a>>, RootKeyError> {
     match source {
         RootKeySource::Pkcs11(spec) => Ok(Some(Sealer::Token(spec, unlock.pin))),
-        RootKeySource::Vault(name) => match unlock.external {
-            Some(external) => Ok(Some(Sealer::External(external, name))),
+        RootKeySource::Vault(_) | RootKeySource::Kmip(_) => match unlock.external {
+            Some(external) => Ok(Some(Sealer::External(external, source))),
             None => Err(RootKeyError::Config(format!(
-                "`{source}` needs a key manager: give --vault-addr and its credentials"
+                "`{source}` needs its key manager: give --{}-addr and its credentials",
+                source.kind()
             ))),
         },
         _ => Ok(None),
@@ -53,21 +53,21 @@ pub(crate) fn for_source<'a>(
 
 pub(crate) enum Sealer<'a> {
     Token(&'a crate::Pkcs11Spec, Option<&'a Pin>),
-    External(&'a dyn ExternalSealer, &'a str),
+    External(&'a dyn ExternalSealer, &'a RootKeySource),
 }
 
 impl Sealer<'_> {
     pub fn seal(&self, root: &RootKey) -> Result<Vec<u8>, RootKeyError> {
         match self {
             Sealer::Token(spec, pin) => pkcs11::seal(spec, *pin, root),
-            Sealer::External(external, name) => external.seal(name, root),
+            Sealer::External(external, source) => external.seal(source, root),
         }
     }
 
     pub fn unseal(&self, sealed: &[u8]) -> Result<RootKey, RootKeyError> {
         match self {
             Sealer::Token(spec, pin) => pkcs11::unseal(spec, *pin, sealed),
-            Sealer::External(external, name) => external.unseal(name, sealed),
+            Sealer::External(external, source) => external.unseal(source, sealed),
         }
     }
 

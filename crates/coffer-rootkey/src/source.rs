@@ -6,7 +6,9 @@
 //!   on a PKCS#11 token seals the root key (see [`crate::pkcs11`]); the PIN comes from a
 //!   file or an environment variable, never from the value itself;
 //! * `vault:key=NAME`: the Transit key NAME of the Vault/OpenBao server the `--vault-*`
-//!   settings point at seals the root key (see [`crate::ExternalSealer`]).
+//!   settings point at seals the root key (see [`crate::ExternalSealer`]);
+//! * `kmip:key=NAME`: the AES-256 key named NAME on the KMIP server the `--kmip-*` settings
+//!   point at seals it.
 //!
 //! No value means the embedded default: `<data-dir>/root.key`, generated on first start.
 
@@ -30,6 +32,8 @@ pub enum RootKeySource {
     Pkcs11(Pkcs11Spec),
     /// The name of the Transit key that seals the root key.
     Vault(String),
+    /// The Name of the KMIP key that seals the root key.
+    Kmip(String),
 }
 
 /// A key object on a PKCS#11 token, found by labels.
@@ -55,16 +59,19 @@ impl RootKeySource {
                 "`{value}`: env: needs a variable name (letters, digits, _)"
             ))),
             "pkcs11" => Pkcs11Spec::parse(rest).map(RootKeySource::Pkcs11),
-            "vault" => match rest.trim().strip_prefix("key=") {
-                Some(name) if valid_key_name(name) => Ok(RootKeySource::Vault(name.to_owned())),
+            "vault" | "kmip" => match rest.trim().strip_prefix("key=") {
+                Some(name) if valid_key_name(name) && scheme == "vault" => {
+                    Ok(RootKeySource::Vault(name.to_owned()))
+                }
+                Some(name) if valid_key_name(name) => Ok(RootKeySource::Kmip(name.to_owned())),
                 _ => Err(RootKeyError::Config(format!(
-                    "`{value}`: use vault:key=NAME, NAME a Transit key name (letters, digits, \
-                     - _ .)"
+                    "`{value}`: use {scheme}:key=NAME, NAME a key name (letters, digits, - _ .)"
                 ))),
             },
             _ => Err(RootKeyError::Config(format!(
                 "`{value}` is not a root key source; use file:/path, env:VAR, \
-                 pkcs11:module=/path/to/module.so;token=LABEL;key=LABEL or vault:key=NAME"
+                 pkcs11:module=/path/to/module.so;token=LABEL;key=LABEL, vault:key=NAME or \
+                 kmip:key=NAME"
             ))),
         }
     }
@@ -75,7 +82,7 @@ impl RootKeySource {
     }
 
     /// The short name recorded in the data directory: `embedded`, `file`, `env`, `pkcs11`,
-    /// `vault`.
+    /// `vault`, `kmip`.
     pub fn kind(&self) -> &'static str {
         match self {
             RootKeySource::Embedded => "embedded",
@@ -83,6 +90,7 @@ impl RootKeySource {
             RootKeySource::Env(_) => "env",
             RootKeySource::Pkcs11(_) => "pkcs11",
             RootKeySource::Vault(_) => "vault",
+            RootKeySource::Kmip(_) => "kmip",
         }
     }
 }
@@ -101,6 +109,7 @@ impl fmt::Display for RootKeySource {
                 spec.key
             ),
             RootKeySource::Vault(name) => write!(f, "vault:key={name}"),
+            RootKeySource::Kmip(name) => write!(f, "kmip:key={name}"),
         }
     }
 }
@@ -143,7 +152,8 @@ impl Pkcs11Spec {
     }
 }
 
-/// A Transit key name goes into a URL path: only the characters key names are made of.
+/// A key name (a Transit key goes into a URL path): only the characters key names are
+/// made of.
 fn valid_key_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
@@ -197,6 +207,7 @@ mod tests {
             "env:MY_ROOT_KEY",
             "pkcs11:module=/usr/lib/softhsm/libsofthsm2.so;token=coffer;key=coffer-root",
             "vault:key=coffer-root",
+            "kmip:key=coffer-root",
         ] {
             assert_eq!(RootKeySource::parse(text).unwrap().to_string(), text);
         }
@@ -221,6 +232,7 @@ mod tests {
             "vault:x",
             "vault:key=",
             "vault:key=../sys",
+            "kmip:coffer-root",
             "pkcs11:module=/m.so;token=t",
             "pkcs11:module=/m.so;token=t;key=k;slot=1",
             "pkcs11:module=/m.so;token=t;key",

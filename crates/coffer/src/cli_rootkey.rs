@@ -11,7 +11,7 @@ use coffer_rootkey::{
 };
 
 use crate::kms_config::{self, KmsArgs};
-use crate::root_sealer::VaultRootSealer;
+use crate::root_sealer::RootSealers;
 
 use crate::config::PinSource;
 
@@ -136,18 +136,24 @@ pub fn rotate(args: RotateArgs) -> Result<String, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
-    let sealer = match uses("vault") {
-        true => {
-            let config = kms_config::vault(
-                args.kms,
-                Default::default(),
-                &|var| std::env::var(var).ok(),
-                "a vault:key=NAME root key source",
-            )?;
-            Some(VaultRootSealer::new(&config, runtime.handle().clone())?)
-        }
+    let vault = match uses("vault") {
+        true => Some(kms_config::vault(
+            args.kms.clone(),
+            Default::default(),
+            &|var| std::env::var(var).ok(),
+            "a vault:key=NAME root key source",
+        )?),
         false => None,
     };
+    let kmip = match uses("kmip") {
+        true => Some(kms_config::kmip(
+            args.kms,
+            Default::default(),
+            "a kmip:key=NAME root key source",
+        )?),
+        false => None,
+    };
+    let sealers = RootSealers::new(vault.as_ref(), kmip.as_ref(), runtime.handle().clone())?;
     let kms = KmsState(data_dir.join("kms"));
     let identities = IdentityState(data_dir.join("iam"));
     let rotation = Rotation {
@@ -156,7 +162,7 @@ pub fn rotate(args: RotateArgs) -> Result<String, String> {
         new: &new,
         unlock: Unlock {
             pin: pin.as_ref(),
-            external: sealer.as_ref().map(|s| s as &dyn ExternalSealer),
+            external: Some(&sealers as &dyn ExternalSealer),
         },
     };
     let done = rotation

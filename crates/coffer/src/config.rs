@@ -101,6 +101,8 @@ pub struct Settings {
     pub root_key: RootKeySource,
     /// The Vault that seals the root key, for `--root-key vault:key=NAME`.
     pub root_key_vault: Option<coffer_kms_vault::VaultConfig>,
+    /// The KMIP server that seals the root key, for `--root-key kmip:key=NAME`.
+    pub root_key_kmip: Option<coffer_kms_kmip::KmipConfig>,
     /// Where the token PIN is read from, when the source is a token.
     pub root_key_pin: PinSource,
     /// The key manager behind SSE-OSS and SSE-KMS.
@@ -163,12 +165,21 @@ impl Settings {
         let legacy_env_set = std::env::var(LEGACY_ROOT_KEY_ENV).is_ok_and(|v| !v.trim().is_empty());
         let root_key = root_key_source(args.root_key, file.root_key, legacy_env_set)?;
         let kms_file = file.kms.unwrap_or_default();
+        let needs = format!("--root-key {root_key}");
         let root_key_vault = match &root_key {
             RootKeySource::Vault(_) => Some(crate::kms_config::vault(
                 args.kms.clone(),
                 kms_file.clone(),
                 &|var| std::env::var(var).ok(),
-                &format!("--root-key {root_key}"),
+                &needs,
+            )?),
+            _ => None,
+        };
+        let root_key_kmip = match &root_key {
+            RootKeySource::Kmip(_) => Some(crate::kms_config::kmip(
+                args.kms.clone(),
+                kms_file.clone(),
+                &needs,
             )?),
             _ => None,
         };
@@ -215,6 +226,7 @@ impl Settings {
         Ok(Settings {
             root_key,
             root_key_vault,
+            root_key_kmip,
             root_key_pin,
             kms,
             tls,

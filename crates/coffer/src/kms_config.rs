@@ -131,13 +131,15 @@ impl KmsSettings {
             KmsBackend::Builtin => Ok(KmsSettings::Builtin),
             KmsBackend::Vault => vault(args, file, env, "--kms-backend vault")
                 .map(|v| KmsSettings::Vault(Box::new(v))),
-            KmsBackend::Kmip => kmip(args, file).map(KmsSettings::Kmip),
+            KmsBackend::Kmip => kmip(args, file, "--kms-backend kmip").map(KmsSettings::Kmip),
         }
     }
 }
 
-fn kmip(args: KmsArgs, file: KmsFile) -> Result<KmipConfig, String> {
-    let needs = |flag: &str| format!("--kms-backend kmip needs --kmip-{flag}");
+/// The KMIP settings, for the key backend or for a root key sealed by KMIP (`user` names
+/// which, in the error when one is missing).
+pub(crate) fn kmip(args: KmsArgs, file: KmsFile, user: &str) -> Result<KmipConfig, String> {
+    let needs = |flag: &str| format!("{user} needs --kmip-{flag}");
     let timeout_ms = args
         .kmip_timeout_ms
         .or(file.kmip_timeout_ms)

@@ -1,68 +1,101 @@
-//! `--root-key vault:key=NAME`: bridges coffer-rootkey's synchronous [`ExternalSealer`] to
-//! the async Transit client. The root key is opened once per start, on a blocking thread
-//! (the server opens the KMS on the blocking pool), which waits on the runtime's handle.
+//! `--root-key vault:key=NAME` and `kmip:key=NAME`: bridges coffer-rootkey's synchronous
+//! [`ExternalSealer`] to the async Transit and KMIP clients. The root key is opened once
+//! per start, on a blocking thread (the server opens the KMS on the blocking pool), which
+//! waits on the runtime's handle.
 
 use coffer_kms::RootKey;
+use coffer_kms_kmip::{KmipConfig, KmipKms};
 use coffer_kms_vault::{VaultConfig, VaultKms};
-use coffer_rootkey::{ExternalSealer, RootKeyError};
+use coffer_rootkey::{ExternalSealer, RootKeyError, RootKeySource};
 use coffer_service::KeyError;
 use tokio::runtime::Handle;
 
-pub struct VaultRootSealer {
-    vault: VaultKms,
+/// The key managers a root key source may name, each built only when configured.
+pub struct RootSealers {
+    vault: Option<VaultKms>,
+    kmip: Option<KmipKms>,
     runtime: Handle,
 }
 
-impl VaultRootSealer {
+impl RootSealers {
     /// `runtime` must have a worker thread free to drive the calls: the sealer's methods
     /// are called from outside it and block until they are done.
-    pub fn new(config: &VaultConfig, runtime: Handle) -> Result<VaultRootSealer, String> {
-        Ok(VaultRootSealer {
-            vault: VaultKms::new(config.clone())?,
+    pub fn new(
+        vault: Option<&VaultConfig>,
+        kmip: Option<&KmipConfig>,
+        runtime: Handle,
+    ) -> Result<RootSealers, String> {
+        Ok(RootSealers {
+            vault: vault.map(|c| VaultKms::new(c.clone())).transpose()?,
+            kmip: kmip.map(|c| KmipKms::new(c.clone())).transpose()?,
             runtime,
         })
     }
 
-    fn error(&self, name: &str, e: KeyError) -> RootKeyError {
-        let at = self.describe();
+    fn describe(&self, source: &RootKeySource) -> String {
+        match (source, &self.vault, &self.kmip) {
+            (RootKeySource::Vault(_), Some(v), _) => format!("Vault at {}", v.config().addr),
+            (RootKeySource::Kmip(_), _, Some(k)) => {
+                format!("the KMIP server at {}", k.config().addr)
+            }
+            _ => source.to_string(),
+        }
+    }
+
+    fn error(&self, source: &RootKeySource, e: KeyError) -> RootKeyError {
+        let at = self.describe(source);
         match e {
             KeyError::InvalidCiphertext => RootKeyError::Refused(format!(
-                "the Transit key `{name}` of {at} does not open this data directory's sealed \
-                 root key: it is not the key the data directory was sealed with"
+                "`{source}` of {at} does not open this data directory's sealed root key: it \
+                 is not the key the data directory was sealed with"
             )),
             KeyError::KeyNotFound(_) => RootKeyError::Refused(format!(
-                "{at} has no Transit key `{name}`: the data directory's root key was sealed by \
-                 a key that is gone or on another server"
+                "{at} has no key for `{source}`: the data directory's root key was sealed by a \
+                 key that is gone or on another server"
             )),
             other => RootKeyError::Source(format!(
-                "{at} could not seal or unseal the root key with `{name}`: {other}"
+                "{at} could not seal or unseal the root key with `{source}`: {other}"
             )),
         }
     }
+
+    fn missing(source: &RootKeySource) -> RootKeyError {
+        RootKeyError::Config(format!(
+            "`{source}` needs --{}-addr and the rest of its settings",
+            source.kind()
+        ))
+    }
 }
 
-impl ExternalSealer for VaultRootSealer {
-    fn describe(&self) -> String {
-        format!("Vault at {}", self.vault.config().addr)
+impl ExternalSealer for RootSealers {
+    fn seal(&self, source: &RootKeySource, root: &RootKey) -> Result<Vec<u8>, RootKeyError> {
+        let key = root.expose_for_sealing();
+        let sealed = match (source, &self.vault, &self.kmip) {
+            (RootKeySource::Vault(name), Some(vault), _) => self
+                .runtime
+                .block_on(vault.seal_root_key(name, key))
+                .map(String::into_bytes),
+            (RootKeySource::Kmip(name), _, Some(kmip)) => {
+                self.runtime.block_on(kmip.seal_root_key(name, key))
+            }
+            _ => return Err(Self::missing(source)),
+        };
+        sealed.map_err(|e| self.error(source, e))
     }
 
-    fn seal(&self, key_name: &str, root: &RootKey) -> Result<Vec<u8>, RootKeyError> {
-        self.runtime
-            .block_on(
-                self.vault
-                    .seal_root_key(key_name, root.expose_for_sealing()),
-            )
-            .map(String::into_bytes)
-            .map_err(|e| self.error(key_name, e))
-    }
-
-    fn unseal(&self, key_name: &str, sealed: &[u8]) -> Result<RootKey, RootKeyError> {
-        let sealed = std::str::from_utf8(sealed)
-            .map_err(|_| self.error(key_name, KeyError::InvalidCiphertext))?;
-        let key = self
-            .runtime
-            .block_on(self.vault.open_root_key(key_name, sealed))
-            .map_err(|e| self.error(key_name, e))?;
+    fn unseal(&self, source: &RootKeySource, sealed: &[u8]) -> Result<RootKey, RootKeyError> {
+        let key = match (source, &self.vault, &self.kmip) {
+            (RootKeySource::Vault(name), Some(vault), _) => {
+                let text = std::str::from_utf8(sealed)
+                    .map_err(|_| self.error(source, KeyError::InvalidCiphertext))?;
+                self.runtime.block_on(vault.open_root_key(name, text))
+            }
+            (RootKeySource::Kmip(_), _, Some(kmip)) => {
+                self.runtime.block_on(kmip.open_root_key(sealed))
+            }
+            _ => return Err(Self::missing(source)),
+        }
+        .map_err(|e| self.error(source, e))?;
         Ok(RootKey::from_bytes(*key))
     }
 }

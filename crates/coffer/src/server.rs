@@ -11,7 +11,7 @@ use coffer_kms::{Kms, KmsConfig};
 use coffer_oss::{OssApi, OssConfig};
 use coffer_rootkey::{ExternalSealer, RootKeySource, RootKeyStatus, Unlock};
 
-use crate::root_sealer::VaultRootSealer;
+use crate::root_sealer::RootSealers;
 use coffer_service::Service;
 use coffer_storage::{FsBlobStore, RedbMetaStore, TieredBlobStore, sweep_orphans};
 use http::{Request, Response, StatusCode};
@@ -394,13 +394,11 @@ async fn open_kms(
     let rotation = settings.sse_oss_rotation;
     let source = settings.root_key.clone();
     let pin = settings.root_key_pin.clone();
-    let sealer = match (&source, &settings.root_key_vault) {
-        (RootKeySource::Vault(_), Some(config)) => Some(VaultRootSealer::new(
-            config,
-            tokio::runtime::Handle::current(),
-        )?),
-        _ => None,
-    };
+    let sealer = RootSealers::new(
+        settings.root_key_vault.as_ref(),
+        settings.root_key_kmip.as_ref(),
+        tokio::runtime::Handle::current(),
+    )?;
     tokio::task::spawn_blocking(move || {
         let dir = data_dir.join("kms");
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -411,7 +409,7 @@ async fn open_kms(
         };
         let unlock = Unlock {
             pin: pin.as_ref(),
-            external: sealer.as_ref().map(|s| s as &dyn ExternalSealer),
+            external: Some(&sealer as &dyn ExternalSealer),
         };
         let opened = coffer_rootkey::open(&data_dir, &source, unlock, sealed_state_exists)
             .map_err(|e| format!("root key: {e}"))?;

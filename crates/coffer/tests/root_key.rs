@@ -587,7 +587,7 @@ async fn a_root_key_sealed_by_vault_transit() {
     assert!(bao.run(&["write", "-f", "transit/keys/intruder", "derived=true"]));
     let log = TestServer::start_refused(&with(&stolen, "vault:key=intruder", &bao.addr));
     assert!(
-        log.contains("`intruder` of Vault at") && log.contains("does not open"),
+        log.contains("`vault:key=intruder` of Vault at") && log.contains("does not open"),
         "{log}"
     );
 
