@@ -28,7 +28,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use coffer_service::{DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, SseMethod};
+use coffer_service::{
+    CachedUse, DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyOperation, KeyProvider,
+    SseMethod,
+};
 use http::Method;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -321,6 +324,17 @@ impl KeyProvider for VaultKms {
             .await
             .map_err(|e| name_missing(e, name))?;
         data_key(&parse::<Answer<DecryptAnswer>>(&answer)?.data.plaintext)
+    }
+
+    /// Coffer's own permission check, as for a call Vault answers: the cache is shared by
+    /// every caller. Vault is not asked (that is what the cache saves), so a key disabled
+    /// in Vault stops cached uses only when the entry expires.
+    async fn cached_use(&self, used: &CachedUse<'_>) -> Result<(), KeyError> {
+        let action = match used.operation {
+            KeyOperation::Issue => "kms:GenerateDataKey",
+            KeyOperation::Unwrap => "kms:Decrypt",
+        };
+        self.permit(used.method, used.caller, action, used.key_id)
     }
 }
 

@@ -25,7 +25,7 @@ use crate::keys::BuiltinKms;
 use crate::kms_config::KmsSettings;
 use coffer_identity::{IdentityStore, Keyring};
 use coffer_kms_vault::{VaultConfig, VaultKms};
-use coffer_service::KeyProvider;
+use coffer_service::{KeyProvider, Resilience, ResilientKeys};
 use zeroize::Zeroizing;
 
 /// hyper's read buffer, which bounds both a request head and each body frame. Bodies
@@ -50,6 +50,26 @@ const ROOT_ACCOUNT: &str = "coffer-root";
 /// instead of a file creation, a rename and two fsyncs (see docs/performance.md). 128 KiB
 /// is where MinIO stops inlining too; the write buffers at most this much per request.
 const SMALL_BLOB_MAX: usize = 128 * 1024;
+
+/// A key-manager call, retries included, ends within this many times the backend's own
+/// per-call timeout (`--vault-timeout-ms`): room for one slow attempt and a retry, and a
+/// documented bound on what a client waits for the KMS in an outage.
+const DEADLINE_PER_TIMEOUT: u32 = 2;
+/// The same bound for the built-in KMS, which answers from memory (a call that must save
+/// its state waits on a disk).
+const BUILTIN_KMS_DEADLINE: Duration = Duration::from_secs(10);
+/// First wait before a retry; doubled per retry (jittered, capped by coffer-service).
+const KMS_RETRY_BACKOFF: Duration = Duration::from_millis(50);
+
+fn resilience(settings: crate::config::KmsResilience, deadline: Duration) -> Resilience {
+    Resilience {
+        retries: settings.retries,
+        backoff: KMS_RETRY_BACKOFF,
+        deadline,
+        breaker_threshold: settings.breaker_threshold,
+        breaker_cooldown: settings.breaker_cooldown,
+    }
+}
 
 pub async fn run(settings: Settings) -> Result<(), String> {
     tracing_subscriber::fmt()
@@ -109,10 +129,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         KmsSettings::Builtin => None,
         KmsSettings::Vault(config) => Some(vault_provider(config).await?),
     };
-    let keys: Arc<dyn KeyProvider> = match &vault {
-        None => Arc::new(BuiltinKms(kms.clone())),
-        Some(vault) => vault.clone(),
+    let (keys, deadline): (Arc<dyn KeyProvider>, Duration) = match &vault {
+        None => (Arc::new(BuiltinKms(kms.clone())), BUILTIN_KMS_DEADLINE),
+        Some(vault) => (vault.clone(), vault.config().timeout * DEADLINE_PER_TIMEOUT),
     };
+    let keys = Arc::new(ResilientKeys::new(
+        keys,
+        resilience(settings.kms_resilience, deadline),
+    ));
     let mut service = Service::new(Arc::new(meta), Arc::new(blobs), coffer_oss::OSS_LIMITS)
         .with_key_provider(keys);
     if let Some(ttl) = settings.kms_data_key_cache {
