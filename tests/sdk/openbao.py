@@ -4,6 +4,7 @@ The `bao` binary comes from COFFER_BAO_BIN (tests/engines/openbao.sh installs it
 sets it). The server listens on a free loopback port, keeps its keys in memory, has Transit
 enabled, and is stopped by its own PID.
 """
+import json
 import os
 import signal
 import socket
@@ -111,3 +112,90 @@ class OpenBao:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+class PersistentOpenBao(OpenBao):
+    """An OpenBao server whose keys survive a restart: `bao server -config` with integrated
+    (raft) storage, the one persistent backend OpenBao 2.x keeps besides databases, and a
+    TCP listener (a dev server keeps keys in memory), initialised with one unseal key,
+    unsealed, Transit enabled. `restart()` kills it and starts it again on the same port and
+    storage, unsealed: what an operator does after a crash."""
+
+    def __init__(self, tmpdir):
+        super().__init__(tmpdir)
+        self.storage = os.path.join(tmpdir, "bao-storage")
+        self.config_path = os.path.join(tmpdir, "bao.hcl")
+        self.cluster_port = free_port()
+        self.token = None
+        self.unseal_key = None
+
+    def _env(self):
+        env = super()._env()
+        env["BAO_TOKEN"] = self.token or ""
+        return env
+
+    def _write_config(self):
+        os.makedirs(self.storage, exist_ok=True)
+        with open(self.config_path, "w") as f:
+            f.write('storage "raft" {\n  path = "%s"\n  node_id = "coffer-test"\n}\n'
+                    % self.storage)
+            f.write('listener "tcp" {\n  address = "127.0.0.1:%d"\n  tls_disable = true\n}\n'
+                    % self.port)
+            f.write('api_addr = "%s"\ncluster_addr = "http://127.0.0.1:%d"\n'
+                    % (self.addr, self.cluster_port))
+
+    def _launch(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.binary, "server", "-config", self.config_path],
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self._env())
+        deadline = time.monotonic() + 30
+        # `bao status` exits 2 while sealed, 0 unsealed, 1 when it cannot reach the server.
+        while self._status() == 1:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("openbao did not start; log in %s" % self.log_path)
+            time.sleep(0.1)
+
+    def _status(self):
+        return subprocess.run([self.binary, "status"], env=self._env(), capture_output=True,
+                              stdin=subprocess.DEVNULL).returncode
+
+    def start(self):
+        self._write_config()
+        self._launch()
+        init = json.loads(self.cli("operator", "init", "-key-shares=1", "-key-threshold=1",
+                                   "-format=json"))
+        self.unseal_key = init["unseal_keys_b64"][0]
+        self.token = init["root_token"]
+        self._unseal()
+        self.cli("secrets", "enable", "transit")
+
+    def _unseal(self):
+        """Unseals, and returns once the single raft node leads (before that, writes fail)."""
+        self.cli("operator", "unseal", self.unseal_key)
+        deadline = time.monotonic() + 30
+        while not self._leading():
+            if time.monotonic() > deadline:
+                raise RuntimeError("openbao did not unseal; log in %s" % self.log_path)
+            time.sleep(0.1)
+
+    def _leading(self):
+        r = subprocess.run([self.binary, "status", "-format=json"], env=self._env(),
+                           capture_output=True, stdin=subprocess.DEVNULL, text=True)
+        if r.returncode != 0:
+            return False
+        status = json.loads(r.stdout)
+        return not status.get("sealed") and status.get("is_self") is True
+
+    def kill(self):
+        """SIGKILL: no chance to flush or say goodbye."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def start_again(self):
+        self._launch()
+        self._unseal()
+
+    def server_env(self):
+        return {"VAULT_TOKEN": self.token}

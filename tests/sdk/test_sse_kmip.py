@@ -117,7 +117,7 @@ def test_a_stolen_data_directory_reveals_nothing(server):
             for method in ("KMS", "AES256", "SM4", "KMS+SM4"):
                 with pytest.raises(oss2.exceptions.ServerError) as ei:
                     tb.get_object(method).read()
-                h.assert_oss2_error(ei.value, 503, "ServiceUnavailable")
+                h.assert_oss2_error(ei.value, 503, "KmsServiceUnavailable")
                 assert "key service" in ei.value.message
         finally:
             thief.stop()

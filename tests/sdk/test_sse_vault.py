@@ -134,7 +134,7 @@ def test_a_paused_openbao_fails_kms_requests_in_bounded_time_and_recovers(server
             with pytest.raises(oss2.exceptions.ServerError) as ei:
                 call()
             assert time.monotonic() - started < 5
-            h.assert_oss2_error(ei.value, 503, "ServiceUnavailable")
+            h.assert_oss2_error(ei.value, 503, "KmsServiceUnavailable")
         assert b.get_object("plain").read() == b"p"
         server.bao.resume()
         paused = False
@@ -193,7 +193,7 @@ def test_a_stolen_data_directory_reveals_nothing(server):
             for method in ("KMS", "AES256", "SM4", "KMS+SM4"):
                 with pytest.raises(oss2.exceptions.ServerError) as ei:
                     tb.get_object(method).read()
-                h.assert_oss2_error(ei.value, 503, "ServiceUnavailable")
+                h.assert_oss2_error(ei.value, 503, "KmsServiceUnavailable")
                 assert "key service" in ei.value.message
         finally:
             thief.stop()
@@ -283,7 +283,7 @@ def test_https_openbao_with_its_ca_serves_sse_and_a_wrong_ca_fails_closed(server
             for method in ("KMS", "AES256"):
                 with pytest.raises(oss2.exceptions.ServerError) as ei:
                     wb.put_object(method, b"x", headers=h.sse_headers(method))
-                h.assert_oss2_error(ei.value, 503, "ServiceUnavailable")
+                h.assert_oss2_error(ei.value, 503, "KmsServiceUnavailable")
             wb.put_object("plain", b"p")
             assert wb.get_object("plain").read() == b"p"
         finally:

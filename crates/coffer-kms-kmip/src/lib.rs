@@ -39,7 +39,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use coffer_service::{
-    DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUsage, SseMethod,
+    CachedUse, DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUsage, KeyUse,
+    SseMethod,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
@@ -360,6 +361,19 @@ impl KeyProvider for KmipKms {
         );
         self.count(uid, |u| u.decrypt += 1);
         Ok(DataKey::from_bytes(*key))
+    }
+
+    /// Coffer's own permission check, as for a call the server answers: the caches are
+    /// shared by every caller. The server is not asked (that is what the cache saves), so
+    /// a key revoked on the server stops cached uses only when the entry expires.
+    async fn cached_use(&self, used: &CachedUse<'_>) -> Result<(), KeyError> {
+        let action = match used.operation {
+            KeyUse::Issue => "kms:GenerateDataKey",
+            KeyUse::Unwrap => "kms:Decrypt",
+        };
+        let service_key = used.method == SseMethod::ServiceManaged
+            && self.service_keys().await?.sse_oss == used.key_id;
+        self.permit(service_key, used.caller, action, used.key_id)
     }
 }
 

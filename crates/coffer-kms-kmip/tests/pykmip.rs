@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use coffer_kms_kmip::{KeyAccess, KmipConfig, KmipKms};
 use coffer_service::contract::{KeyManagerUnderTest, key_lifecycle_contract};
+use coffer_service::{CachedUse, KeyUse};
 use coffer_service::{
     CipherSuite, Envelope, IssuedKey, KeyAdmin, KeyAdminError, KeyContext, KeyError, KeyOperation,
     KeyProvider, KeyState, NewKey, SseMethod,
@@ -402,6 +403,34 @@ async fn the_access_check_guards_cmks_but_not_the_service_key() {
         kms.unwrap(&relabelled, &ctx, "bob").await.err(),
         Some(KeyError::AccessDenied)
     );
+    // A use served from the bucket-key caches is checked the same way.
+    let cmk = issued.key_id.as_str();
+    let bob = cached(SseMethod::Kms, cmk, &ctx, "bob");
+    assert_eq!(
+        kms.cached_use(&bob).await.err(),
+        Some(KeyError::AccessDenied)
+    );
+    let alice = cached(SseMethod::Kms, cmk, &ctx, "alice");
+    assert!(kms.cached_use(&alice).await.is_ok());
+    let service = cached(SseMethod::ServiceManaged, &oss.key_id, &ctx, "bob");
+    assert!(kms.cached_use(&service).await.is_ok());
+}
+
+/// A data-key use served from Coffer's caches, as the service reports it.
+fn cached<'a>(
+    method: SseMethod,
+    key_id: &'a str,
+    context: &'a KeyContext,
+    caller: &'a str,
+) -> CachedUse<'a> {
+    CachedUse {
+        operation: KeyUse::Unwrap,
+        method,
+        key_id,
+        key_version: 1,
+        context,
+        caller,
+    }
 }
 
 fn named(name: &str) -> NewKey {

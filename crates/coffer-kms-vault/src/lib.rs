@@ -31,7 +31,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use coffer_service::{
-    DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUsage, SseMethod,
+    CachedUse, DataKey, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUsage, KeyUse,
+    SseMethod,
 };
 use http::Method;
 use serde::Deserialize;
@@ -369,6 +370,17 @@ impl KeyProvider for VaultKms {
         let key = data_key(&parse::<Answer<DecryptAnswer>>(&answer)?.data.plaintext)?;
         self.count(name, |u| u.decrypt += 1);
         Ok(key)
+    }
+
+    /// Coffer's own permission check, as for a call Vault answers: the cache is shared by
+    /// every caller. Vault is not asked (that is what the cache saves), so a key disabled
+    /// in Vault stops cached uses only when the entry expires.
+    async fn cached_use(&self, used: &CachedUse<'_>) -> Result<(), KeyError> {
+        let action = match used.operation {
+            KeyUse::Issue => "kms:GenerateDataKey",
+            KeyUse::Unwrap => "kms:Decrypt",
+        };
+        self.permit(used.method, used.caller, action, used.key_id)
     }
 }
 

@@ -5,7 +5,10 @@
 //! the state changes durably, and which locks guard it, is `crate::state`'s business.
 
 mod admin;
+mod cached;
 mod data_keys;
+
+pub use cached::CachedOperation;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;

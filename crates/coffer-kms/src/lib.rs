@@ -42,7 +42,7 @@ pub use keys::{
     DataKey, EncryptionContext, GeneratedKey, KeySelector, ROOT_KEY_ENV, RootKey, WrappedKey,
 };
 pub use kms::{
-    DEFAULT_KEY_ALIAS, KeyAccess, KeyMetadata, KeyState, KeyUsage, Kms, KmsConfig,
+    CachedOperation, DEFAULT_KEY_ALIAS, KeyAccess, KeyMetadata, KeyState, KeyUsage, Kms, KmsConfig,
     RESERVED_ALIAS_PREFIX, SERVICE_KEY_ID, ServiceKeyInfo,
 };
 pub use reseal::{Resealed, reseal_state, state_sealed_by};

@@ -1191,3 +1191,73 @@ fn concurrent_use_from_threads() {
         }
     );
 }
+
+/// A use served from the caller's cache is audited like the call it saved, marked as
+/// served from cache, without bumping the usage counters; a disabled CMK or a missing
+/// right refuses it (and that refusal is audited too).
+#[test]
+fn cached_uses_are_audited_and_checked() {
+    use coffer_kms::CachedOperation;
+    struct OnlyAlice;
+    impl coffer_kms::KeyAccess for OnlyAlice {
+        fn allowed(&self, caller: &str, _action: &str, _key_id: &str) -> bool {
+            caller == "alice"
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let clock = Arc::new(ManualClock::starting_now());
+    let kms = open_with_clock(&dir.path().join("kms"), &clock, Some(&audit));
+    let id = kms.create_key("cached").unwrap().key_id;
+    kms.set_key_access(Arc::new(OnlyAlice));
+    let c = EncryptionContext([("bucket".to_owned(), "photos".to_owned())].into());
+    let use_as = |op, key: &str, caller: &str| kms.record_cached_use(op, key, 1, &c, caller);
+    use_as(CachedOperation::Decrypt, &id, "alice").unwrap();
+    use_as(CachedOperation::GenerateDataKey, &id, "alice").unwrap();
+    use_as(
+        CachedOperation::DecryptServiceDataKey,
+        SERVICE_KEY_ID,
+        "bob",
+    )
+    .unwrap();
+    assert!(matches!(
+        use_as(CachedOperation::Decrypt, &id, "bob"),
+        Err(KmsError::AccessDenied)
+    ));
+    kms.disable_key(&id).unwrap();
+    assert!(matches!(
+        use_as(CachedOperation::Decrypt, &id, "alice"),
+        Err(KmsError::KeyDisabled)
+    ));
+    assert_eq!(kms.describe_key(&id).unwrap().usage, KeyUsage::default());
+    drop(kms);
+
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &serde_json::Value| l["detail"]["served_from"] == "cache")
+        .collect();
+    let seen: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["operation"].as_str().unwrap(),
+                l["caller"].as_str().unwrap(),
+                l["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("Decrypt", "alice", "ok"),
+            ("GenerateDataKey", "alice", "ok"),
+            ("DecryptServiceDataKey", "bob", "ok"),
+            ("Decrypt", "bob", "AccessDenied"),
+            ("Decrypt", "alice", "KeyDisabled"),
+        ]
+    );
+    assert_eq!(lines[0]["key_id"], id.as_str());
+    assert_eq!(lines[0]["context"]["bucket"], "photos");
+}

@@ -341,18 +341,19 @@ fn key_error(e: coffer_service::KeyError) -> OssError {
                 "The object's data key could not be decrypted.",
             )
         }
+        // The detail (an address, Vault's words) goes to the log only.
         Timeout(waited) => {
             tracing::error!(?waited, "key service did not answer in time");
             OssError::of(
-                ErrorCode::ServiceUnavailable,
-                "The key service is unavailable. Please try again.",
+                ErrorCode::KmsUnavailable,
+                "The key service (KMS) did not answer in time. Please try again.",
             )
         }
         Unavailable(detail) => {
             tracing::error!(detail, "key service unavailable");
             OssError::of(
-                ErrorCode::ServiceUnavailable,
-                "The key service is unavailable. Please try again.",
+                ErrorCode::KmsUnavailable,
+                "The key service (KMS) is unavailable. Please try again.",
             )
         }
     }
@@ -384,8 +385,21 @@ mod chain_tests {
         for e in [timeout, unavailable] {
             let oss = OssError::from(ServiceError::Key(e));
             assert_eq!(oss.status(), StatusCode::SERVICE_UNAVAILABLE);
-            assert_eq!(oss.code, ErrorCode::ServiceUnavailable);
+            assert_eq!(oss.code.as_str(), "KmsServiceUnavailable");
+            assert!(oss.message.contains("(KMS)"), "{}", oss.message);
         }
+    }
+
+    /// A refusal and a disabled key, whichever backend says so, answer as OSS does.
+    #[test]
+    fn a_kms_refusal_is_403_and_a_disabled_key_409() {
+        let denied = OssError::from(ServiceError::Key(coffer_service::KeyError::AccessDenied));
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+        assert_eq!(denied.code.as_str(), "AccessDenied");
+        assert_eq!(denied.message, "This request is forbidden by kms");
+        let disabled = OssError::from(ServiceError::Key(coffer_service::KeyError::Disabled));
+        assert_eq!(disabled.status(), StatusCode::CONFLICT);
+        assert_eq!(disabled.code.as_str(), "KeyDisabled");
     }
 
     /// Customer-key errors, which an OSS request meets only for an object another dialect

@@ -3,8 +3,11 @@
 //! instead of one each. Objects still get distinct segment keys, because every envelope
 //! has its own random salt.
 //!
-//! The trade-off is the TTL: a CMK disabled while a key is cached keeps protecting new
-//! uploads until the entry expires. Reads always go to the KMS.
+//! The trade-off is the TTL: a CMK disabled in a key manager that is not asked keeps
+//! protecting new uploads until the entry expires (each hit is reported through
+//! `KeyProvider::cached_use`, where a provider that can check the key's state from memory,
+//! as the built-in KMS does, refuses at once). Reads have their own cache with the same
+//! TTL: `crate::unwrap_cache`.
 //!
 //! Concurrent misses for one entry single-flight: the map's std mutex is held only to
 //! find or replace an entry (never across an await), and each entry is a

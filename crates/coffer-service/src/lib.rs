@@ -20,7 +20,9 @@ mod names;
 mod object;
 mod range;
 mod read;
+mod resilience;
 mod sse;
+mod unwrap_cache;
 
 use std::sync::Arc;
 
@@ -45,7 +47,10 @@ pub use names::{validate_bucket_name, validate_object_key};
 pub use object::{AppendOutcome, ObjectAttributes, PutOptions};
 pub use range::{ByteRange, RangeMode, ResolvedRange};
 pub use read::ObjectBody;
-pub use sse::{IssuedKey, KeyContext, KeyError, KeyProvider, SseRequest, resolve_encryption};
+pub use resilience::{MAX_BACKOFF, Resilience, ResilientKeys};
+pub use sse::{
+    CachedUse, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUse, SseRequest, resolve_encryption,
+};
 
 /// What a wire dialect fixes about objects. The dialect passes them in (coffer-oss's
 /// `OSS_LIMITS`), so the neutral core holds no dialect's numbers: S3's smallest part is
@@ -92,6 +97,8 @@ pub struct Service {
     blobs: Arc<dyn BlobStore>,
     keys: Option<Arc<dyn KeyProvider>>,
     key_cache: Option<Arc<key_cache::KeyCache>>,
+    /// On exactly when `key_cache` is, with the same TTL.
+    unwrap_cache: Option<Arc<unwrap_cache::UnwrapCache>>,
     limits: Limits,
 }
 
@@ -102,6 +109,7 @@ impl Service {
             blobs,
             keys: None,
             key_cache: None,
+            unwrap_cache: None,
             limits,
         }
     }
@@ -118,9 +126,11 @@ impl Service {
     }
 
     /// Enables the per-bucket SSE-KMS data-key cache with the given TTL (at most
-    /// [`MAX_KEY_CACHE_TTL`]).
+    /// [`MAX_KEY_CACHE_TTL`]), and with it the cache of unwrapped data keys (same TTL), so
+    /// both writes and reads under a bucket key cost one key-manager call per TTL.
     pub fn with_data_key_cache(mut self, ttl: std::time::Duration) -> Self {
         self.key_cache = Some(Arc::new(key_cache::KeyCache::new(ttl)));
+        self.unwrap_cache = Some(Arc::new(unwrap_cache::UnwrapCache::new(ttl)));
         self
     }
 

@@ -12,6 +12,7 @@ use coffer_crypto::{CipherSuite, DataKey, Envelope, SegmentKey, SseMethod};
 use coffer_storage::{EncryptionRule, KmsDataEncryption, SseAlgorithm};
 
 use crate::error::{ServiceError, ServiceResult};
+pub use crate::unwrap_cache::{CachedUse, KeyUse};
 
 /// What a request asked for, already validated by the dialect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +152,16 @@ pub trait KeyProvider: Send + Sync + 'static {
         context: &KeyContext,
         caller: &str,
     ) -> Result<DataKey, KeyError>;
+
+    /// A key use the service served from its cache (see [`CachedUse`]), reported so the
+    /// provider can audit it and, answering from memory without calling its key service,
+    /// check that `caller` may still use the key: an error refuses the use. The cache is
+    /// shared by every caller, so a provider that authorizes per caller must check here.
+    /// The default records nothing and allows the use.
+    async fn cached_use(&self, used: &CachedUse<'_>) -> Result<(), KeyError> {
+        let _ = used;
+        Ok(())
+    }
 }
 
 /// The context a data key is wrapped under: the object it protects. A key shared by a
@@ -226,11 +237,26 @@ impl crate::Service {
         let keys = self.keys()?;
         let cached = plan.method == SseMethod::Kms && self.key_cache.is_some();
         let context = key_context(bucket, (!cached).then_some(object));
-        let issue = || keys.issue(plan.method, plan.kms_key_id.as_deref(), &context, caller);
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        let issue = || {
+            asked.store(true, std::sync::atomic::Ordering::Relaxed);
+            keys.issue(plan.method, plan.kms_key_id.as_deref(), &context, caller)
+        };
         let issued = match &self.key_cache {
             Some(cache) => cache.get_or_issue(bucket, plan, issue).await?,
             None => issue().await?,
         };
+        if !asked.load(std::sync::atomic::Ordering::Relaxed) {
+            let used = CachedUse {
+                operation: KeyUse::Issue,
+                method: plan.method,
+                key_id: &issued.key_id,
+                key_version: issued.key_version,
+                context: &context,
+                caller,
+            };
+            keys.cached_use(&used).await?;
+        }
         let envelope = Envelope {
             format: Envelope::FORMAT,
             method: plan.method,
@@ -266,9 +292,13 @@ impl crate::Service {
             return Err(ServiceError::CustomerKeyRequired);
         }
         let keys = self.keys()?;
-        let data_key = keys
-            .unwrap(envelope, &envelope_context(envelope), caller)
-            .await?;
+        let data_key = match &self.unwrap_cache {
+            Some(cache) => self.cached_unwrap(cache, &*keys, envelope, caller).await?,
+            None => {
+                keys.unwrap(envelope, &envelope_context(envelope), caller)
+                    .await?
+            }
+        };
         Ok(ObjectKey {
             envelope: envelope.clone(),
             data_key,

@@ -40,6 +40,15 @@ pub struct ServeArgs {
     /// Seconds an SSE-KMS data key may serve a bucket's uploads (0 = one key per object) [default: 0]
     #[arg(long, env = "COFFER_KMS_DATA_KEY_CACHE_SECONDS")]
     pub kms_data_key_cache_seconds: Option<u64>,
+    /// Retries of a key-manager call that could not be answered (down, timed out) [default: 2]
+    #[arg(long, env = "COFFER_KMS_RETRIES")]
+    pub kms_retries: Option<u32>,
+    /// Consecutive key-manager failures that open the circuit breaker (0 = never) [default: 5]
+    #[arg(long, env = "COFFER_KMS_BREAKER_THRESHOLD")]
+    pub kms_breaker_threshold: Option<u32>,
+    /// Milliseconds an open breaker fails KMS calls at once before a trial call [default: 5000]
+    #[arg(long, env = "COFFER_KMS_BREAKER_COOLDOWN_MS")]
+    pub kms_breaker_cooldown_ms: Option<u64>,
     /// Where the root key comes from: file:/path, env:VAR or
     /// pkcs11:module=/path/lib.so;token=LABEL;key=LABEL [default: <data-dir>/root.key]
     #[arg(long, env = "COFFER_ROOT_KEY_SOURCE")]
@@ -60,7 +69,8 @@ pub struct ServeArgs {
     #[arg(long, env = "COFFER_ADMIN_TLS_KEY")]
     pub admin_tls_key: Option<PathBuf>,
     /// TOML file with any of: listen, admin_listen, data_dir, region, domains,
-    /// sse_oss_rotation_days, kms_data_key_cache_seconds, root_key, root_key_pin_file,
+    /// sse_oss_rotation_days, kms_data_key_cache_seconds, kms_retries, kms_breaker_threshold,
+    /// kms_breaker_cooldown_ms, root_key, root_key_pin_file,
     /// tls_cert, tls_key, admin_tls_cert, admin_tls_key, and a [kms] table
     #[arg(long, env = "COFFER_CONFIG")]
     pub config: Option<PathBuf>,
@@ -79,6 +89,9 @@ struct FileConfig {
     domains: Option<Vec<String>>,
     sse_oss_rotation_days: Option<u64>,
     kms_data_key_cache_seconds: Option<u64>,
+    kms_retries: Option<u32>,
+    kms_breaker_threshold: Option<u32>,
+    kms_breaker_cooldown_ms: Option<u64>,
     root_key: Option<String>,
     root_key_pin_file: Option<PathBuf>,
     kms: Option<KmsFile>,
@@ -98,6 +111,8 @@ pub struct Settings {
     pub sse_oss_rotation: std::time::Duration,
     /// `None`: every SSE-KMS object gets its own data key.
     pub kms_data_key_cache: Option<std::time::Duration>,
+    /// Retries and circuit breaker around every key manager.
+    pub kms_resilience: KmsResilience,
     pub root_key: RootKeySource,
     /// The Vault that seals the root key, for `--root-key vault:key=NAME`.
     pub root_key_vault: Option<coffer_kms_vault::VaultConfig>,
@@ -111,6 +126,49 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// `None`: the admin listener speaks plain HTTP.
     pub admin_tls: Option<TlsFiles>,
+}
+
+pub const DEFAULT_KMS_RETRIES: u32 = 2;
+/// More retries would only lengthen the wait in an outage; the per-call deadline ends it anyway.
+pub const MAX_KMS_RETRIES: u32 = 10;
+pub const DEFAULT_KMS_BREAKER_THRESHOLD: u32 = 5;
+pub const DEFAULT_KMS_BREAKER_COOLDOWN_MS: u64 = 5_000;
+
+/// How key-manager calls are retried and when the breaker opens (the per-call deadline
+/// derives from the backend's own timeout, in the server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KmsResilience {
+    pub retries: u32,
+    /// 0: the breaker never opens.
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: std::time::Duration,
+}
+
+impl KmsResilience {
+    fn resolve(args: &ServeArgs, file: &FileConfig) -> Result<KmsResilience, String> {
+        let retries = args
+            .kms_retries
+            .or(file.kms_retries)
+            .unwrap_or(DEFAULT_KMS_RETRIES);
+        if retries > MAX_KMS_RETRIES {
+            return Err(format!("kms_retries must be at most {MAX_KMS_RETRIES}"));
+        }
+        let cooldown_ms = args
+            .kms_breaker_cooldown_ms
+            .or(file.kms_breaker_cooldown_ms)
+            .unwrap_or(DEFAULT_KMS_BREAKER_COOLDOWN_MS);
+        if cooldown_ms == 0 {
+            return Err("kms_breaker_cooldown_ms must be at least 1".into());
+        }
+        Ok(KmsResilience {
+            retries,
+            breaker_threshold: args
+                .kms_breaker_threshold
+                .or(file.kms_breaker_threshold)
+                .unwrap_or(DEFAULT_KMS_BREAKER_THRESHOLD),
+            breaker_cooldown: std::time::Duration::from_millis(cooldown_ms),
+        })
+    }
 }
 
 /// The legacy variable: 64 hex digits of the root key itself. Set (and no `--root-key`),
@@ -162,6 +220,7 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
+        let kms_resilience = KmsResilience::resolve(&args, &file)?;
         let legacy_env_set = std::env::var(LEGACY_ROOT_KEY_ENV).is_ok_and(|v| !v.trim().is_empty());
         let root_key = root_key_source(args.root_key, file.root_key, legacy_env_set)?;
         let kms_file = file.kms.unwrap_or_default();
@@ -224,6 +283,7 @@ impl Settings {
             ("admin_tls_key", args.admin_tls_key.or(file.admin_tls_key)),
         )?;
         Ok(Settings {
+            kms_resilience,
             root_key,
             root_key_vault,
             root_key_kmip,
@@ -334,6 +394,50 @@ mod tests {
             RootKeySource::Embedded
         );
         assert!(root_key_source(Some("nope".into()), None, false).is_err());
+    }
+
+    #[test]
+    fn kms_resilience_precedence_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(
+            &path,
+            "kms_retries = 4\nkms_breaker_threshold = 9\nkms_breaker_cooldown_ms = 700\n",
+        )
+        .unwrap();
+        let defaults = Settings::resolve(ServeArgs::default())
+            .unwrap()
+            .kms_resilience;
+        assert_eq!(
+            defaults,
+            KmsResilience {
+                retries: DEFAULT_KMS_RETRIES,
+                breaker_threshold: DEFAULT_KMS_BREAKER_THRESHOLD,
+                breaker_cooldown: std::time::Duration::from_millis(DEFAULT_KMS_BREAKER_COOLDOWN_MS),
+            }
+        );
+        let s = Settings::resolve(ServeArgs {
+            config: Some(path.clone()),
+            kms_retries: Some(1),
+            ..Default::default()
+        })
+        .unwrap()
+        .kms_resilience;
+        assert_eq!(s.retries, 1, "the flag wins");
+        assert_eq!(s.breaker_threshold, 9);
+        assert_eq!(s.breaker_cooldown, std::time::Duration::from_millis(700));
+        for bad in [
+            ServeArgs {
+                kms_retries: Some(MAX_KMS_RETRIES + 1),
+                ..Default::default()
+            },
+            ServeArgs {
+                kms_breaker_cooldown_ms: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(Settings::resolve(bad).is_err());
+        }
     }
 
     #[test]

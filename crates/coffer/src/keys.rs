@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use coffer_kms::{EncryptionContext, KeySelector, Kms, KmsError, WrappedKey};
-use coffer_service::{Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, SseMethod};
+use coffer_kms::{CachedOperation, EncryptionContext, KeySelector, Kms, KmsError, WrappedKey};
+use coffer_service::{
+    CachedUse, Envelope, IssuedKey, KeyContext, KeyError, KeyProvider, KeyUse, SseMethod,
+};
 use zeroize::Zeroizing;
 
 pub struct BuiltinKms(pub Arc<Kms>);
@@ -110,6 +112,28 @@ impl KeyProvider for BuiltinKms {
         }
         .map_err(|e| key_error(e, Some(&envelope.key_id)))?;
         Ok(to_data_key(&plaintext))
+    }
+
+    /// Audited (marked as served from cache) and checked against the CMK's state and the
+    /// caller's rights, from memory like every other call here.
+    async fn cached_use(&self, used: &CachedUse<'_>) -> Result<(), KeyError> {
+        let operation = match (used.method, used.operation) {
+            (SseMethod::Kms, KeyUse::Issue) => CachedOperation::GenerateDataKey,
+            (SseMethod::Kms, KeyUse::Unwrap) => CachedOperation::Decrypt,
+            (SseMethod::ServiceManaged, KeyUse::Issue) => CachedOperation::GenerateServiceDataKey,
+            (SseMethod::ServiceManaged, KeyUse::Unwrap) => CachedOperation::DecryptServiceDataKey,
+            (SseMethod::CustomerProvided, _) => return Err(not_managed()),
+        };
+        let context = EncryptionContext(used.context.clone());
+        self.0
+            .record_cached_use(
+                operation,
+                used.key_id,
+                used.key_version,
+                &context,
+                used.caller,
+            )
+            .map_err(|e| key_error(e, Some(used.key_id)))
     }
 }
 

@@ -28,7 +28,7 @@ use crate::kms_config::KmsSettings;
 use coffer_identity::{IdentityStore, Keyring};
 use coffer_kms_kmip::{KmipConfig, KmipKms};
 use coffer_kms_vault::{VaultConfig, VaultKms};
-use coffer_service::{KeyAdmin, KeyProvider};
+use coffer_service::{KeyAdmin, KeyProvider, Resilience, ResilientKeys};
 use zeroize::Zeroizing;
 
 /// hyper's read buffer, which bounds both a request head and each body frame. Bodies
@@ -53,6 +53,26 @@ const ROOT_ACCOUNT: &str = "coffer-root";
 /// instead of a file creation, a rename and two fsyncs (see docs/performance.md). 128 KiB
 /// is where MinIO stops inlining too; the write buffers at most this much per request.
 const SMALL_BLOB_MAX: usize = 128 * 1024;
+
+/// A key-manager call, retries included, ends within this many times the backend's own
+/// per-call timeout (`--vault-timeout-ms`): room for one slow attempt and a retry, and a
+/// documented bound on what a client waits for the KMS in an outage.
+const DEADLINE_PER_TIMEOUT: u32 = 2;
+/// The same bound for the built-in KMS, which answers from memory (a call that must save
+/// its state waits on a disk).
+const BUILTIN_KMS_DEADLINE: Duration = Duration::from_secs(10);
+/// First wait before a retry; doubled per retry (jittered, capped by coffer-service).
+const KMS_RETRY_BACKOFF: Duration = Duration::from_millis(50);
+
+fn resilience(settings: crate::config::KmsResilience, deadline: Duration) -> Resilience {
+    Resilience {
+        retries: settings.retries,
+        backoff: KMS_RETRY_BACKOFF,
+        deadline,
+        breaker_threshold: settings.breaker_threshold,
+        breaker_cooldown: settings.breaker_cooldown,
+    }
+}
 
 pub async fn run(settings: Settings) -> Result<(), String> {
     tracing_subscriber::fmt()
@@ -116,14 +136,28 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         KmsSettings::Kmip(config) => Some(kmip_provider(config).await?),
         _ => None,
     };
-    let (keys, key_admin): (Arc<dyn KeyProvider>, Arc<dyn KeyAdmin>) = match (&vault, &kmip) {
-        (Some(vault), _) => (vault.clone(), vault.clone()),
-        (_, Some(kmip)) => (kmip.clone(), kmip.clone()),
+    type Backend = (Arc<dyn KeyProvider>, Arc<dyn KeyAdmin>, Duration);
+    let (keys, key_admin, deadline): Backend = match (&vault, &kmip) {
+        (Some(vault), _) => (
+            vault.clone(),
+            vault.clone(),
+            vault.config().timeout * DEADLINE_PER_TIMEOUT,
+        ),
+        (_, Some(kmip)) => (
+            kmip.clone(),
+            kmip.clone(),
+            kmip.config().timeout * DEADLINE_PER_TIMEOUT,
+        ),
         _ => (
             Arc::new(BuiltinKms(kms.clone())),
             Arc::new(BuiltinKeyAdmin::new(kms.clone())),
+            BUILTIN_KMS_DEADLINE,
         ),
     };
+    let keys = Arc::new(ResilientKeys::new(
+        keys,
+        resilience(settings.kms_resilience, deadline),
+    ));
     let mut service = Service::new(Arc::new(meta), Arc::new(blobs), coffer_oss::OSS_LIMITS)
         .with_key_provider(keys);
     if let Some(ttl) = settings.kms_data_key_cache {

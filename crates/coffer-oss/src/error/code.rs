@@ -54,6 +54,10 @@ error_codes! {
     /// The store or the key service is unavailable; retrying can help. Coffer's own EC
     /// (it used to borrow 0016-00000503, which OSS documents for AppendableStorageClass).
     ServiceUnavailable = (SERVICE_UNAVAILABLE, "ServiceUnavailable", "0016-00000504"),
+    /// The key manager (KMS) is down, timed out, or its circuit breaker is open; retrying
+    /// later can help. OSS documents no code for it: Coffer's own, named after OSS's
+    /// `KmsServiceNotEnabled`, so a client sees the KMS is at fault, not the store.
+    KmsUnavailable = (SERVICE_UNAVAILABLE, "KmsServiceUnavailable", "0016-00000509"),
     /// doc: 0016-00000503, an appendable object cannot take the requested storage class.
     AppendableStorageClass = (BAD_REQUEST, "InvalidArgument", "0016-00000503"),
     AccessDenied = (FORBIDDEN, "AccessDenied", "0003-00000001"),
