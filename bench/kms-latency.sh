@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Latency the key manager adds to SSE-KMS requests, per backend: p50/p99 of 4 KiB PUTs and
 # GETs (coffer-bench, one request in flight, so the figures are per-request latency and not
-# queueing) with no SSE, SSE-KMS on the built-in KMS, and SSE-KMS on OpenBao Transit (a dev
-# server on loopback: the network and Transit's own work, no disk), each also with the
-# bucket-key cache (--kms-data-key-cache-seconds 300). Added latency = SSE-KMS minus no SSE
-# on the same backend.
+# queueing) with no SSE, SSE-KMS on the built-in KMS, SSE-KMS on OpenBao Transit (a dev
+# server on loopback: the network and Transit's own work, no disk) and SSE-KMS on PyKMIP
+# (KMIP over mutual TLS, a Python server with SQLite), each also with the bucket-key cache
+# (--kms-data-key-cache-seconds 300). Added latency = SSE-KMS minus no SSE on the same
+# backend.
 #
 #   bench/kms-latency.sh                   # 5 s per run, about 2 minutes
 #   BENCH_PROFILE=release bench/kms-latency.sh
 #
 # Environment: BENCH_DURATION (5s), BENCH_PROFILE (debug: the dev profile optimises
 # dependencies but not Coffer's own crates; release for published figures), BENCH_PORT
-# (17470), COFFER_BAO_BIN (else tests/engines/openbao.sh installs the pinned OpenBao).
+# (17470), COFFER_BAO_BIN (else tests/engines/openbao.sh installs the pinned OpenBao),
+# COFFER_PYKMIP (else tests/engines/pykmip.sh installs the pinned PyKMIP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,11 +33,14 @@ BAO=${COFFER_BAO_BIN:-$(tests/engines/openbao.sh)}
 PY=${PYTHON:-python3}
 export OSS_ACCESS_KEY_ID=bench OSS_ACCESS_KEY_SECRET=bench-secret-key
 WORK=$(mktemp -d /tmp/coffer-kms-latency.XXXXXX)
+export COFFER_PYKMIP=${COFFER_PYKMIP:-$(tests/engines/pykmip.sh)}
 BAO_PID=
+KMIP_PID=
 SERVER=
 
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  [ -n "$KMIP_PID" ] && kill "$KMIP_PID" 2>/dev/null && wait "$KMIP_PID" 2>/dev/null
   [ -n "$BAO_PID" ] && kill "$BAO_PID" 2>/dev/null && wait "$BAO_PID" 2>/dev/null
   rm -rf "$WORK"
 }
@@ -54,6 +59,27 @@ BAO_PID=$!
 wait_port "$BAO_PORT"
 for _ in $(seq 100); do HOME="$WORK" "$BAO" status >/dev/null 2>&1 && break; sleep 0.1; done
 HOME="$WORK" "$BAO" secrets enable transit >/dev/null
+
+# PyKMIP, started (certificates, config, SQLite) by the SDK suite's own helper, which writes
+# the serve flags that reach it; SIGTERM stops it by its PID.
+"$PY" - "$WORK" "$WORK/kmip-args" <<'PY' >"$WORK/kmip-launcher.log" 2>&1 &
+import signal, sys, time
+sys.path.insert(0, "tests/sdk")
+from pykmip import PyKmip
+server = PyKmip(sys.argv[1])
+server.start()
+signal.signal(signal.SIGTERM, lambda *_: (server.stop(), sys.exit(0)))
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write("\n".join(server.server_args()) + "\n")
+import os
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+while True:
+    time.sleep(1)
+PY
+KMIP_PID=$!
+for _ in $(seq 300); do [ -f "$WORK/kmip-args" ] && break; sleep 0.1; done
+[ -f "$WORK/kmip-args" ] || { cat "$WORK/kmip-launcher.log" >&2; exit 1; }
+mapfile -t KMIP_ARGS <"$WORK/kmip-args"
 
 # $1 label, $2 cache seconds, then extra serve flags; prints "label op sse p50 p99" lines.
 measure() {
@@ -82,6 +108,8 @@ measure() {
   measure builtin-cache 300
   measure openbao 0 --kms-backend vault --vault-addr "$BAO_ADDR"
   measure openbao-cache 300 --kms-backend vault --vault-addr "$BAO_ADDR"
+  measure pykmip 0 "${KMIP_ARGS[@]}"
+  measure pykmip-cache 300 "${KMIP_ARGS[@]}"
 } >"$WORK/all.txt"
 
 echo "profile $PROFILE, 4 KiB, 1 in flight, $DURATION per run; ms"
@@ -91,7 +119,7 @@ rows = [l.split() for l in open(sys.argv[1])]
 fig = {(b, op, sse): (float(p50), float(p99), int(err)) for b, op, sse, p50, p99, err in rows}
 print("| backend | op | p50 no SSE | p50 SSE-KMS | added p50 | p99 no SSE | p99 SSE-KMS | added p99 |")
 print("|---|---|---|---|---|---|---|---|")
-for b in ("builtin", "builtin-cache", "openbao", "openbao-cache"):
+for b in ("builtin", "builtin-cache", "openbao", "openbao-cache", "pykmip", "pykmip-cache"):
     for op in ("put", "get"):
         n, k = fig[(b, op, "none")], fig[(b, op, "kms")]
         assert n[2] == 0 and k[2] == 0, "errors in %s %s" % (b, op)
