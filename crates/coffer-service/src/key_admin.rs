@@ -31,6 +31,28 @@ pub enum KeyOperation {
 }
 
 impl KeyOperation {
+    /// Every operation, in the admin API's order.
+    pub const ALL: [KeyOperation; 13] = [
+        KeyOperation::CreateKey,
+        KeyOperation::ListKeys,
+        KeyOperation::DescribeKey,
+        KeyOperation::EnableKey,
+        KeyOperation::DisableKey,
+        KeyOperation::ScheduleKeyDeletion,
+        KeyOperation::CancelKeyDeletion,
+        KeyOperation::DeleteKeyNow,
+        KeyOperation::RotateKey,
+        KeyOperation::CreateAlias,
+        KeyOperation::DeleteAlias,
+        KeyOperation::ListAliases,
+        KeyOperation::GetKeyUsage,
+    ];
+
+    /// The operation an admin action names (`RotateKey`), exactly as spelled.
+    pub fn from_name(name: &str) -> Option<KeyOperation> {
+        KeyOperation::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             KeyOperation::CreateKey => "CreateKey",
