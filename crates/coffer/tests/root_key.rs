@@ -550,7 +550,7 @@ async fn a_root_key_sealed_by_vault_transit() {
     let base = tempfile::tempdir().unwrap();
     let data = base.path().join("data");
     let source = "vault:key=coffer-root";
-    let bao_env = bao.env();
+    let bao_env = vec![("VAULT_TOKEN".to_owned(), common::bao::ROOT_TOKEN.to_owned())];
     let with = |data: &Path, source: &str, addr: &str| ServeOptions {
         data_dir: Some(data.to_owned()),
         args: vec![
@@ -584,7 +584,7 @@ async fn a_root_key_sealed_by_vault_transit() {
     assert!(log.contains("sealed under an external root key"), "{log}");
     assert!(log.contains(source), "{log}");
     // Another Transit key cannot open it.
-    assert!(bao.run(&["write", "-f", "transit/keys/intruder", "derived=true"]));
+    bao.create_derived("intruder");
     let log = TestServer::start_refused(&with(&stolen, "vault:key=intruder", &bao.addr));
     assert!(
         log.contains("`vault:key=intruder` of Vault at") && log.contains("does not open"),
@@ -602,7 +602,7 @@ async fn a_root_key_sealed_by_vault_transit() {
             "--vault-addr".into(),
             bao.addr.clone(),
         ],
-        &bao.env(),
+        &bao_env,
     );
     assert!(out.status.success(), "{out:?}");
     let on_new = with(&data, "vault:key=coffer-root-2", &bao.addr);
@@ -613,7 +613,7 @@ async fn a_root_key_sealed_by_vault_transit() {
 
     // Vault gone: the server cannot unseal its root key, says so and does not start.
     let addr = bao.addr.clone();
-    bao.stop();
+    drop(bao);
     let log = TestServer::start_refused(&with(&data, "vault:key=coffer-root-2", &addr));
     assert!(log.contains(&format!("Vault at {addr}")), "{log}");
 }

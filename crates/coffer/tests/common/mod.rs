@@ -25,6 +25,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use md5::{Digest, Md5};
 
+/// The OpenBao dev server harness of coffer-kms-vault's tests, shared rather than copied.
+#[path = "../../../coffer-kms-vault/tests/bao/mod.rs"]
 pub mod bao;
 
 pub const AK: &str = "LTAI5tCofferTestKey0001";
