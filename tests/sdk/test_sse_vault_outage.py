@@ -11,6 +11,8 @@ Runs in the suite's vault mode (scripts/test.sh); its own OpenBao, with file sto
 the session's dev server is never disturbed.
 """
 import concurrent.futures
+import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -248,6 +250,13 @@ def test_a_deleted_transit_key_stops_serving_within_the_cache_lifetime(server, b
             b.put_object("o%d" % i, b"x%d" % i, headers=h.sse_headers("KMS", "doomed"))
         for i in range(3):
             assert b.get_object("o%d" % i).read() == b"x%d" % i
+        # Uses the cache served never reached Vault: Coffer's audit log has each of them.
+        with open(os.path.join(srv.data_dir, "kms", "audit.log")) as f:
+            cached = [json.loads(line) for line in f if '"backend":"vault"' in line]
+        assert any(c["operation"] == "GenerateDataKey" for c in cached), cached
+        assert all(c["key_id"] == "doomed" and c["detail"]["served_from"] == "cache"
+                   for c in cached), cached
+        assert len(cached) >= 2 + 2, "2 of 3 PUTs and 2 of 3 GETs at least came from the cache"
         bao.cli("write", "transit/keys/doomed/config", "deletion_allowed=true")
         bao.cli("delete", "transit/keys/doomed")
         deleted = time.monotonic()

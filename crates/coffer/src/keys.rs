@@ -48,6 +48,18 @@ fn not_managed() -> KeyError {
     KeyError::InvalidParameter("customer-provided keys are not held by the KMS".into())
 }
 
+/// The KMS call a cached use stands for; `None` for a customer-provided key, which no KMS
+/// ever held.
+pub(crate) fn cached_operation(used: &CachedUse<'_>) -> Option<CachedOperation> {
+    Some(match (used.method, used.operation) {
+        (SseMethod::Kms, KeyUse::Issue) => CachedOperation::GenerateDataKey,
+        (SseMethod::Kms, KeyUse::Unwrap) => CachedOperation::Decrypt,
+        (SseMethod::ServiceManaged, KeyUse::Issue) => CachedOperation::GenerateServiceDataKey,
+        (SseMethod::ServiceManaged, KeyUse::Unwrap) => CachedOperation::DecryptServiceDataKey,
+        (SseMethod::CustomerProvided, _) => return None,
+    })
+}
+
 fn to_data_key(plaintext: &coffer_kms::DataKey) -> coffer_service::DataKey {
     let bytes = Zeroizing::new(*plaintext.as_bytes());
     coffer_service::DataKey::from_bytes(*bytes)
@@ -117,13 +129,7 @@ impl KeyProvider for BuiltinKms {
     /// Audited (marked as served from cache) and checked against the CMK's state and the
     /// caller's rights, from memory like every other call here.
     async fn cached_use(&self, used: &CachedUse<'_>) -> Result<(), KeyError> {
-        let operation = match (used.method, used.operation) {
-            (SseMethod::Kms, KeyUse::Issue) => CachedOperation::GenerateDataKey,
-            (SseMethod::Kms, KeyUse::Unwrap) => CachedOperation::Decrypt,
-            (SseMethod::ServiceManaged, KeyUse::Issue) => CachedOperation::GenerateServiceDataKey,
-            (SseMethod::ServiceManaged, KeyUse::Unwrap) => CachedOperation::DecryptServiceDataKey,
-            (SseMethod::CustomerProvided, _) => return Err(not_managed()),
-        };
+        let operation = cached_operation(used).ok_or_else(not_managed)?;
         let context = EncryptionContext(used.context.clone());
         self.0
             .record_cached_use(

@@ -1,6 +1,7 @@
 //! `coffer`: the server and its admin commands. Everything substantial lives in the
 //! library crates; this binary parses configuration and wires them together.
 
+mod cached_audit;
 mod cli_admin;
 mod cli_cert;
 mod cli_common;

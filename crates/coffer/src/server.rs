@@ -139,12 +139,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     type Backend = (Arc<dyn KeyProvider>, Arc<dyn KeyAdmin>, Duration);
     let (keys, key_admin, deadline): Backend = match (&vault, &kmip) {
         (Some(vault), _) => (
-            vault.clone(),
+            audited(vault.clone(), &kms, "vault"),
             vault.clone(),
             vault.config().timeout * DEADLINE_PER_TIMEOUT,
         ),
         (_, Some(kmip)) => (
-            kmip.clone(),
+            audited(kmip.clone(), &kms, "kmip"),
             kmip.clone(),
             kmip.config().timeout * DEADLINE_PER_TIMEOUT,
         ),
@@ -464,6 +464,19 @@ async fn open_kms(
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// An external key manager whose cached uses Coffer's own audit log records.
+fn audited(
+    inner: Arc<dyn KeyProvider>,
+    kms: &Arc<Kms>,
+    backend: &'static str,
+) -> Arc<dyn KeyProvider> {
+    Arc::new(crate::cached_audit::AuditedCache {
+        inner,
+        kms: kms.clone(),
+        backend,
+    })
 }
 
 /// How often time-driven key work runs: service key rotation, and destroying keys whose

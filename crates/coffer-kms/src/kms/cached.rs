@@ -69,6 +69,35 @@ impl Kms {
         result
     }
 
+    /// Audits a data-key use that Coffer's cache served for an external key manager
+    /// (`backend`: `vault`, `kmip`), which therefore never saw it: the same line as
+    /// [`Kms::record_cached_use`] writes, with `"backend"` in the detail. The external
+    /// provider made the permission check; `allowed` is its answer. The key id is the
+    /// external manager's, which this KMS does not hold, so nothing is looked up.
+    #[allow(clippy::too_many_arguments)]
+    pub fn audit_external_cached_use(
+        &self,
+        backend: &str,
+        operation: CachedOperation,
+        key_id: &str,
+        key_version: u32,
+        context: &EncryptionContext,
+        caller: &str,
+        allowed: bool,
+    ) {
+        let mut event = AuditEvent::new(self.clock.now(), caller, operation.name())
+            .context(context)
+            .detail("served_from", "cache")
+            .detail("backend", backend);
+        event.set_key(key_id, Some(key_version));
+        let result = if allowed {
+            Ok(())
+        } else {
+            Err(KmsError::AccessDenied)
+        };
+        self.audit(vec![event.outcome(&result)]);
+    }
+
     fn check_cached_cmk_use(
         &self,
         caller: &str,
