@@ -123,6 +123,10 @@ class PyKmip:
         subprocess.run([self.python, "-c", _MAKE_CERTS, self.dir], check=True,
                        stdin=subprocess.DEVNULL, capture_output=True)
         self._write_config()
+        self._launch()
+
+    def _launch(self):
+        """Starts the server on the existing certificates, config and SQLite store."""
         with open(self.path("stdout.log"), "ab") as out:
             self.proc = subprocess.Popen(
                 [self.python, "-c", "from kmip.services.server.server import main; main()",
@@ -159,6 +163,31 @@ class PyKmip:
         if r.returncode != 0:
             raise RuntimeError("pykmip client %s %s: %s" % (operation, args, r.stderr[-2000:]))
         return r.stdout.strip()
+
+    def pause(self):
+        """SIGSTOP, returning once the process is stopped (delivery is asynchronous)."""
+        self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while self._state() != "T":
+            if time.monotonic() > deadline:
+                raise RuntimeError("pykmip did not stop")
+            time.sleep(0.01)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def _state(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            return f.read().rsplit(") ", 1)[1][:1]
+
+    def kill(self):
+        """SIGKILL: no chance to flush or say goodbye."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def start_again(self):
+        """The same port, certificates and key store: the keys Coffer made are still there."""
+        self._launch()
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -10,13 +10,10 @@ keys are cached stops serving within the cache lifetime.
 Runs in the suite's vault mode (scripts/test.sh); its own OpenBao, with file storage, so
 the session's dev server is never disturbed.
 """
-import concurrent.futures
 import json
 import os
-import secrets
 import shutil
 import tempfile
-import threading
 import time
 
 import oss2
@@ -25,20 +22,18 @@ import pytest
 import sdkhelpers as h
 from conftest import KMS_BACKEND, CofferServer
 from openbao import PersistentOpenBao
+from outage import (KMS_UNAVAILABLE, Load, bounds, check_acknowledged, check_all_ok,
+                    check_outage, wait_until_kms_serves)
 
 pytestmark = pytest.mark.skipif(KMS_BACKEND != "vault",
                                 reason="needs COFFER_KMS_BACKEND=vault (scripts/test.sh sets it)")
 
 TIMEOUT_S = 1.0
-# The server's bound on a KMS call, retries included.
-DEADLINE_S = 2 * TIMEOUT_S
-# Loose: the rest is scheduling on a busy machine.
-BOUND_S = 3 * TIMEOUT_S
+DEADLINE_S, BOUND_S = bounds(TIMEOUT_S)
 # Long enough that a request starting after one stuck since before the pause also fails
 # before SIGCONT (a request pending in OpenBao's backlog is answered once it resumes).
 PAUSE_S = 2 * DEADLINE_S + 1
 COOLDOWN_MS = 500
-KMS_UNAVAILABLE = (503, "KmsServiceUnavailable")
 
 
 class _Backend:
@@ -85,105 +80,6 @@ def coffer(server, bao):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class Load:
-    """Four workers looping over SSE-KMS and plain PUTs and GETs until stopped, recording
-    each request's kind, outcome and duration, and every acknowledged PUT."""
-
-    KINDS = ("kms-put", "kms-get", "plain-put", "plain-get")
-
-    def __init__(self, bucket):
-        self.bucket = bucket
-        self.results = []  # (started, kind, error (status, code) or None, seconds)
-        self.acked = {}  # key -> body, for every PUT the server acknowledged
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.pool = concurrent.futures.ThreadPoolExecutor(len(self.KINDS))
-        for name in ("kms", "plain"):
-            body = b"seed-" + name.encode()
-            self.bucket.put_object("seed-" + name, body, headers=self._headers(name))
-            self.acked["seed-" + name] = body
-
-    @staticmethod
-    def _headers(name):
-        return h.sse_headers("KMS") if name == "kms" else None
-
-    def __enter__(self):
-        self.futures = [self.pool.submit(self._worker, kind) for kind in self.KINDS]
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        for f in self.futures:
-            f.result(timeout=60)  # a worker stuck in a hung request fails the test here
-        self.pool.shutdown()
-
-    def _worker(self, kind):
-        name, op = kind.split("-")
-        n = 0
-        while not self.stopping.is_set():
-            n += 1
-            started = time.monotonic()
-            key = "%s-%d-%s" % (name, n, secrets.token_hex(4))
-            body = key.encode()
-            error = None
-            try:
-                if op == "put":
-                    self.bucket.put_object(key, body, headers=self._headers(name))
-                else:
-                    assert self.bucket.get_object("seed-" + name).read() == b"seed-" + name.encode()
-            except oss2.exceptions.ServerError as e:
-                error = (e.status, e.code)
-            elapsed = time.monotonic() - started
-            with self.lock:
-                self.results.append((started, kind, error, elapsed))
-                if op == "put" and error is None:
-                    self.acked[key] = body
-            time.sleep(0.02)
-
-    def between(self, start, end):
-        with self.lock:
-            return [r for r in self.results if start <= r[0] < end]
-
-
-def _wait_until_kms_serves(bucket, within):
-    """Polls an SSE-KMS GET until it succeeds; returns how long that took."""
-    started = time.monotonic()
-    while True:
-        try:
-            bucket.get_object("seed-kms").read()
-            return time.monotonic() - started
-        except oss2.exceptions.ServerError as e:
-            assert (e.status, e.code) == KMS_UNAVAILABLE, (e.status, e.code, e.message)
-        assert time.monotonic() - started < within, "SSE-KMS did not recover"
-        time.sleep(0.1)
-
-
-def _check_outage(results):
-    """During an outage: every request answered within the bound; plain ones succeeded;
-    SSE-KMS ones that failed said it is the KMS, and at least one failed."""
-    assert results, "no requests ran during the outage"
-    kms_failures = 0
-    for _, kind, error, elapsed in results:
-        assert elapsed < BOUND_S, "%s took %.2fs" % (kind, elapsed)
-        if kind.startswith("plain"):
-            assert error is None, (kind, error)
-        elif error is not None:
-            assert error == KMS_UNAVAILABLE, (kind, error)
-            kms_failures += 1
-    assert kms_failures > 0, "the outage went unnoticed"
-
-
-def _check_all_ok(results):
-    assert results
-    for _, kind, error, elapsed in results:
-        assert error is None, (kind, error)
-
-
-def _check_acknowledged(bucket, acked):
-    for key, body in acked.items():
-        assert bucket.get_object(key).read() == body, key
-
-
 def test_a_paused_openbao_under_load(coffer, bao):
     """SIGSTOP: SSE-KMS requests fail with the KMS's 503 within the bound, plain ones keep
     working, no request hangs; SIGCONT: SSE-KMS serves again, no restart."""
@@ -196,15 +92,15 @@ def test_a_paused_openbao_under_load(coffer, bao):
             outage_end = time.monotonic()
         finally:
             bao.resume()
-        _wait_until_kms_serves(coffer, within=BOUND_S + COOLDOWN_MS / 1000 + 5)
+        wait_until_kms_serves(coffer, within=BOUND_S + COOLDOWN_MS / 1000 + 5)
         recovered = time.monotonic()
         time.sleep(1.5)
         # Requests started during the pause (all finished by now: none may hang).
         during = load.between(outage_start, outage_end)
         after = load.between(recovered, time.monotonic())
-    _check_outage(during)
-    _check_all_ok(after)
-    _check_acknowledged(coffer, load.acked)
+    check_outage(during, BOUND_S)
+    check_all_ok(after)
+    check_acknowledged(coffer, load.acked)
 
 
 def test_openbao_killed_and_started_again(coffer, bao):
@@ -224,15 +120,15 @@ def test_openbao_killed_and_started_again(coffer, bao):
         time.sleep(2 * TIMEOUT_S)
         outage_end = time.monotonic()
         bao.start_again()
-        _wait_until_kms_serves(coffer, within=BOUND_S + COOLDOWN_MS / 1000 + 5)
+        wait_until_kms_serves(coffer, within=BOUND_S + COOLDOWN_MS / 1000 + 5)
         recovered = time.monotonic()
         time.sleep(1.5)
         during = load.between(outage_start, outage_end)
         after = load.between(recovered, time.monotonic())
-    _check_outage(during)
-    _check_all_ok(after)
-    _check_acknowledged(coffer, before)
-    _check_acknowledged(coffer, load.acked)
+    check_outage(during, BOUND_S)
+    check_all_ok(after)
+    check_acknowledged(coffer, before)
+    check_acknowledged(coffer, load.acked)
 
 
 def test_a_deleted_transit_key_stops_serving_within_the_cache_lifetime(server, bao):
