@@ -99,7 +99,17 @@ class CofferServer:
         return ["--tls-cert", cert, "--tls-key", key,
                 "--admin-tls-cert", cert, "--admin-tls-key", key]
 
+    # The session server's certificate directory, once it has one: every other server of
+    # the session serves the same certificate, so the one CA the clients trust
+    # (REQUESTS_CA_BUNDLE, COFFER_ADMIN_CA_CERT) verifies them all.
+    shared_cert_dir = None
+
     def make_certs(self):
+        shared = CofferServer.shared_cert_dir
+        if shared and shared != self.cert_dir:
+            self.cert_dir = shared
+            self.ca_path = os.path.join(shared, "ca.pem")
+            return
         subprocess.run([self.binary, "cert", "self-signed", "--out", self.cert_dir],
                        check=True, capture_output=True, timeout=30)
 
@@ -264,6 +274,7 @@ def server(request):
         # requests (under oss2, alibabacloud-oss-v2 and the raw calls) verifies with this.
         os.environ["REQUESTS_CA_BUNDLE"] = srv.ca_path
         os.environ["COFFER_ADMIN_CA_CERT"] = srv.ca_path
+        CofferServer.shared_cert_dir = srv.cert_dir
     _server_for_hooks = srv
     yield srv
     _server_for_hooks = None

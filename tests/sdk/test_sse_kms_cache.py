@@ -11,7 +11,7 @@ import tempfile
 import pytest
 
 import sdkhelpers as h
-from conftest import KMS_BACKEND, CofferServer
+from conftest import KMS_BACKEND, CofferServer, tls_mode
 
 pytestmark = pytest.mark.skipif(KMS_BACKEND != "builtin", reason="counts the built-in KMS's calls")
 
@@ -32,7 +32,7 @@ class _Cached:
 @pytest.fixture(scope="module")
 def cached_server(server):
     tmp = tempfile.mkdtemp(prefix="coffer-cache-")
-    srv = CofferServer(server.binary, tmp, _Cached())
+    srv = CofferServer(server.binary, tmp, _Cached(), tls=tls_mode())
     srv.start()
     yield srv
     srv.stop()
