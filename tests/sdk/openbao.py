@@ -6,10 +6,11 @@ enabled, and is stopped by its own PID.
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
+
+from engine_process import EngineProcess
 
 ROOT_TOKEN = "coffer-sdk-root"
 
@@ -28,7 +29,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-class OpenBao:
+class OpenBao(EngineProcess):
+    name = "openbao"
+
     def __init__(self, tmpdir, tls=False):
         """With tls, the server listens over TLS only, with a certificate signed by a CA it
         generates into its home (`ca_path`), which Coffer is told with --vault-ca-cert."""
@@ -87,31 +90,9 @@ class OpenBao:
     def server_env(self):
         return {"VAULT_TOKEN": ROOT_TOKEN}
 
-    def pause(self):
-        """SIGSTOP, returning once the process is stopped (delivery is asynchronous)."""
-        self.proc.send_signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while self._state() != "T":
-            if time.monotonic() > deadline:
-                raise RuntimeError("openbao did not stop")
-            time.sleep(0.01)
 
-    def resume(self):
-        self.proc.send_signal(signal.SIGCONT)
 
-    def _state(self):
-        with open("/proc/%d/stat" % self.proc.pid) as f:
-            return f.read().rsplit(") ", 1)[1][:1]
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
 
 
 class PersistentOpenBao(OpenBao):
@@ -187,11 +168,6 @@ class PersistentOpenBao(OpenBao):
             return False
         status = json.loads(r.stdout)
         return not status.get("sealed") and status.get("is_self") is True
-
-    def kill(self):
-        """SIGKILL: no chance to flush or say goodbye."""
-        self.proc.kill()
-        self.proc.wait(timeout=10)
 
     def start_again(self):
         self._launch()

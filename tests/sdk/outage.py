@@ -119,3 +119,55 @@ def check_all_ok(results):
 def check_acknowledged(bucket, acked):
     for key, body in acked.items():
         assert bucket.get_object(key).read() == body, key
+
+
+def paused_under_load(bucket, engine, pause_s, bound_s, recovery_s):
+    """SIGSTOP the key manager under load for `pause_s`: SSE-KMS requests fail with the
+    KMS's 503 within `bound_s`, plain ones keep working, no request hangs; SIGCONT: SSE-KMS
+    serves again within `recovery_s`, with no restart of Coffer."""
+    with Load(bucket) as load:
+        time.sleep(1)
+        engine.pause()
+        try:
+            outage_start = time.monotonic()
+            time.sleep(pause_s)
+            outage_end = time.monotonic()
+        finally:
+            engine.resume()
+        wait_until_kms_serves(bucket, within=recovery_s)
+        recovered = time.monotonic()
+        time.sleep(1.5)
+        # Requests started during the pause (all finished by now: none may hang).
+        during = load.between(outage_start, outage_end)
+        after = load.between(recovered, time.monotonic())
+    check_outage(during, bound_s)
+    check_all_ok(after)
+    check_acknowledged(bucket, load.acked)
+
+
+def killed_and_started_again(bucket, engine, down_s, bound_s, recovery_s):
+    """SIGKILL the key manager under load, `down_s` later start it again on its store:
+    everything acknowledged before and during the outage reads back; SSE requests failed
+    with 503 meanwhile and succeed afterwards."""
+    before = {}
+    for i in range(5):
+        for method in ("KMS", "AES256"):
+            key = "before-%s-%d" % (method, i)
+            bucket.put_object(key, key.encode(), headers=h.sse_headers(method))
+            before[key] = key.encode()
+    with Load(bucket) as load:
+        time.sleep(1)
+        engine.kill()
+        outage_start = time.monotonic()
+        time.sleep(down_s)
+        outage_end = time.monotonic()
+        engine.start_again()
+        wait_until_kms_serves(bucket, within=recovery_s)
+        recovered = time.monotonic()
+        time.sleep(1.5)
+        during = load.between(outage_start, outage_end)
+        after = load.between(recovered, time.monotonic())
+    check_outage(during, bound_s)
+    check_all_ok(after)
+    check_acknowledged(bucket, before)
+    check_acknowledged(bucket, load.acked)

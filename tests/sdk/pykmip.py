@@ -7,10 +7,11 @@ certificate with the clientAuth usage PyKMIP requires. The server listens on a f
 port, keeps its keys in SQLite in the session's temp dir, and is stopped by its own PID.
 """
 import os
-import signal
 import socket
 import subprocess
 import time
+
+from engine_process import EngineProcess
 
 # Run by PyKMIP's python: writes ca.pem, server.pem/.key and client.pem/.key into argv[1].
 _MAKE_CERTS = r"""
@@ -97,7 +98,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-class PyKmip:
+class PyKmip(EngineProcess):
+    name = "pykmip"
+
     def __init__(self, tmpdir):
         self.python = pykmip_python()
         self.dir = os.path.join(tmpdir, "pykmip")
@@ -164,37 +167,7 @@ class PyKmip:
             raise RuntimeError("pykmip client %s %s: %s" % (operation, args, r.stderr[-2000:]))
         return r.stdout.strip()
 
-    def pause(self):
-        """SIGSTOP, returning once the process is stopped (delivery is asynchronous)."""
-        self.proc.send_signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while self._state() != "T":
-            if time.monotonic() > deadline:
-                raise RuntimeError("pykmip did not stop")
-            time.sleep(0.01)
-
-    def resume(self):
-        self.proc.send_signal(signal.SIGCONT)
-
-    def _state(self):
-        with open("/proc/%d/stat" % self.proc.pid) as f:
-            return f.read().rsplit(") ", 1)[1][:1]
-
-    def kill(self):
-        """SIGKILL: no chance to flush or say goodbye."""
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
     def start_again(self):
         """The same port, certificates and key store: the keys Coffer made are still there."""
         self._launch()
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)

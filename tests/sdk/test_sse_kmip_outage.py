@@ -12,14 +12,12 @@ never disturbed.
 """
 import shutil
 import tempfile
-import time
 
 import pytest
 
 import sdkhelpers as h
 from conftest import KMS_BACKEND, CofferServer
-from outage import (Load, bounds, check_acknowledged, check_all_ok, check_outage,
-                    wait_until_kms_serves)
+from outage import bounds, killed_and_started_again, paused_under_load
 from pykmip import PyKmip
 
 pytestmark = pytest.mark.skipif(KMS_BACKEND != "kmip",
@@ -76,48 +74,13 @@ def coffer(server, kmip):
 def test_a_paused_kmip_server_under_load(coffer, kmip):
     """SIGSTOP: SSE-KMS requests fail with the KMS's 503 within the bound, plain ones keep
     working, no request hangs; SIGCONT: SSE-KMS serves again, no restart."""
-    with Load(coffer) as load:
-        time.sleep(1)
-        kmip.pause()
-        try:
-            outage_start = time.monotonic()
-            time.sleep(PAUSE_S)
-            outage_end = time.monotonic()
-        finally:
-            kmip.resume()
-        wait_until_kms_serves(coffer, within=BOUND_S + COOLDOWN_MS / 1000 + 5)
-        recovered = time.monotonic()
-        time.sleep(1.5)
-        during = load.between(outage_start, outage_end)
-        after = load.between(recovered, time.monotonic())
-    check_outage(during, BOUND_S)
-    check_all_ok(after)
-    check_acknowledged(coffer, load.acked)
+    paused_under_load(coffer, kmip, PAUSE_S, BOUND_S,
+                      recovery_s=BOUND_S + COOLDOWN_MS / 1000 + 5)
 
 
 def test_a_kmip_server_killed_and_started_again(coffer, kmip):
     """SIGKILL, then the same port and key store again: everything acknowledged before and
     during the outage reads back; SSE requests failed with 503 meanwhile and succeed
     afterwards."""
-    before = {}
-    for i in range(5):
-        for method in ("KMS", "AES256"):
-            key = "before-%s-%d" % (method, i)
-            coffer.put_object(key, key.encode(), headers=h.sse_headers(method))
-            before[key] = key.encode()
-    with Load(coffer) as load:
-        time.sleep(1)
-        kmip.kill()
-        outage_start = time.monotonic()
-        time.sleep(2 * TIMEOUT_S)
-        outage_end = time.monotonic()
-        kmip.start_again()
-        wait_until_kms_serves(coffer, within=BOUND_S + COOLDOWN_MS / 1000 + 10)
-        recovered = time.monotonic()
-        time.sleep(1.5)
-        during = load.between(outage_start, outage_end)
-        after = load.between(recovered, time.monotonic())
-    check_outage(during, BOUND_S)
-    check_all_ok(after)
-    check_acknowledged(coffer, before)
-    check_acknowledged(coffer, load.acked)
+    killed_and_started_again(coffer, kmip, 2 * TIMEOUT_S, BOUND_S,
+                             recovery_s=BOUND_S + COOLDOWN_MS / 1000 + 10)

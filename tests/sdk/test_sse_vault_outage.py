@@ -22,8 +22,7 @@ import pytest
 import sdkhelpers as h
 from conftest import KMS_BACKEND, CofferServer
 from openbao import PersistentOpenBao
-from outage import (KMS_UNAVAILABLE, Load, bounds, check_acknowledged, check_all_ok,
-                    check_outage, wait_until_kms_serves)
+from outage import bounds, killed_and_started_again, paused_under_load
 
 pytestmark = pytest.mark.skipif(KMS_BACKEND != "vault",
                                 reason="needs COFFER_KMS_BACKEND=vault (scripts/test.sh sets it)")
@@ -83,52 +82,16 @@ def coffer(server, bao):
 def test_a_paused_openbao_under_load(coffer, bao):
     """SIGSTOP: SSE-KMS requests fail with the KMS's 503 within the bound, plain ones keep
     working, no request hangs; SIGCONT: SSE-KMS serves again, no restart."""
-    with Load(coffer) as load:
-        time.sleep(1)
-        bao.pause()
-        try:
-            outage_start = time.monotonic()
-            time.sleep(PAUSE_S)
-            outage_end = time.monotonic()
-        finally:
-            bao.resume()
-        wait_until_kms_serves(coffer, within=BOUND_S + COOLDOWN_MS / 1000 + 5)
-        recovered = time.monotonic()
-        time.sleep(1.5)
-        # Requests started during the pause (all finished by now: none may hang).
-        during = load.between(outage_start, outage_end)
-        after = load.between(recovered, time.monotonic())
-    check_outage(during, BOUND_S)
-    check_all_ok(after)
-    check_acknowledged(coffer, load.acked)
+    paused_under_load(coffer, bao, PAUSE_S, BOUND_S,
+                      recovery_s=BOUND_S + COOLDOWN_MS / 1000 + 5)
 
 
 def test_openbao_killed_and_started_again(coffer, bao):
     """SIGKILL, then the same storage and port again, unsealed: everything acknowledged
     before and during the outage reads back; SSE requests failed with 503 meanwhile and
     succeed afterwards."""
-    before = {}
-    for i in range(5):
-        for method in ("KMS", "AES256"):
-            key = "before-%s-%d" % (method, i)
-            coffer.put_object(key, key.encode(), headers=h.sse_headers(method))
-            before[key] = key.encode()
-    with Load(coffer) as load:
-        time.sleep(1)
-        bao.kill()
-        outage_start = time.monotonic()
-        time.sleep(2 * TIMEOUT_S)
-        outage_end = time.monotonic()
-        bao.start_again()
-        wait_until_kms_serves(coffer, within=BOUND_S + COOLDOWN_MS / 1000 + 5)
-        recovered = time.monotonic()
-        time.sleep(1.5)
-        during = load.between(outage_start, outage_end)
-        after = load.between(recovered, time.monotonic())
-    check_outage(during, BOUND_S)
-    check_all_ok(after)
-    check_acknowledged(coffer, before)
-    check_acknowledged(coffer, load.acked)
+    killed_and_started_again(coffer, bao, 2 * TIMEOUT_S, BOUND_S,
+                             recovery_s=BOUND_S + COOLDOWN_MS / 1000 + 5)
 
 
 def test_a_deleted_transit_key_stops_serving_within_the_cache_lifetime(server, bao):
